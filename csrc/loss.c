@@ -1,0 +1,60 @@
+/* loss.c (template, see real.h): MSE and binary cross-entropy, summed over features and
+ * averaged over the batch, with the output activation's derivative folded into backward.
+ *
+ * BCE with a logistic(β) output is computed from the pre-activation: with u = 2βz,
+ *   -[t log y + (1-t) log(1-y)] = softplus(u) - t u = max(u, 0) - t u + log1p(exp(-|u|)),
+ * which never takes log(0), and its gradient is dL/dz = 2β (y - t).
+ * With any other output, y is clamped to [ε, 1-ε] (ε = SIA_BCE_EPS), and the clamped region
+ * has zero gradient, as in Keras. */
+
+static inline REAL FN(bce_clamp)(REAL y) {
+    const REAL lo = (REAL)SIA_BCE_EPS, hi = 1 - (REAL)SIA_BCE_EPS;
+    return y < lo ? lo : (y > hi ? hi : y);
+}
+
+double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                            int loss, int kind, double beta) {
+    const REAL b2 = (REAL)(2 * beta);
+    double total = 0;
+    for (int64_t r = 0; r < B; r++) {
+        REAL s = 0;
+        const REAL *zr = z + r * n, *yr = y + r * n, *tr = t + r * n;
+        if (loss == SIA_MSE) {
+            for (int64_t j = 0; j < n; j++) s += (yr[j] - tr[j]) * (yr[j] - tr[j]);
+        } else if (kind == SIA_LOGISTIC) {
+            for (int64_t j = 0; j < n; j++) {
+                REAL u = b2 * zr[j];
+                s += (u > 0 ? u : 0) - tr[j] * u + log1p(exp(-fabs(u)));
+            }
+        } else {
+            for (int64_t j = 0; j < n; j++) {
+                REAL yc = FN(bce_clamp)(yr[j]);
+                s -= tr[j] * log(yc) + (1 - tr[j]) * log(1 - yc);
+            }
+        }
+        total += (double)s;
+    }
+    return B > 0 ? total / (double)B : 0.0;
+}
+
+/* MSE: dL/dy = 2 (y - t) / B, then dz = dL/dy · f'(y).
+ * BCE, logistic: dz = 2β (y - t) / B.
+ * BCE, other:    dL/dy = (y - t) / (y (1 - y)) / B inside the clamp, 0 outside; dz = dL/dy · f'(y). */
+void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t, int64_t B,
+                           int64_t n, int loss, int kind, double beta) {
+    (void)z;
+    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta;
+    const int64_t N = B * n;
+    if (loss == SIA_MSE) {
+        for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * FN(act_grad)(y[i], kind, b);
+    } else if (kind == SIA_LOGISTIC) {
+        const REAL g = 2 * b * invB;
+        for (int64_t i = 0; i < N; i++) dz[i] += g * (y[i] - t[i]);
+    } else {
+        const REAL lo = (REAL)SIA_BCE_EPS, hi = 1 - (REAL)SIA_BCE_EPS;
+        for (int64_t i = 0; i < N; i++) {
+            if (y[i] < lo || y[i] > hi) continue;
+            dz[i] += (y[i] - t[i]) / (y[i] * (1 - y[i])) * invB * FN(act_grad)(y[i], kind, b);
+        }
+    }
+}

@@ -1,0 +1,634 @@
+/* module.c: the only door between Python and the C core (sia_autoencoder._core).
+ *
+ * Every wrapper has the same shape: parse, check every buffer (type, dtype, contiguity,
+ * alignment, writeability, shape), release the GIL, call one kernel, raise from its status,
+ * clean up at one label. Messages name the argument, what was expected and what was received.
+ * Python owns all memory; C borrows the buffers for the length of a call. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <math.h>
+#include "sia.h"
+
+#define SLICE_NS 50000000LL /* a training call re-takes the GIL this often to check for Ctrl-C */
+
+/* ---- argument checks ---- */
+
+/* Formats a double or a shape into buf, for error messages (PyErr_Format has no %g). */
+static const char *fmt_g(char *buf, double v) {
+    snprintf(buf, 32, "%.17g", v);
+    return buf;
+}
+static const char *fmt_shape(char *buf, size_t size, PyArrayObject *a) {
+    size_t k = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < PyArray_NDIM(a) && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, i ? ", %lld" : "%lld", (long long)PyArray_DIM(a, i));
+    if (k < size) snprintf(buf + k, size - k, PyArray_NDIM(a) == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* obj must be an ndarray of dtype typenum (NPY_NOTYPE: float32 or float64), ndim dimensions,
+   C-contiguous and aligned, and writeable if asked. Returns it (borrowed) or NULL with an error. */
+static PyArrayObject *get_array(PyObject *obj, const char *name, int typenum, int ndim, int writeable) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a numpy.ndarray, got %s", name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    int t = PyArray_TYPE(a);
+    int ok = typenum == NPY_NOTYPE ? (t == NPY_FLOAT32 || t == NPY_FLOAT64) : t == typenum;
+    if (!ok) {
+        PyArray_Descr *want = PyArray_DescrFromType(typenum == NPY_NOTYPE ? NPY_FLOAT64 : typenum);
+        PyErr_Format(PyExc_TypeError, "%s: expected dtype %s%s, got %S", name,
+                     typenum == NPY_NOTYPE ? "float32 or " : "", want->typeobj->tp_name, PyArray_DESCR(a));
+        Py_DECREF(want);
+        return NULL;
+    }
+    if (PyArray_NDIM(a) != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %d dimension%s, got %d", name, ndim,
+                     ndim == 1 ? "" : "s", PyArray_NDIM(a));
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous, aligned array", name);
+        return NULL;
+    }
+    if (writeable && !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a writeable array, got a read-only one", name);
+        return NULL;
+    }
+    return a;
+}
+
+/* Dimension `axis` of a must be `want`. */
+static int check_dim(PyArrayObject *a, const char *name, int axis, int64_t want) {
+    static const char *axes[] = {"rows", "columns"};
+    int64_t got = (int64_t)PyArray_DIM(a, axis);
+    if (got == want) return 0;
+    if (PyArray_NDIM(a) == 2)
+        PyErr_Format(PyExc_ValueError, "%s: expected %lld %s, got %lld", name, (long long)want,
+                     axes[axis], (long long)got);
+    else
+        PyErr_Format(PyExc_ValueError, "%s: expected length %lld, got %lld", name, (long long)want,
+                     (long long)got);
+    return -1;
+}
+
+static int same_dtype(PyArrayObject *a, const char *name, PyArrayObject *ref, const char *refname) {
+    if (PyArray_TYPE(a) == PyArray_TYPE(ref)) return 0;
+    PyErr_Format(PyExc_TypeError, "%s: expected dtype %S (the dtype of %s), got %S", name,
+                 PyArray_DESCR(ref), refname, PyArray_DESCR(a));
+    return -1;
+}
+
+static int check_kind(int v, int n, const char *name) {
+    if (v >= 0 && v < n) return 0;
+    PyErr_Format(PyExc_ValueError, "%s: expected a code in [0, %d), got %d", name, n, v);
+    return -1;
+}
+
+static int check_positive(double v, const char *name) {
+    if (isfinite(v) && v > 0) return 0;
+    char b[32];
+    PyErr_Format(PyExc_ValueError, "%s: expected a finite number > 0, got %s", name, fmt_g(b, v));
+    return -1;
+}
+
+static int raise_status(int status) {
+    if (status == SIA_ENOMEM) PyErr_NoMemory();
+    else if (status != SIA_OK) PyErr_Format(PyExc_RuntimeError, "internal error: status %d", status);
+    return status == SIA_OK ? 0 : -1;
+}
+
+/* ---- a network: (sizes int64 (L+1,), act int32 (L,), beta float64 (L,), params (P,), grads) ---- */
+
+typedef struct {
+    int64_t L, P;
+    const int64_t *sizes;
+    const int32_t *act;
+    const double *beta;
+    PyArrayObject *params, *grads; /* grads may be NULL */
+    int is64;
+} netspec;
+
+static int get_net(netspec *s, PyObject *sizes, PyObject *act, PyObject *beta, PyObject *params,
+                   PyObject *grads) {
+    PyArrayObject *a_sizes = get_array(sizes, "sizes", NPY_INT64, 1, 0);
+    if (!a_sizes) return -1;
+    s->L = (int64_t)PyArray_DIM(a_sizes, 0) - 1;
+    if (s->L < 1) {
+        PyErr_Format(PyExc_ValueError, "sizes: expected at least 2 layer widths, got %lld",
+                     (long long)(s->L + 1));
+        return -1;
+    }
+    s->sizes = PyArray_DATA(a_sizes);
+    for (int64_t l = 0; l <= s->L; l++)
+        if (s->sizes[l] < 1) {
+            PyErr_Format(PyExc_ValueError, "sizes[%lld]: expected a width >= 1, got %lld",
+                         (long long)l, (long long)s->sizes[l]);
+            return -1;
+        }
+    PyArrayObject *a_act = get_array(act, "act", NPY_INT32, 1, 0);
+    PyArrayObject *a_beta = a_act ? get_array(beta, "beta", NPY_FLOAT64, 1, 0) : NULL;
+    if (!a_beta || check_dim(a_act, "act", 0, s->L) || check_dim(a_beta, "beta", 0, s->L)) return -1;
+    s->act = PyArray_DATA(a_act);
+    s->beta = PyArray_DATA(a_beta);
+    for (int64_t l = 0; l < s->L; l++) {
+        if (check_kind(s->act[l], SIA_N_ACT, "act")) return -1;
+        if (!(isfinite(s->beta[l]) && s->beta[l] > 0)) {
+            char b[32];
+            PyErr_Format(PyExc_ValueError, "beta[%lld]: expected a finite number > 0, got %s",
+                         (long long)l, fmt_g(b, s->beta[l]));
+            return -1;
+        }
+    }
+    s->P = sia_param_count(s->sizes, s->L);
+    if (s->P < 0) {
+        PyErr_SetString(PyExc_MemoryError, "sizes: the parameter count overflows");
+        return -1;
+    }
+    s->params = get_array(params, "params", NPY_NOTYPE, 1, 1);
+    if (!s->params || check_dim(s->params, "params", 0, s->P)) return -1;
+    s->is64 = PyArray_TYPE(s->params) == NPY_FLOAT64;
+    s->grads = NULL;
+    if (grads && grads != Py_None) {
+        s->grads = get_array(grads, "grads", NPY_NOTYPE, 1, 1);
+        if (!s->grads || same_dtype(s->grads, "grads", s->params, "params") ||
+            check_dim(s->grads, "grads", 0, s->P))
+            return -1;
+    }
+    return 0;
+}
+
+#define NET_INIT(T, s, nthreads)                                                             \
+    {.L = (s).L, .sizes = (s).sizes, .act = (s).act, .beta = (s).beta,                      \
+     .params = (T *)PyArray_DATA((s).params),                                                \
+     .grads = (s).grads ? (T *)PyArray_DATA((s).grads) : NULL, .nthreads = (nthreads)}
+
+/* A data matrix of the net's dtype with `rows` rows (-1: any, at least 1) and `cols` columns. */
+static PyArrayObject *get_matrix(PyObject *obj, const char *name, PyArrayObject *ref,
+                                 const char *refname, int64_t rows, int64_t cols, int writeable) {
+    PyArrayObject *a = get_array(obj, name, NPY_NOTYPE, 2, writeable);
+    if (!a || same_dtype(a, name, ref, refname)) return NULL;
+    if (rows >= 0 ? check_dim(a, name, 0, rows) : 0) return NULL;
+    if (rows < 0 && PyArray_DIM(a, 0) < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected at least 1 row, got 0", name);
+        return NULL;
+    }
+    if (check_dim(a, name, 1, cols)) return NULL;
+    return a;
+}
+
+/* ---- kernels, one wrapper each (the tests compare them with NumPy twins) ---- */
+
+static PyObject *py_gemm(PyObject *self, PyObject *args) {
+    PyObject *oC, *oA, *oB;
+    int tA, tB, acc, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "OOOppp|i", &oC, &oA, &oB, &tA, &tB, &acc, &nthreads)) return NULL;
+    PyArrayObject *C = get_array(oC, "C", NPY_NOTYPE, 2, 1), *A = NULL, *B = NULL;
+    if (C) A = get_array(oA, "A", PyArray_TYPE(C), 2, 0);
+    if (A) B = get_array(oB, "B", PyArray_TYPE(C), 2, 0);
+    if (!B) return NULL;
+    int64_t M = PyArray_DIM(C, 0), N = PyArray_DIM(C, 1);
+    int64_t K = tA ? PyArray_DIM(A, 0) : PyArray_DIM(A, 1);
+    if (check_dim(A, "A", tA ? 1 : 0, M) || check_dim(B, "B", tB ? 1 : 0, K) ||
+        check_dim(B, "B", tB ? 0 : 1, N))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(C) == NPY_FLOAT64)
+        sia_gemm_f64(PyArray_DATA(C), PyArray_DATA(A), PyArray_DATA(B), M, N, K, tA, tB, acc, nthreads);
+    else
+        sia_gemm_f32(PyArray_DATA(C), PyArray_DATA(A), PyArray_DATA(B), M, N, K, tA, tB, acc, nthreads);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_dense_forward(PyObject *self, PyObject *args) {
+    PyObject *oout, *oinp, *oW, *ob;
+    if (!PyArg_ParseTuple(args, "OOOO", &oout, &oinp, &oW, &ob)) return NULL;
+    PyArrayObject *W = get_array(oW, "W", NPY_NOTYPE, 2, 0), *inp = NULL, *out = NULL, *b = NULL;
+    if (!W) return NULL;
+    int64_t n_out = PyArray_DIM(W, 0), n_in = PyArray_DIM(W, 1);
+    if (!(inp = get_matrix(oinp, "inp", W, "W", -1, n_in, 0))) return NULL;
+    int64_t B = PyArray_DIM(inp, 0);
+    if (!(out = get_matrix(oout, "out", W, "W", B, n_out, 1))) return NULL;
+    if (!(b = get_array(ob, "b", PyArray_TYPE(W), 1, 0)) || check_dim(b, "b", 0, n_out)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(W) == NPY_FLOAT64)
+        sia_dense_forward_f64(PyArray_DATA(out), PyArray_DATA(inp), PyArray_DATA(W), PyArray_DATA(b), B, n_in, n_out, 1);
+    else
+        sia_dense_forward_f32(PyArray_DATA(out), PyArray_DATA(inp), PyArray_DATA(W), PyArray_DATA(b), B, n_in, n_out, 1);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_dense_backward(PyObject *self, PyObject *args) {
+    PyObject *odinp, *odW, *odb, *odout, *oinp, *oW;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &odinp, &odW, &odb, &odout, &oinp, &oW)) return NULL;
+    PyArrayObject *W = get_array(oW, "W", NPY_NOTYPE, 2, 0), *dW, *db, *dout, *inp, *dinp = NULL;
+    if (!W) return NULL;
+    int64_t n_out = PyArray_DIM(W, 0), n_in = PyArray_DIM(W, 1);
+    if (!(inp = get_matrix(oinp, "inp", W, "W", -1, n_in, 0))) return NULL;
+    int64_t B = PyArray_DIM(inp, 0);
+    if (!(dout = get_matrix(odout, "dout", W, "W", B, n_out, 0))) return NULL;
+    if (!(dW = get_matrix(odW, "dW", W, "W", n_out, n_in, 1))) return NULL;
+    if (!(db = get_array(odb, "db", PyArray_TYPE(W), 1, 1)) || check_dim(db, "db", 0, n_out)) return NULL;
+    if (odinp != Py_None && !(dinp = get_matrix(odinp, "dinp", W, "W", B, n_in, 1))) return NULL;
+    void *pdinp = dinp ? PyArray_DATA(dinp) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(W) == NPY_FLOAT64)
+        sia_dense_backward_f64(pdinp, PyArray_DATA(dW), PyArray_DATA(db), PyArray_DATA(dout), PyArray_DATA(inp), PyArray_DATA(W), B, n_in, n_out, 1);
+    else
+        sia_dense_backward_f32(pdinp, PyArray_DATA(dW), PyArray_DATA(db), PyArray_DATA(dout), PyArray_DATA(inp), PyArray_DATA(W), B, n_in, n_out, 1);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* Element-wise arguments: same dtype and same size as `ref`. */
+static PyArrayObject *get_like(PyObject *obj, const char *name, PyArrayObject *ref, int writeable) {
+    PyArrayObject *a = get_array(obj, name, PyArray_TYPE(ref), PyArray_NDIM(ref), writeable);
+    if (!a) return NULL;
+    if (PyArray_SIZE(a) != PyArray_SIZE(ref) ||
+        !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(ref), PyArray_NDIM(ref))) {
+        char want[128], got[128];
+        PyErr_Format(PyExc_ValueError, "%s: expected the shape %s, got %s", name,
+                     fmt_shape(want, sizeof want, ref), fmt_shape(got, sizeof got, a));
+        return NULL;
+    }
+    return a;
+}
+
+static PyObject *py_act_forward(PyObject *self, PyObject *args) {
+    PyObject *oout, *oinp;
+    int kind;
+    double beta;
+    if (!PyArg_ParseTuple(args, "OOid", &oout, &oinp, &kind, &beta)) return NULL;
+    PyArrayObject *inp = get_array(oinp, "inp", NPY_NOTYPE, PyArray_Check(oinp) ? PyArray_NDIM((PyArrayObject *)oinp) : 1, 0), *out;
+    if (!inp || !(out = get_like(oout, "out", inp, 1)) || check_kind(kind, SIA_N_ACT, "kind") ||
+        check_positive(beta, "beta"))
+        return NULL;
+    int64_t n = PyArray_SIZE(inp);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(inp) == NPY_FLOAT64) sia_act_forward_f64(PyArray_DATA(out), PyArray_DATA(inp), n, kind, beta);
+    else sia_act_forward_f32(PyArray_DATA(out), PyArray_DATA(inp), n, kind, beta);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_act_backward(PyObject *self, PyObject *args) {
+    PyObject *odinp, *odout, *oout;
+    int kind;
+    double beta;
+    if (!PyArg_ParseTuple(args, "OOOid", &odinp, &odout, &oout, &kind, &beta)) return NULL;
+    PyArrayObject *out = get_array(oout, "out", NPY_NOTYPE, PyArray_Check(oout) ? PyArray_NDIM((PyArrayObject *)oout) : 1, 0), *dout, *dinp;
+    if (!out || !(dout = get_like(odout, "dout", out, 0)) || !(dinp = get_like(odinp, "dinp", out, 1)) ||
+        check_kind(kind, SIA_N_ACT, "kind") || check_positive(beta, "beta"))
+        return NULL;
+    int64_t n = PyArray_SIZE(out);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(out) == NPY_FLOAT64) sia_act_backward_f64(PyArray_DATA(dinp), PyArray_DATA(dout), PyArray_DATA(out), n, kind, beta);
+    else sia_act_backward_f32(PyArray_DATA(dinp), PyArray_DATA(dout), PyArray_DATA(out), n, kind, beta);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* loss_forward(z, y, t, loss, kind, beta) -> float;  loss_backward(dz, z, y, t, loss, kind, beta) */
+static PyObject *loss_common(PyObject *args, int backward) {
+    PyObject *odz = NULL, *oz, *oy, *ot;
+    int loss, kind;
+    double beta, value = 0;
+    int ok = backward ? PyArg_ParseTuple(args, "OOOOiid", &odz, &oz, &oy, &ot, &loss, &kind, &beta)
+                      : PyArg_ParseTuple(args, "OOOiid", &oz, &oy, &ot, &loss, &kind, &beta);
+    if (!ok) return NULL;
+    PyArrayObject *y = get_array(oy, "y", NPY_NOTYPE, 2, 0), *z, *t, *dz = NULL;
+    if (!y || !(z = get_like(oz, "z", y, 0)) || !(t = get_like(ot, "t", y, 0)) ||
+        (backward && !(dz = get_like(odz, "dz", y, 1))) || check_kind(loss, SIA_N_LOSS, "loss") ||
+        check_kind(kind, SIA_N_ACT, "kind") || check_positive(beta, "beta"))
+        return NULL;
+    int64_t B = PyArray_DIM(y, 0), n = PyArray_DIM(y, 1);
+    int is64 = PyArray_TYPE(y) == NPY_FLOAT64;
+    Py_BEGIN_ALLOW_THREADS
+    if (backward && is64) sia_loss_backward_f64(PyArray_DATA(dz), PyArray_DATA(z), PyArray_DATA(y), PyArray_DATA(t), B, n, loss, kind, beta);
+    else if (backward) sia_loss_backward_f32(PyArray_DATA(dz), PyArray_DATA(z), PyArray_DATA(y), PyArray_DATA(t), B, n, loss, kind, beta);
+    else if (is64) value = sia_loss_forward_f64(PyArray_DATA(z), PyArray_DATA(y), PyArray_DATA(t), B, n, loss, kind, beta);
+    else value = sia_loss_forward_f32(PyArray_DATA(z), PyArray_DATA(y), PyArray_DATA(t), B, n, loss, kind, beta);
+    Py_END_ALLOW_THREADS
+    if (backward) Py_RETURN_NONE;
+    return PyFloat_FromDouble(value);
+}
+static PyObject *py_loss_forward(PyObject *self, PyObject *args) { return loss_common(args, 0); }
+static PyObject *py_loss_backward(PyObject *self, PyObject *args) { return loss_common(args, 1); }
+
+/* Optimizer hyperparameters, checked; t is the step count so far. */
+static int get_optim(sia_optim *o, int kind, double lr, double momentum, double beta1, double beta2,
+                     double eps, long long t) {
+    *o = (sia_optim){.kind = kind, .lr = lr, .momentum = momentum, .beta1 = beta1, .beta2 = beta2,
+                     .eps = eps, .t = t};
+    if (check_kind(kind, SIA_N_OPTIM, "optimizer") || check_positive(lr, "lr")) return -1;
+    char b1[32], b2[32];
+    if (!(momentum >= 0 && momentum < 1)) {
+        PyErr_Format(PyExc_ValueError, "momentum: expected a value in [0, 1), got %s", fmt_g(b1, momentum));
+        return -1;
+    }
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+        PyErr_Format(PyExc_ValueError, "beta1, beta2: expected values in [0, 1), got %s, %s",
+                     fmt_g(b1, beta1), fmt_g(b2, beta2));
+        return -1;
+    }
+    if (check_positive(eps, "eps")) return -1;
+    if (t < 0) {
+        PyErr_Format(PyExc_ValueError, "t: expected a step count >= 0, got %lld", t);
+        return -1;
+    }
+    return 0;
+}
+
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1 */
+static PyObject *py_optim_step(PyObject *self, PyObject *args) {
+    PyObject *op, *om, *ov, *og;
+    int kind;
+    double lr, momentum, beta1, beta2, eps;
+    long long t;
+    if (!PyArg_ParseTuple(args, "OOOOidddddL", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
+                          &beta2, &eps, &t))
+        return NULL;
+    sia_optim o;
+    PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
+    if (!p || !(m = get_like(om, "m", p, 1)) || !(v = get_like(ov, "v", p, 1)) ||
+        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t))
+        return NULL;
+    int64_t n = PyArray_SIZE(p);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(p) == NPY_FLOAT64) sia_optim_step_f64(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
+    else sia_optim_step_f32(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLongLong(o.t);
+}
+
+static sia_rng *get_rng(PyObject *obj) {
+    PyArrayObject *a = get_array(obj, "rng_state", NPY_UINT64, 1, 1);
+    if (!a || check_dim(a, "rng_state", 0, 4)) return NULL;
+    return (sia_rng *)PyArray_DATA(a);
+}
+
+/* rng_seed(state, seed): fills the uint64 (4,) state from a seed. */
+static PyObject *py_rng_seed(PyObject *self, PyObject *args) {
+    PyObject *ostate;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OK", &ostate, &seed)) return NULL;
+    sia_rng *r = get_rng(ostate);
+    if (!r) return NULL;
+    sia_rng_seed(r, seed);
+    Py_RETURN_NONE;
+}
+
+/* rng_uniform(out, state), rng_normal(out, state): fill a float64 array. */
+static PyObject *rng_fill(PyObject *args, int normal) {
+    PyObject *oout, *ostate;
+    if (!PyArg_ParseTuple(args, "OO", &oout, &ostate)) return NULL;
+    PyArrayObject *out = get_array(oout, "out", NPY_FLOAT64, 1, 1);
+    sia_rng *r = out ? get_rng(ostate) : NULL;
+    if (!r) return NULL;
+    double *o = PyArray_DATA(out);
+    int64_t n = PyArray_SIZE(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n; i++) o[i] = normal ? sia_rng_normal(r) : sia_rng_uniform(r);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+static PyObject *py_rng_uniform(PyObject *self, PyObject *args) { return rng_fill(args, 0); }
+static PyObject *py_rng_normal(PyObject *self, PyObject *args) { return rng_fill(args, 1); }
+
+/* noise_apply(x, kind, level, state): corrupts x in place. */
+static PyObject *py_noise_apply(PyObject *self, PyObject *args) {
+    PyObject *ox, *ostate;
+    int kind;
+    double level;
+    if (!PyArg_ParseTuple(args, "OidO", &ox, &kind, &level, &ostate)) return NULL;
+    PyArrayObject *x = get_array(ox, "x", NPY_NOTYPE, PyArray_Check(ox) ? PyArray_NDIM((PyArrayObject *)ox) : 1, 1);
+    sia_rng *r = x ? get_rng(ostate) : NULL;
+    if (!r || check_kind(kind, SIA_N_NOISE, "noise")) return NULL;
+    if (!(isfinite(level) && level >= 0 && (kind == SIA_NOISE_GAUSSIAN || level <= 1))) {
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "level: expected %s, got %s",
+                     kind == SIA_NOISE_GAUSSIAN ? "a finite σ >= 0" : "a probability in [0, 1]",
+                     fmt_g(b, level));
+        return NULL;
+    }
+    int64_t n = PyArray_SIZE(x);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(x) == NPY_FLOAT64) sia_noise_apply_f64(PyArray_DATA(x), n, kind, level, r);
+    else sia_noise_apply_f32(PyArray_DATA(x), n, kind, level, r);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* ---- networks ---- */
+
+/* predict(sizes, act, beta, params, out, X, l0, l1, nthreads): out = layers l0+1..l1 of X. */
+static PyObject *py_predict(PyObject *self, PyObject *args) {
+    PyObject *osizes, *oact, *obeta, *oparams, *oout, *oX;
+    long long l0, l1;
+    int nthreads = 1, status = SIA_OK;
+    if (!PyArg_ParseTuple(args, "OOOOOOLL|i", &osizes, &oact, &obeta, &oparams, &oout, &oX, &l0, &l1, &nthreads))
+        return NULL;
+    netspec s;
+    if (get_net(&s, osizes, oact, obeta, oparams, NULL)) return NULL;
+    if (!(0 <= l0 && l0 <= l1 && l1 <= s.L)) {
+        PyErr_Format(PyExc_ValueError, "l0, l1: expected 0 <= l0 <= l1 <= %lld, got %lld, %lld",
+                     (long long)s.L, l0, l1);
+        return NULL;
+    }
+    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[l0], 0), *out;
+    if (!X || !(out = get_matrix(oout, "out", s.params, "params", PyArray_DIM(X, 0), s.sizes[l1], 1)))
+        return NULL;
+    int64_t n = PyArray_DIM(X, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (s.is64) {
+        sia_net_f64 net = NET_INIT(double, s, nthreads);
+        status = sia_net_predict_f64(&net, PyArray_DATA(out), PyArray_DATA(X), n, l0, l1);
+    } else {
+        sia_net_f32 net = NET_INIT(float, s, nthreads);
+        status = sia_net_predict_f32(&net, PyArray_DATA(out), PyArray_DATA(X), n, l0, l1);
+    }
+    Py_END_ALLOW_THREADS
+    if (raise_status(status)) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* loss_grad(sizes, act, beta, params, grads, X, Y, loss, nthreads) -> loss; grads += dL/dparams
+   (grads None: the loss only). */
+static PyObject *py_loss_grad(PyObject *self, PyObject *args) {
+    PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY;
+    int loss, nthreads = 1, status = SIA_OK;
+    double value = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOi|i", &osizes, &oact, &obeta, &oparams, &ograds, &oX, &oY, &loss, &nthreads))
+        return NULL;
+    netspec s;
+    if (get_net(&s, osizes, oact, obeta, oparams, ograds)) return NULL;
+    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[0], 0), *Y;
+    if (!X || !(Y = get_matrix(oY, "Y", s.params, "params", PyArray_DIM(X, 0), s.sizes[s.L], 0)) ||
+        check_kind(loss, SIA_N_LOSS, "loss"))
+        return NULL;
+    int64_t n = PyArray_DIM(X, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (s.is64) {
+        sia_net_f64 net = NET_INIT(double, s, nthreads);
+        status = sia_net_loss_grad_f64(&net, &value, PyArray_DATA(X), PyArray_DATA(Y), n, loss);
+    } else {
+        sia_net_f32 net = NET_INIT(float, s, nthreads);
+        status = sia_net_loss_grad_f32(&net, &value, PyArray_DATA(X), PyArray_DATA(Y), n, loss);
+    }
+    Py_END_ALLOW_THREADS
+    if (raise_status(status)) return NULL;
+    return PyFloat_FromDouble(value);
+}
+
+/* pixel_errors(errs int64 (n,), Y, T) */
+static PyObject *py_pixel_errors(PyObject *self, PyObject *args) {
+    PyObject *oerrs, *oY, *oT;
+    if (!PyArg_ParseTuple(args, "OOO", &oerrs, &oY, &oT)) return NULL;
+    PyArrayObject *Y = get_array(oY, "Y", NPY_NOTYPE, 2, 0), *T, *errs;
+    if (!Y || !(T = get_like(oT, "T", Y, 0)) || !(errs = get_array(oerrs, "errs", NPY_INT64, 1, 1)) ||
+        check_dim(errs, "errs", 0, PyArray_DIM(Y, 0)))
+        return NULL;
+    int64_t n = PyArray_DIM(Y, 0), d = PyArray_DIM(Y, 1);
+    if (PyArray_TYPE(Y) == NPY_FLOAT64) sia_pixel_errors_f64(PyArray_DATA(errs), PyArray_DATA(Y), PyArray_DATA(T), n, d);
+    else sia_pixel_errors_f32(PyArray_DATA(errs), PyArray_DATA(Y), PyArray_DATA(T), n, d);
+    Py_RETURN_NONE;
+}
+
+/* train(sizes, act, beta, params, grads, X, Y, m, v, t, rng_state, losses, **cfg)
+ *   -> (epochs_done, status) with status 0 done, 1 stopped by a condition, 2 diverged.
+ * t (int64 (1,)) and rng_state (uint64 (4,)) are updated in place; losses (float64, >= epochs)
+ * receives each completed epoch's loss, so that a KeyboardInterrupt loses nothing. */
+static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"sizes", "act", "beta", "params", "grads", "X", "Y", "m", "v", "t",
+                             "rng_state", "losses", "loss", "batch", "shuffle", "epochs",
+                             "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
+                             "max_wrong", "noise", "noise_level", "nthreads", NULL};
+    PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY, *om, *ov, *ot, *orng, *olosses;
+    int loss = SIA_MSE, shuffle = 1, kind = SIA_ADAM, noise = SIA_NOISE_NONE, nthreads = 1;
+    long long batch = 32, epochs = 1, max_wrong = -1;
+    double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0, level = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOO|iLpLiddddddLidi", kwlist, &osizes,
+                                     &oact, &obeta, &oparams, &ograds, &oX, &oY, &om, &ov, &ot, &orng,
+                                     &olosses, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
+                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &noise, &level,
+                                     &nthreads))
+        return NULL;
+    netspec s;
+    if (get_net(&s, osizes, oact, obeta, oparams, ograds)) return NULL;
+    if (!s.grads) {
+        PyErr_SetString(PyExc_TypeError, "grads: expected an array, got None");
+        return NULL;
+    }
+    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[0], 0), *Y, *m, *v, *t, *losses;
+    if (!X) return NULL;
+    int64_t n = PyArray_DIM(X, 0);
+    if (!(Y = get_matrix(oY, "Y", s.params, "params", n, s.sizes[s.L], 0))) return NULL;
+    if (!(m = get_like(om, "m", s.params, 1)) || !(v = get_like(ov, "v", s.params, 1))) return NULL;
+    if (!(t = get_array(ot, "t", NPY_INT64, 1, 1)) || check_dim(t, "t", 0, 1)) return NULL;
+    sia_rng *rng = get_rng(orng);
+    if (!rng) return NULL;
+    if (!(losses = get_array(olosses, "losses", NPY_FLOAT64, 1, 1))) return NULL;
+    sia_optim opt;
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t))) return NULL;
+    if (check_kind(loss, SIA_N_LOSS, "loss") || check_kind(noise, SIA_N_NOISE, "noise")) return NULL;
+    if (batch < 1 || batch > n) {
+        PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);
+        return NULL;
+    }
+    if (epochs < 0 || epochs > PyArray_DIM(losses, 0)) {
+        PyErr_Format(PyExc_ValueError, "epochs: expected 0 <= epochs <= len(losses) = %lld, got %lld",
+                     (long long)PyArray_DIM(losses, 0), epochs);
+        return NULL;
+    }
+    if (!(isfinite(level) && level >= 0) || !isfinite(loss_tol)) {
+        char b1[32], b2[32];
+        PyErr_Format(PyExc_ValueError, "noise_level, loss_tol: expected finite values, got %s, %s",
+                     fmt_g(b1, level), fmt_g(b2, loss_tol));
+        return NULL;
+    }
+    if (nthreads < 1) nthreads = 1;
+    sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
+                         .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = noise,
+                         .noise_level = level, .kl_weight = 0};
+    sia_train_state st = {0};
+    int status, interrupted = 0;
+    sia_trainer_f64 tr64;
+    sia_trainer_f32 tr32;
+    sia_net_f64 net64 = NET_INIT(double, s, nthreads);
+    sia_net_f32 net32 = NET_INIT(float, s, nthreads);
+    status = s.is64 ? sia_trainer_alloc_f64(&tr64, s.sizes, s.L, n, batch)
+                    : sia_trainer_alloc_f32(&tr32, s.sizes, s.L, n, batch);
+    if (raise_status(status)) return NULL;
+
+    PyThreadState *ts = PyEval_SaveThread();
+    for (;;) {
+        int64_t deadline = sia_now_ns() + SLICE_NS;
+        status = s.is64 ? sia_train_f64(&net64, &tr64, &st, PyArray_DATA(losses), PyArray_DATA(X),
+                                        PyArray_DATA(Y), n, &cfg, &opt, PyArray_DATA(m),
+                                        PyArray_DATA(v), rng, deadline)
+                        : sia_train_f32(&net32, &tr32, &st, PyArray_DATA(losses), PyArray_DATA(X),
+                                        PyArray_DATA(Y), n, &cfg, &opt, PyArray_DATA(m),
+                                        PyArray_DATA(v), rng, deadline);
+        if (status != SIA_PAUSED) break;
+        PyEval_RestoreThread(ts);
+        if (PyErr_CheckSignals() < 0) {
+            interrupted = 1;
+            break;
+        }
+        ts = PyEval_SaveThread();
+    }
+    if (!interrupted) PyEval_RestoreThread(ts);
+    if (s.is64) sia_trainer_free_f64(&tr64);
+    else sia_trainer_free_f32(&tr32);
+    *(int64_t *)PyArray_DATA(t) = opt.t;
+    if (interrupted) return NULL;
+    return Py_BuildValue("Li", (long long)st.epoch,
+                         status == SIA_EDIVERGED ? 2 : (st.stopped ? 1 : 0));
+}
+
+static PyMethodDef methods[] = {
+    {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
+    {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},
+    {"dense_backward", py_dense_backward, METH_VARARGS, "dense_backward(dinp|None, dW, db, dout, inp, W)"},
+    {"act_forward", py_act_forward, METH_VARARGS, "act_forward(out, inp, kind, beta)"},
+    {"act_backward", py_act_backward, METH_VARARGS, "act_backward(dinp, dout, out, kind, beta)"},
+    {"loss_forward", py_loss_forward, METH_VARARGS, "loss_forward(z, y, t, loss, kind, beta) -> float"},
+    {"loss_backward", py_loss_backward, METH_VARARGS, "loss_backward(dz, z, y, t, loss, kind, beta)"},
+    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t"},
+    {"rng_seed", py_rng_seed, METH_VARARGS, "rng_seed(state, seed)"},
+    {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
+    {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},
+    {"noise_apply", py_noise_apply, METH_VARARGS, "noise_apply(x, kind, level, state)"},
+    {"predict", py_predict, METH_VARARGS, "predict(sizes, act, beta, params, out, X, l0, l1[, nthreads])"},
+    {"loss_grad", py_loss_grad, METH_VARARGS, "loss_grad(sizes, act, beta, params, grads, X, Y, loss[, nthreads]) -> loss"},
+    {"pixel_errors", py_pixel_errors, METH_VARARGS, "pixel_errors(errs, Y, T)"},
+    {"train", (PyCFunction)(void (*)(void))py_train, METH_VARARGS | METH_KEYWORDS, "train(...) -> (epochs_done, status)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_core",
+                                       "The sia_autoencoder C core. Private: use the Python API.",
+                                       -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array();
+    PyObject *mod = PyModule_Create(&moduledef);
+    if (!mod) return NULL;
+    const struct { const char *name; int value; } consts[] = {
+        {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
+        {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
+        {"ADAM", SIA_ADAM}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
+        {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (PyModule_AddIntConstant(mod, consts[i].name, consts[i].value) < 0) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+    return mod;
+}

@@ -1,0 +1,118 @@
+/* sia.h: the internal header of the sia_autoencoder C core. The header is the manual.
+ *
+ * Conventions
+ *   - Kernels are pure C: they never touch Python, never print, exit or abort.
+ *     They return void or an int status (SIA_OK, SIA_E*), which module.c turns into an exception.
+ *   - Arguments go outputs first, then inputs, then parameters, then sizes. A gradient is d<name>.
+ *   - Backward passes accumulate with += ; the caller zeroes the gradients.
+ *   - Dense weights are (out, in), row-major. All parameters of a network live in one flat
+ *     buffer: W1 (n1, n0), b1 (n1), W2 (n2, n1), b2 (n2), ... and the gradients mirror it.
+ *   - One loss reduction everywhere: sum over features, mean over the batch.
+ *   - Hyperparameters are double; buffers are REAL (float or double).
+ *   - float32 and float64 come from one source: the templated files (dense.c, activation.c,
+ *     loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice, by real_f32.c
+ *     and real_f64.c, which define REAL and FN(name) -> name##_f32 / name##_f64.
+ */
+#ifndef SIA_H
+#define SIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes. */
+enum {
+    SIA_OK = 0,
+    SIA_EVALUE = 1,    /* an argument is out of range */
+    SIA_ENOMEM = 2,    /* an allocation failed or a size overflowed */
+    SIA_PAUSED = 3,    /* a training call reached its deadline; call again to resume */
+    SIA_EDIVERGED = 4, /* the loss or a gradient became NaN or inf; the step was not applied */
+};
+
+/* Activations: y = f(x). logistic(β) = 1/(1+exp(-2βx)) (the course's convention), tanh(βx). */
+enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_N_ACT = 4 };
+/* Losses, summed over features and averaged over the batch:
+   MSE = (1/B) Σ_b Σ_j (y - t)², BCE = -(1/B) Σ_b Σ_j [t log y + (1-t) log(1-y)]. */
+enum { SIA_MSE = 0, SIA_BCE = 1, SIA_N_LOSS = 2 };
+/* Optimizers over one flat parameter vector. */
+enum { SIA_GD = 0, SIA_MOMENTUM = 1, SIA_ADAM = 2, SIA_N_OPTIM = 3 };
+/* Input noise for denoising training, applied to each batch as it is drawn. */
+enum { SIA_NOISE_NONE = 0, SIA_NOISE_SALT_PEPPER = 1, SIA_NOISE_BIT_FLIP = 2, SIA_NOISE_GAUSSIAN = 3,
+       SIA_N_NOISE = 4 };
+
+/* BCE clamps y to [SIA_BCE_EPS, 1 - SIA_BCE_EPS] when the output is not logistic (as Keras does);
+   with a logistic output it is computed from the pre-activation, with no log at all of y. */
+#define SIA_BCE_EPS 1e-7
+
+/* ---- random numbers (rng.c): xoshiro256**, its state passed in, never global ---- */
+typedef struct { uint64_t s[4]; } sia_rng;
+void sia_rng_seed(sia_rng *r, uint64_t seed);          /* splitmix64 expansion of the seed */
+uint64_t sia_rng_next(sia_rng *r);
+double sia_rng_uniform(sia_rng *r);                    /* [0, 1), 53 bits */
+double sia_rng_normal(sia_rng *r);                     /* N(0, 1), Box-Muller */
+uint64_t sia_rng_below(sia_rng *r, uint64_t n);        /* uniform in [0, n), unbiased (Lemire) */
+void sia_rng_shuffle(int64_t *idx, int64_t n, sia_rng *r); /* Fisher-Yates, in place */
+
+/* ---- optimizer hyperparameters; t counts the steps taken (the step increments it) ---- */
+typedef struct {
+    int kind;                    /* SIA_GD, SIA_MOMENTUM, SIA_ADAM */
+    double lr;                   /* learning rate */
+    double momentum;             /* α of momentum */
+    double beta1, beta2, eps;    /* Adam */
+    int64_t t;                   /* steps taken so far */
+} sia_optim;
+
+/* ---- one training run: what to do, and where it is, so that a paused run resumes ---- */
+typedef struct {
+    int loss;                    /* SIA_MSE or SIA_BCE */
+    int64_t batch;               /* samples per step, 1 (online) .. n (batch) */
+    int shuffle;                 /* reshuffle the order every epoch from the rng */
+    int64_t epochs;              /* epochs to run in this call */
+    double loss_tol;             /* stop after an epoch whose loss is < loss_tol (<= 0: off) */
+    int64_t max_wrong;           /* stop when every sample has <= max_wrong wrong pixels (< 0: off) */
+    int noise;                   /* SIA_NOISE_* applied to each input batch */
+    double noise_level;          /* p for salt-and-pepper and bit flip, σ for Gaussian */
+    /* VAE only: loss = recon + kl_weight * KL */
+    double kl_weight;
+} sia_train_cfg;
+
+typedef struct {
+    int64_t epoch;               /* epochs completed in this run */
+    int64_t step;                /* next batch within the current epoch */
+    double loss_sum, recon_sum, kl_sum; /* sums over the current epoch, weighted by batch size */
+    int stopped;                 /* a stop condition was met */
+} sia_train_state;
+
+/* Pixel errors: output and target thresholded at 0.5, counted per sample. */
+
+/* Overflow-checked size arithmetic: return 0 on overflow, else set *out. */
+static inline int sia_mul_ok(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return 0;
+    if (a != 0 && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+static inline int sia_add_ok(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0 || a > INT64_MAX - b) return 0;
+    *out = a + b;
+    return 1;
+}
+
+/* Parameters of a dense stack with widths sizes[0..L]; -1 on overflow. */
+int64_t sia_param_count(const int64_t *sizes, int64_t L);
+
+/* A monotonic clock in nanoseconds, for the deadlines of paused runs. */
+int64_t sia_now_ns(void);
+
+/* The templated kernels, declared once per precision. */
+#define REAL float
+#define FN(name) name##_f32
+#include "sia_kernels.h"
+#undef REAL
+#undef FN
+#define REAL double
+#define FN(name) name##_f64
+#include "sia_kernels.h"
+#undef REAL
+#undef FN
+
+#endif

@@ -1,0 +1,100 @@
+/* sia_kernels.h: the templated kernels, included twice by sia.h (REAL = float, then double).
+ * No include guard on purpose. Shapes are row-major; sizes are int64_t. */
+
+/* ---- gemm.c ----
+ * C (M, N) = op(A) (M, K) · op(B) (K, N), plus C itself when accumulate is set.
+ * A is stored (M, K), or (K, M) when transA; B is stored (K, N), or (N, K) when transB.
+ * Every C element is reduced over k in the same order whatever nthreads is, so results
+ * are bit-identical for any thread count. */
+void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
+                  int transA, int transB, int accumulate, int nthreads);
+
+/* ---- dense.c ----
+ * inp (B, n_in), W (n_out, n_in), b (n_out), out (B, n_out): out = inp Wᵀ + b. */
+void FN(sia_dense_forward)(REAL *out, const REAL *inp, const REAL *W, const REAL *b,
+                           int64_t B, int64_t n_in, int64_t n_out, int nthreads);
+/* dout (B, n_out); accumulates dinp (B, n_in) (skipped when NULL), dW (n_out, n_in), db (n_out). */
+void FN(sia_dense_backward)(REAL *dinp, REAL *dW, REAL *db, const REAL *dout, const REAL *inp,
+                            const REAL *W, int64_t B, int64_t n_in, int64_t n_out, int nthreads);
+
+/* ---- activation.c ----
+ * inp, out (n,): out = f(inp) for kind SIA_LINEAR, SIA_LOGISTIC, SIA_TANH, SIA_RELU with β. */
+void FN(sia_act_forward)(REAL *out, const REAL *inp, int64_t n, int kind, double beta);
+/* out is the cached forward output y; dinp += dout · f'(x), with f' written from y. */
+void FN(sia_act_backward)(REAL *dinp, const REAL *dout, const REAL *out, int64_t n, int kind,
+                          double beta);
+
+/* ---- loss.c ----
+ * z, y, t (B, n): the output layer's pre-activation and activation (kind, β), and the target.
+ * Returns the loss, summed over features and averaged over the batch. */
+double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                            int loss, int kind, double beta);
+/* dz (B, n) += dL/dz, the loss and the output activation's derivative folded together. */
+void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t, int64_t B,
+                           int64_t n, int loss, int kind, double beta);
+
+/* ---- optim.c ----
+ * p, g (n,): one step of opt->kind over the flat vectors; m, v (n,) are its state
+ * (momentum keeps its velocity in m). Increments opt->t. */
+void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt);
+
+/* ---- noise.c ----
+ * x (n,) in place: salt-and-pepper (p: set to 0 or 1 at random), bit flip (p: x -> 1 - x),
+ * Gaussian (σ: x + σ N(0,1), clipped to [0, 1]). */
+void FN(sia_noise_apply)(REAL *x, int64_t n, int kind, double level, sia_rng *rng);
+
+/* ---- net.c: a dense stack over borrowed buffers ---- */
+typedef struct {
+    int64_t L;               /* dense layers */
+    const int64_t *sizes;    /* (L+1,) widths */
+    const int32_t *act;      /* (L,) activation of each layer */
+    const double *beta;      /* (L,) β of each layer */
+    REAL *params;            /* (P,) W1, b1, W2, b2, ... */
+    REAL *grads;             /* (P,) same layout, may be NULL for inference */
+    int nthreads;
+} FN(sia_net);
+
+/* Activations of up to cap rows, in one allocation: a[0] the input rows (cap, n0); z[l], a[l]
+   (cap, n_l) for l = 1..L; dA, dZ (cap, max width) for backward; t the target rows (cap, n_L). */
+typedef struct {
+    int64_t cap;
+    REAL **a, **z;
+    REAL *dA, *dZ, *t;
+    void *block;
+} FN(sia_acts);
+
+int FN(sia_acts_alloc)(FN(sia_acts) *A, const int64_t *sizes, int64_t L, int64_t cap);
+void FN(sia_acts_free)(FN(sia_acts) *A);
+REAL *FN(sia_net_W)(const FN(sia_net) *net, int64_t l);   /* W of layer l (1-based) */
+/* Layers l0+1 .. l1 over B rows, reading A->a[l0] and writing z, a of each. */
+void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1);
+/* On entry A->dZ holds dL/dz of layer l1 (B, n_l1). Accumulates the gradients of layers
+   l0+1 .. l1; on exit A->dA holds dL/da of layer l0 (B, n_l0) when want_dinp, else it is junk. */
+void FN(sia_net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1,
+                          int want_dinp);
+/* out (n, n_l1) = layers l0+1 .. l1 applied to X (n, n_l0); SIA_ENOMEM if it can't allocate. */
+int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_t n, int64_t l0,
+                        int64_t l1);
+/* Full-batch loss of X -> Y, accumulating its gradient into net->grads (unless it is NULL). */
+int FN(sia_net_loss_grad)(FN(sia_net) *net, double *loss_out, const REAL *X, const REAL *Y,
+                          int64_t n, int loss);
+/* errs (n,) = wrong pixels of each row of Y (n, d) against T, both thresholded at 0.5. */
+void FN(sia_pixel_errors)(int64_t *errs, const REAL *Y, const REAL *T, int64_t n, int64_t d);
+
+/* ---- train.c: whole epochs of shuffling, batching, noise, forward, backward and steps ---- */
+typedef struct {
+    FN(sia_acts) acts;       /* the batch */
+    int64_t *order;          /* (n,) sample order of the current epoch */
+} FN(sia_trainer);
+
+int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, int64_t n,
+                          int64_t batch);
+void FN(sia_trainer_free)(FN(sia_trainer) *tr);
+/* Trains on X (n, n0) -> Y (n, n_L) for cfg->epochs epochs from state st, writing each epoch's
+   mean loss to loss_out[epoch]. Returns SIA_OK when done or stopped (st->stopped), SIA_PAUSED
+   after the step during which deadline_ns passed (0: none), SIA_EDIVERGED when a step's loss or
+   gradient is not finite (that step is not applied). Weights are always those of the last
+   completed step. */
+int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, double *loss_out,
+                  const REAL *X, const REAL *Y, int64_t n, const sia_train_cfg *cfg,
+                  sia_optim *opt, REAL *m, REAL *v, sia_rng *rng, int64_t deadline_ns);

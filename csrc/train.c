@@ -1,0 +1,104 @@
+/* train.c (template, see real.h): whole epochs in C. Each step gathers a batch in the epoch's
+ * order, corrupts it with fresh noise if asked, runs forward, loss, backward and one optimizer
+ * step. Python is not called in here; module.c releases the GIL around it and passes a deadline
+ * so that it can check for Ctrl-C between steps. */
+
+int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, int64_t n,
+                          int64_t batch) {
+    int64_t bytes;
+    tr->order = NULL;
+    if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
+        return SIA_ENOMEM;
+    if (FN(sia_acts_alloc)(&tr->acts, sizes, L, batch) != SIA_OK) return SIA_ENOMEM;
+    tr->order = malloc((size_t)(bytes > 0 ? bytes : 1));
+    if (!tr->order) {
+        FN(sia_acts_free)(&tr->acts);
+        return SIA_ENOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) tr->order[i] = i;
+    return SIA_OK;
+}
+
+void FN(sia_trainer_free)(FN(sia_trainer) *tr) {
+    FN(sia_acts_free)(&tr->acts);
+    free(tr->order);
+    tr->order = NULL;
+}
+
+/* Σ g is NaN or inf as soon as one element is, in one cheap pass. */
+static int FN(all_finite)(const REAL *g, int64_t n) {
+    REAL s = 0;
+    for (int64_t i = 0; i < n; i++) s += g[i] * 0;
+    return isfinite(s);
+}
+
+/* Largest number of wrong pixels over the rows of X -> Y, in batches of the trainer's size. */
+static int64_t FN(max_wrong_pixels)(const FN(sia_net) *net, FN(sia_acts) *A, const REAL *X,
+                                    const REAL *Y, int64_t n) {
+    const int64_t L = net->L, d_in = net->sizes[0], d_out = net->sizes[L];
+    int64_t worst = 0;
+    for (int64_t r = 0; r < n; r += A->cap) {
+        int64_t B = n - r < A->cap ? n - r : A->cap;
+        memcpy(A->a[0], X + r * d_in, (size_t)(B * d_in) * sizeof(REAL));
+        FN(sia_net_forward)(net, A, B, 0, L);
+        for (int64_t i = 0; i < B; i++) {
+            int64_t e;
+            FN(sia_pixel_errors)(&e, A->a[L] + i * d_out, Y + (r + i) * d_out, 1, d_out);
+            if (e > worst) worst = e;
+        }
+    }
+    return worst;
+}
+
+int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, double *loss_out,
+                  const REAL *X, const REAL *Y, int64_t n, const sia_train_cfg *cfg,
+                  sia_optim *opt, REAL *m, REAL *v, sia_rng *rng, int64_t deadline_ns) {
+    const int64_t L = net->L, d_in = net->sizes[0], d_out = net->sizes[L];
+    const int64_t P = sia_param_count(net->sizes, L);
+    const int64_t batch = cfg->batch, n_steps = (n + batch - 1) / batch;
+    const int out_kind = net->act[L - 1];
+    const double out_beta = net->beta[L - 1];
+    FN(sia_acts) *A = &tr->acts;
+
+    while (st->epoch < cfg->epochs) {
+        if (st->step == 0) {
+            st->loss_sum = 0;
+            if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
+        }
+        /* One step: the batch rows, in the epoch's order. */
+        int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
+        for (int64_t i = 0; i < B; i++) {
+            int64_t s = tr->order[r0 + i];
+            memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)d_in * sizeof(REAL));
+            memcpy(A->t + i * d_out, Y + s * d_out, (size_t)d_out * sizeof(REAL));
+        }
+        if (cfg->noise != SIA_NOISE_NONE)
+            FN(sia_noise_apply)(A->a[0], B * d_in, cfg->noise, cfg->noise_level, rng);
+        FN(sia_net_forward)(net, A, B, 0, L);
+        double loss = FN(sia_loss_forward)(A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind,
+                                           out_beta);
+        if (!isfinite(loss)) return SIA_EDIVERGED;
+        memset(net->grads, 0, (size_t)P * sizeof(REAL));
+        memset(A->dZ, 0, (size_t)(B * d_out) * sizeof(REAL));
+        FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind, out_beta);
+        FN(sia_net_backward)(net, A, B, 0, L, 0);
+        if (!FN(all_finite)(net->grads, P)) return SIA_EDIVERGED;
+        FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
+        st->loss_sum += loss * (double)B;
+        st->step += 1;
+
+        if (st->step == n_steps) {
+            double epoch_loss = st->loss_sum / (double)n;
+            loss_out[st->epoch] = epoch_loss;
+            st->epoch += 1;
+            st->step = 0;
+            if ((cfg->loss_tol > 0 && epoch_loss < cfg->loss_tol) ||
+                (cfg->max_wrong >= 0 && FN(max_wrong_pixels)(net, A, X, Y, n) <= cfg->max_wrong)) {
+                st->stopped = 1;
+                return SIA_OK;
+            }
+        }
+        if (deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
+    }
+    return SIA_OK;
+}

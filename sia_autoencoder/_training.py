@@ -1,0 +1,86 @@
+"""The fit loop shared by every model: chunks of epochs run in C, callbacks and history here."""
+import time
+
+import numpy as np
+
+from ._progress import Progress
+from .callbacks import Callback, History, LossThreshold, PixelErrorStop
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss or a gradient became NaN or inf; the model keeps its last finite weights."""
+
+
+def split_callbacks(callbacks):
+    """(max_wrong or -1, loss_tol or 0, the callbacks that run in Python)."""
+    callbacks = list(callbacks or [])
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks[{i}]: expected a sia_autoencoder.callbacks.Callback, got {cb!r}")
+    max_wrong = min((cb.max_wrong for cb in callbacks if isinstance(cb, PixelErrorStop)), default=-1)
+    loss_tol = max((cb.eps for cb in callbacks if isinstance(cb, LossThreshold)), default=0.0)
+    python = [cb for cb in callbacks if not isinstance(cb, (PixelErrorStop, LossThreshold))]
+    return max_wrong, loss_tol, python
+
+
+def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbose=0, lr=None):
+    """Run ``epochs`` epochs through ``run_chunk(records, start, n) -> (done, status)``.
+
+    ``records`` maps each key of ``keys`` (e.g. 'loss') to a float64 array of ``epochs`` NaNs
+    that the C core fills as epochs complete; status is 0 (done), 1 (a stop condition in C
+    was met) or 2 (diverged). ``validate()`` returns a dict of validation logs. Python is called
+    once per epoch only when callbacks or validation need it; otherwise chunks run in C.
+    On Ctrl-C or divergence the completed epochs are kept in ``model.history_``.
+    """
+    history = History()
+    model.history_ = history
+    model.stop_training = False
+    for cb in callbacks:
+        cb.set_model(model)
+        cb.on_train_begin()
+    records = {k: np.full(max(epochs, 1), np.nan) for k in keys}
+    progress = Progress(epochs, verbose)
+    per_epoch = bool(callbacks) or validate is not None
+    done, chunk = 0, 1
+
+    def record(start, n):
+        for e in range(start, start + n):
+            logs = {k: records[k][e] for k in keys}
+            if validate is not None:
+                logs.update(validate())
+            history.append(model.epochs_trained_ + 1, logs)
+            model.epochs_trained_ += 1
+            progress.update(e + 1, logs)
+            for cb in callbacks:
+                cb.on_epoch_end(model.epochs_trained_ - 1, logs)
+
+    try:
+        while done < epochs and not model.stop_training:
+            n = 1 if per_epoch else (min(chunk, epochs - done) if progress.active else epochs - done)
+            t0 = time.perf_counter()
+            try:
+                k, status = run_chunk(records, done, n)
+            except KeyboardInterrupt:
+                k = int(np.count_nonzero(~np.isnan(records[keys[0]][done:done + n])))
+                record(done, k)
+                raise
+            record(done, k)
+            done += k
+            if status == 2:
+                hint = f" (now {lr:g})" if lr is not None else ""
+                raise TrainingDivergedError(
+                    f"training diverged in epoch {model.epochs_trained_ + 1}: the loss or a gradient "
+                    f"became NaN or inf. The model keeps the weights of its last finite step. "
+                    f"Try a lower learning rate{hint}, or inputs scaled to [0, 1].")
+            if status == 1:
+                history.stopped_by = "stop condition"
+                break
+            if time.perf_counter() - t0 < 0.05:
+                chunk *= 2
+    finally:
+        progress.close()
+        for cb in callbacks:
+            cb.on_train_end()
+    if model.stop_training and history.stopped_by is None:
+        history.stopped_by = "callback"
+    return history

@@ -1,0 +1,302 @@
+"""The dense autoencoder: the course's architecture notation, trained by the C core."""
+import numpy as np
+
+from . import _core
+from ._net import (DenseStack, LOSSES, check_sizes, parse_activation, parse_dtype, parse_loss,
+                   parse_threads)
+from ._training import fit_loop, split_callbacks
+from ._validate import as_float, as_int, as_matrix
+from .optimizers import get_optimizer
+
+__all__ = ["Autoencoder", "NOISE_KINDS"]
+
+NOISE_KINDS = {"salt_and_pepper": _core.NOISE_SALT_PEPPER, "bit_flip": _core.NOISE_BIT_FLIP,
+               "gaussian": _core.NOISE_GAUSSIAN}
+
+
+def find_latent(sizes, latent_index=None):
+    """The index of the latent layer: the narrowest inner layer, unless given."""
+    if latent_index is not None:
+        return as_int(latent_index, "latent_index", 1, len(sizes) - 2)
+    inner = sizes[1:-1]
+    narrowest = min(inner)
+    where = [i + 1 for i, s in enumerate(inner) if s == narrowest]
+    if len(where) > 1:
+        raise ValueError(f"layers {sizes}: the narrowest layer ({narrowest}) appears at positions "
+                         f"{where}; pass latent_index= to say which one is the latent space")
+    return where[0]
+
+
+def _seed_sequence(seed):
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed if seed is not None else np.random.SeedSequence()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected an integer >= 0 or None, got {seed!r}")
+    return np.random.SeedSequence(int(seed))
+
+
+class Autoencoder:
+    """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
+
+    Parameters
+    ----------
+    layers : list of int
+        Every width from the input to the output; the narrowest inner layer is the latent space.
+        Encoder and decoder need not mirror each other; input and output widths must match.
+    activation : str, (name, beta), or list
+        The hidden layers' activation: 'linear', 'logistic' (1/(1+exp(−2βx))), 'tanh' (tanh(βx)),
+        'relu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
+        (``len(layers) - 1`` entries) and overrides the two below.
+    latent_activation, output_activation : str or (name, beta)
+        The latent layer's and the output layer's activation.
+    loss : 'mse' or 'bce'
+        Summed over the features, averaged over the batch.
+    optimizer : 'adam', 'momentum', 'gd', or an instance from :mod:`sia_autoencoder.optimizers`.
+    learning_rate : float, optional
+        Overrides the optimizer's default (Adam 1e-3, others 1e-2).
+    seed : int or None
+        Seeds the weights, the sample order and the noise. None draws fresh entropy.
+    dtype : 'float32' or 'float64'
+    threads : int or None
+        Threads for the large matrix products (None: every core). Results are bit-identical for
+        a given seed, data and thread count.
+    latent_index : int, optional
+        Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
+    """
+
+    def __init__(self, layers, activation="tanh", latent_activation="linear",
+                 output_activation="logistic", loss="mse", optimizer="adam", learning_rate=None,
+                 seed=None, dtype="float32", threads=None, latent_index=None):
+        sizes = check_sizes(layers)
+        if len(sizes) < 3:
+            raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
+        if sizes[0] != sizes[-1]:
+            raise ValueError(f"layers: the output width must equal the input width, got input "
+                             f"{sizes[0]} and output {sizes[-1]}")
+        self.layers = sizes
+        self.latent_index = find_latent(sizes, latent_index)
+        L = len(sizes) - 1
+        if isinstance(activation, list):
+            if len(activation) != L:
+                raise ValueError(f"activation: a list needs one entry per weight layer ({L}), "
+                                 f"got {len(activation)}")
+            acts = [parse_activation(a, f"activation[{i}]") for i, a in enumerate(activation)]
+        else:
+            hidden = parse_activation(activation, "activation")
+            acts = [hidden] * L
+            acts[self.latent_index - 1] = parse_activation(latent_activation, "latent_activation")
+            acts[-1] = parse_activation(output_activation, "output_activation")
+        self.activations = acts
+        self.loss = parse_loss(loss)
+        self.optimizer = get_optimizer(optimizer, learning_rate)
+        self.dtype = parse_dtype(dtype)
+        self.threads = parse_threads(threads)
+        self._seed = seed
+        ss = _seed_sequence(seed)
+        self.seed_ = ss.entropy
+        init_ss, loop_ss = ss.spawn(2)
+        self.net = DenseStack(sizes, acts, self.dtype)
+        self.net.init(np.random.default_rng(init_ss))
+        self.rng_state = np.zeros(4, dtype=np.uint64)
+        _core.rng_seed(self.rng_state, int(loop_ss.generate_state(1, np.uint64)[0]))
+        self.optimizer.reset(self.net.params.size, self.dtype)
+        self.epochs_trained_ = 0
+        self.history_ = None
+        self.stop_training = False
+
+    # ---- parameters ----
+    @property
+    def params(self):
+        """All weights and biases, one flat vector (W1, b1, W2, b2, ...); write to it in place."""
+        return self.net.params
+
+    @property
+    def weights(self):
+        """[(W, b), ...] per layer: views into ``params``, W of shape (n_out, n_in)."""
+        return self.net.weights
+
+    def parameters(self):
+        """The weight and bias arrays, in order (views into ``params``)."""
+        return [p for Wb in self.net.weights for p in Wb]
+
+    @property
+    def n_params(self):
+        return int(self.net.params.size)
+
+    @property
+    def latent_dim(self):
+        return self.layers[self.latent_index]
+
+    # ---- training ----
+    def fit(self, X, Y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
+            callbacks=None, verbose=0, noise=None, noise_level=0.0):
+        """Train on X -> Y (Y defaults to X).
+
+        Parameters
+        ----------
+        X : array (n, layers[0]); Y : array (n, layers[-1]), optional
+        epochs : int
+        batch_size : int, None, 'online' or 'batch'
+            Samples per step: 1 (online), n (batch: None or 'batch'), or anything between
+            (mini-batch). Capped at n, as Keras does.
+        shuffle : bool
+            Reshuffle the sample order every epoch, from the model's seed.
+        validation_data : X_val or (X_val, Y_val), optional
+            Its loss is logged as 'val_loss' after every epoch.
+        callbacks : list of :class:`~sia_autoencoder.callbacks.Callback`
+            e.g. ``PixelErrorStop(1)``, ``LossThreshold(1e-3)``, ``EarlyStopping(...)``.
+        verbose : 0, 1 or 2
+            Silent, a progress bar, or one line per epoch.
+        noise : 'salt_and_pepper', 'bit_flip' or 'gaussian', optional
+            Denoising: each batch's inputs are corrupted with fresh noise of ``noise_level``
+            (a probability, or σ for Gaussian) as it is drawn; the targets stay clean.
+
+        Returns
+        -------
+        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss').
+        """
+        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
+        n = X.shape[0]
+        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
+                                          width_what="the model's output width")
+        epochs = as_int(epochs, "epochs", 0)
+        batch = self._batch_size(batch_size, n)
+        noise_code, level = self._noise(noise, noise_level)
+        max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
+        validate = self._validator(validation_data)
+        opt = self.optimizer
+        if opt.m is None or opt.m.shape != self.params.shape:
+            opt.reset(self.params.size, self.dtype)
+        kind, lr, momentum, beta1, beta2, eps = opt._args()
+        t = np.array([opt.t], dtype=np.int64)
+        net = self.net
+
+        def run_chunk(records, start, count):
+            try:
+                return _core.train(
+                    net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
+                    self.rng_state, records["loss"][start:start + count], loss=LOSSES[self.loss],
+                    batch=batch, shuffle=bool(shuffle), epochs=count, optimizer=kind, lr=lr,
+                    momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, loss_tol=loss_tol,
+                    max_wrong=max_wrong, noise=noise_code, noise_level=level, nthreads=self.threads)
+            finally:
+                opt.t = int(t[0])
+
+        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose, lr)
+
+    def _batch_size(self, batch_size, n):
+        if batch_size is None or batch_size == "batch":
+            return n
+        if batch_size == "online":
+            return 1
+        return min(as_int(batch_size, "batch_size", 1), n)
+
+    def _noise(self, noise, level):
+        if noise is None:
+            return _core.NOISE_NONE, 0.0
+        key = noise.lower().replace("-", "_") if isinstance(noise, str) else noise
+        if key not in NOISE_KINDS:
+            raise ValueError(f"noise: expected one of {', '.join(NOISE_KINDS)} or None, got {noise!r}")
+        high = None if key == "gaussian" else 1.0
+        return NOISE_KINDS[key], as_float(level, "noise_level", 0.0, high)
+
+    def _validator(self, validation_data):
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, tuple):
+            if len(validation_data) != 2:
+                raise ValueError("validation_data: expected X_val or (X_val, Y_val), got a tuple "
+                                 f"of {len(validation_data)}")
+            Xv, Yv = validation_data
+        else:
+            Xv, Yv = validation_data, None
+        Xv = as_matrix(Xv, "validation_data X", self.dtype, width=self.layers[0])
+        Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
+                                             width=self.layers[-1], rows=Xv.shape[0])
+        return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
+
+    # ---- inference ----
+    def encode(self, X):
+        """Latent codes of X (n, layers[0]): (n, latent_dim)."""
+        return self.net.forward(X, 0, self.latent_index, self.threads)
+
+    def decode(self, Z):
+        """Outputs decoded from latent points Z (n, latent_dim): (n, layers[-1])."""
+        return self.net.forward(Z, self.latent_index, self.net.L, self.threads, name="Z")
+
+    def reconstruct(self, X):
+        """The autoencoder's output for X (n, layers[0]): (n, layers[-1])."""
+        return self.net.forward(X, 0, self.net.L, self.threads)
+
+    predict = reconstruct
+    __call__ = reconstruct
+
+    def evaluate(self, X, Y=None):
+        """The loss of X -> Y (Y defaults to X), as in training."""
+        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
+        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0])
+        return self.net.loss(X, Y, self.loss, self.threads)
+
+    def pixel_errors(self, X, Y=None):
+        """Wrong pixels per sample (n,): the reconstruction of X against Y (default X), both
+        thresholded at 0.5."""
+        out = self.reconstruct(X)
+        T = out if Y is None else None
+        T = as_matrix(X if Y is None else Y, "Y" if Y is not None else "X", self.dtype,
+                      width=self.layers[-1], rows=out.shape[0])
+        errs = np.empty(out.shape[0], dtype=np.int64)
+        _core.pixel_errors(errs, out, T)
+        return errs
+
+    def latent_grid(self, n=10, low=-1.0, high=1.0):
+        """Decode an n×n grid of latent points over [low, high]² (a 2-D latent space only).
+
+        ``low`` and ``high`` may be pairs to give each axis its own range. The first row of the
+        grid is at the top (largest z2), as in a plot. Returns (images (n*n, layers[-1]),
+        Z (n*n, 2)).
+        """
+        if self.latent_dim != 2:
+            raise ValueError(f"latent_grid: needs a 2-D latent space, this one has {self.latent_dim}")
+        n = as_int(n, "n", 1)
+        lo, hi = np.broadcast_to(np.asarray(low, float), 2), np.broadcast_to(np.asarray(high, float), 2)
+        z1 = np.linspace(lo[0], hi[0], n)
+        z2 = np.linspace(hi[1], lo[1], n)
+        Z = np.array([(a, b) for b in z2 for a in z1])
+        return self.decode(Z), Z
+
+    def interpolate(self, a, b, steps=10):
+        """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
+        (each a vector of layers[0]): (steps, layers[-1])."""
+        steps = as_int(steps, "steps", 2)
+        codes = self.encode(np.stack([np.asarray(a, float).ravel(), np.asarray(b, float).ravel()]))
+        w = np.linspace(0.0, 1.0, steps)[:, None]
+        return self.decode((1 - w) * codes[0] + w * codes[1])
+
+    # ---- description ----
+    def get_config(self):
+        """The constructor arguments, JSON-ready."""
+        return {"layers": list(self.layers),
+                "activation": [[a.name, a.beta] for a in self.activations],
+                "loss": self.loss, "optimizer": self.optimizer.get_config(),
+                "seed": self._seed if isinstance(self._seed, int) else None,
+                "dtype": self.dtype.name, "threads": self.threads,
+                "latent_index": self.latent_index}
+
+    def summary(self, print_fn=print):
+        """Print the layers, their activations and parameter counts, as Keras does."""
+        rows = [("input", self.layers[0], "", 0)]
+        for l, (act, (W, b)) in enumerate(zip(self.activations, self.weights), start=1):
+            role = "latent" if l == self.latent_index else ("output" if l == len(self.activations)
+                                                            else ("encoder" if l < self.latent_index
+                                                                  else "decoder"))
+            rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
+        lines = [f'Model: "Autoencoder" ({self.dtype.name}, loss {self.loss}, '
+                 f'optimizer {type(self.optimizer).__name__})',
+                 f"{'Layer':<20}{'Units':>7}  {'Activation':<16}{'Params':>8}", "-" * 53]
+        lines += [f"{r[0]:<20}{r[1]:>7}  {r[2]:<16}{r[3]:>8,}" for r in rows]
+        lines += ["-" * 53, f"Total params: {self.n_params:,}"]
+        print_fn("\n".join(lines))
+
+    def __repr__(self):
+        return (f"Autoencoder({self.layers}, latent={self.latent_dim}, loss={self.loss!r}, "
+                f"optimizer={type(self.optimizer).__name__}, epochs_trained={self.epochs_trained_})")

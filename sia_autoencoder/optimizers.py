@@ -1,0 +1,113 @@
+"""Optimizers: small classes holding hyperparameters and state over one flat parameter vector.
+
+The update itself runs in C (``csrc/optim.c``), element-wise, for one step here or for every
+step of an epoch inside the training loop.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["GradientDescent", "Momentum", "Adam", "get_optimizer"]
+
+
+@dataclass
+class _Optimizer:
+    learning_rate: float = 0.01
+    t: int = field(default=0, init=False, repr=False)          # steps taken
+    m: np.ndarray = field(default=None, init=False, repr=False)  # first state (velocity, or Adam's m)
+    v: np.ndarray = field(default=None, init=False, repr=False)  # second state (Adam's v)
+
+    def __post_init__(self):
+        _check_range(self, "learning_rate", self.learning_rate, 0, None, low_open=True)
+
+    def reset(self, n, dtype):
+        """Zero the state for ``n`` parameters of ``dtype``."""
+        self.t = 0
+        self.m = np.zeros(n, dtype=dtype)
+        self.v = np.zeros(n, dtype=dtype)
+
+    def _ready(self, p):
+        if self.m is None or self.m.shape != p.shape or self.m.dtype != p.dtype:
+            self.reset(p.size, p.dtype)
+
+    def step(self, p, g):
+        """One update of the flat parameters ``p`` (n,) in place, from the gradient ``g`` (n,)."""
+        self._ready(p)
+        self.t = _core.optim_step(p, self.m, self.v, g, *self._args(), self.t)
+
+    def _args(self):
+        """(kind, lr, momentum, beta1, beta2, eps) for the C core."""
+        return (self.kind, self.learning_rate, getattr(self, "momentum", 0.0),
+                getattr(self, "beta1", 0.9), getattr(self, "beta2", 0.999), getattr(self, "eps", 1e-8))
+
+    def get_config(self):
+        return {"type": type(self).__name__, **{k: getattr(self, k) for k in self._fields}}
+
+
+@dataclass
+class GradientDescent(_Optimizer):
+    """p ← p − lr·g."""
+    learning_rate: float = 0.01
+    kind = _core.GD
+    _fields = ("learning_rate",)
+
+
+@dataclass
+class Momentum(_Optimizer):
+    """Δp ← α·Δp − lr·g;  p ← p + Δp."""
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    kind = _core.MOMENTUM
+    _fields = ("learning_rate", "momentum")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range(self, "momentum", self.momentum, 0, 1, high_open=True)
+
+
+@dataclass
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba, 2015), with the paper's defaults."""
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    kind = _core.ADAM
+    _fields = ("learning_rate", "beta1", "beta2", "eps")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range(self, "beta1", self.beta1, 0, 1, high_open=True)
+        _check_range(self, "beta2", self.beta2, 0, 1, high_open=True)
+        _check_range(self, "eps", self.eps, 0, None, low_open=True)
+
+
+_NAMES = {"gd": GradientDescent, "sgd": GradientDescent, "gradient_descent": GradientDescent,
+          "momentum": Momentum, "adam": Adam}
+
+
+def get_optimizer(spec, learning_rate=None):
+    """An optimizer from a name ('adam', 'momentum', 'gd'/'sgd'/'gradient_descent') or an instance."""
+    if isinstance(spec, _Optimizer):
+        if learning_rate is not None:
+            spec.learning_rate = float(learning_rate)
+        return spec
+    if isinstance(spec, str) and spec.lower().replace("-", "_") in _NAMES:
+        cls = _NAMES[spec.lower().replace("-", "_")]
+        return cls() if learning_rate is None else cls(learning_rate=float(learning_rate))
+    raise ValueError(f"optimizer: expected one of {', '.join(sorted(_NAMES))} or an optimizer "
+                     f"instance, got {spec!r}")
+
+
+def _check_range(obj, name, value, low, high, low_open=False, high_open=False):
+    import math
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = f"{'(' if low_open else '['}{low}"
+        hi = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
+        raise ValueError(f"{type(obj).__name__}.{name}: expected a number in {lo}, {hi}, got {value!r}")
