@@ -89,7 +89,19 @@ _NAMES = {"gd": GradientDescent, "sgd": GradientDescent, "gradient_descent": Gra
 
 
 def get_optimizer(spec, learning_rate=None):
-    """An optimizer from a name ('adam', 'momentum', 'gd'/'sgd'/'gradient_descent') or an instance."""
+    """An optimizer from a name ('adam', 'momentum', 'gd'/'sgd'/'gradient_descent'), a config
+    dict ``{"type": "Adam", "learning_rate": ...}`` (as ``get_config`` writes it), or an instance."""
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("type", None)
+        classes = {cls.__name__: cls for cls in (GradientDescent, Momentum, Adam)}
+        if name not in classes:
+            raise ValueError(f"optimizer.type: expected one of {', '.join(classes)}, got {name!r}")
+        unknown = sorted(set(spec) - set(classes[name]._fields))
+        if unknown:
+            raise ValueError(f"optimizer: unknown option(s) {', '.join(unknown)} for {name}; "
+                             f"expected {', '.join(classes[name]._fields)}")
+        spec = classes[name](**spec)
     if isinstance(spec, _Optimizer):
         if learning_rate is not None:
             spec.learning_rate = float(learning_rate)

@@ -1,0 +1,163 @@
+"""Figures for any trained model with ``encode``/``decode`` (matplotlib is imported lazily).
+
+Every function draws on a new figure (or the ``ax`` given) and returns the Figure, so that
+notebooks show it and scripts can ``fig.savefig(path)``.
+"""
+import numpy as np
+
+from .datasets import FONT_SHAPE
+
+__all__ = ["show_images", "plot_latent", "plot_reconstructions", "plot_decoded",
+           "plot_latent_grid", "plot_interpolation", "plot_history"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _image(row, shape):
+    return np.asarray(row, dtype=float).reshape(shape)
+
+
+def _imshow(ax, img, vmin=0.0, vmax=1.0):
+    ax.imshow(img, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def show_images(images, shape=FONT_SHAPE, titles=None, ncols=8, scale=0.9, suptitle=None):
+    """A mosaic of images (n, prod(shape)), ink dark on white, with optional titles."""
+    plt = _plt()
+    images = np.asarray(images)
+    n = images.shape[0]
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    aspect = shape[0] / shape[1]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * aspect + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            _imshow(ax, _image(images[i], shape))
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+        else:
+            ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent(model, X, labels=None, ax=None, title="Latent space", c=None, cmap="tab10"):
+    """Scatter of the 2-D codes of X, each point labelled by its character (or coloured by ``c``)."""
+    plt = _plt()
+    Z = model.encode(X)
+    if Z.shape[1] != 2:
+        raise ValueError(f"plot_latent: needs a 2-D latent space, this one has {Z.shape[1]}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 6))
+    fig = ax.figure
+    style = {"c": c, "cmap": cmap} if c is not None else {"color": "tab:blue"}
+    points = ax.scatter(Z[:, 0], Z[:, 1], s=30, alpha=0.8, **style)
+    if c is not None:
+        fig.colorbar(points, ax=ax)
+    if labels is not None:
+        for (x, y), label in zip(Z, labels):
+            ax.annotate(str(label), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=11)
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_reconstructions(model, X, labels=None, shape=FONT_SHAPE, threshold=None, scale=0.8):
+    """Originals (top row) against reconstructions (bottom row), column by column.
+
+    With ``threshold`` (e.g. 0.5) the reconstructions are binarised, as ``pixel_errors`` counts.
+    """
+    plt = _plt()
+    X = np.asarray(X, dtype=float)
+    R = model.reconstruct(X)
+    if threshold is not None:
+        R = (R >= threshold).astype(float)
+    errs = ((R >= 0.5) != (X >= 0.5)).sum(axis=1)
+    n = X.shape[0]
+    aspect = shape[0] / shape[1]
+    fig, axes = plt.subplots(2, n, figsize=(n * scale, 2 * scale * aspect + 0.6), squeeze=False)
+    for i in range(n):
+        _imshow(axes[0, i], _image(X[i], shape))
+        _imshow(axes[1, i], _image(R[i], shape))
+        if labels is not None:
+            axes[0, i].set_title(str(labels[i]), fontsize=9)
+        axes[1, i].set_xlabel(f"{errs[i]}", fontsize=8, color="crimson" if errs[i] > 1 else "black")
+    axes[0, 0].set_ylabel("input", fontsize=8)
+    axes[1, 0].set_ylabel("output", fontsize=8)
+    fig.suptitle("Originals and reconstructions (wrong pixels below)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_decoded(model, z, shape=FONT_SHAPE, ax=None, title=None):
+    """The image decoded from one latent point ``z``: a new character from anywhere in the space."""
+    plt = _plt()
+    z = np.asarray(z, dtype=float).reshape(1, -1)
+    img = model.decode(z)[0]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(2, 2 * shape[0] / shape[1]))
+    _imshow(ax, _image(img, shape))
+    ax.set_title(title or "z = (" + ", ".join(f"{v:.2f}" for v in z[0]) + ")", fontsize=9)
+    return ax.figure
+
+
+def plot_latent_grid(model, n=10, low=-1.0, high=1.0, shape=FONT_SHAPE, ax=None, title=None):
+    """An n×n mosaic of images decoded over the latent window [low, high]² (z2 grows upwards)."""
+    plt = _plt()
+    images, Z = model.latent_grid(n, low, high)
+    h, w = shape
+    pad = 1
+    canvas = np.ones((n * (h + pad) - pad, n * (w + pad) - pad)) * np.nan
+    for k, img in enumerate(images):
+        r, c = divmod(k, n)
+        canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = _image(img, shape)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 7 * canvas.shape[0] / canvas.shape[1]))
+    cmap = plt.get_cmap("gray_r").copy()
+    cmap.set_bad("white")
+    lo, hi = np.broadcast_to(np.asarray(low, float), 2), np.broadcast_to(np.asarray(high, float), 2)
+    ax.imshow(np.ma.masked_invalid(canvas), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks(np.arange(n) * (w + pad) + w / 2 - 0.5, [f"{v:.2g}" for v in np.linspace(lo[0], hi[0], n)],
+                  fontsize=7)
+    ax.set_yticks(np.arange(n) * (h + pad) + h / 2 - 0.5, [f"{v:.2g}" for v in np.linspace(hi[1], lo[1], n)],
+                  fontsize=7)
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title or f"Decoded latent grid, {n}×{n}")
+    return ax.figure
+
+
+def plot_interpolation(model, a, b, steps=10, shape=FONT_SHAPE, labels=("a", "b")):
+    """The images decoded along the latent segment from the code of ``a`` to that of ``b``."""
+    images = model.interpolate(a, b, steps)
+    titles = [labels[0]] + [""] * (steps - 2) + [labels[1]]
+    return show_images(images, shape, titles=titles, ncols=steps,
+                       suptitle=f"Interpolation from {labels[0]!s} to {labels[1]!s}")
+
+
+def plot_history(history, ax=None, keys=None, log=True, title="Training loss"):
+    """Per-epoch curves of a History (or its dict): 'loss', 'val_loss', ..."""
+    plt = _plt()
+    h = getattr(history, "history", history)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    for key in keys or list(h):
+        ax.plot(np.arange(1, len(h[key]) + 1), h[key], label=key)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax.figure
