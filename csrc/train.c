@@ -63,6 +63,9 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
     while (st->epoch < cfg->epochs) {
         if (st->step == 0) {
             st->loss_sum = 0;
+            /* Each epoch's order depends only on the rng state, however epochs are split
+               into calls. */
+            for (int64_t i = 0; i < n; i++) tr->order[i] = i;
             if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
         }
         /* One step: the batch rows, in the epoch's order. */
