@@ -1,12 +1,15 @@
 """Builds the private C extension sia_autoencoder._core; all metadata lives in pyproject.toml."""
 import os
 
+import shutil
+
 import numpy
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 sanitize = os.environ.get("SIA_SANITIZE")  # e.g. "address,undefined": see docs/reliability.md
-flags = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"]
-link = []
+flags = ["-O3", "-std=gnu11", "-fno-math-errno", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+link = ["-fopenmp"]  # OpenMP threads for gemm.c
 if sanitize:
     flags += ["-O1", "-g", "-fno-omit-frame-pointer", f"-fsanitize={sanitize}"]
     link += [f"-fsanitize={sanitize}"]
@@ -19,4 +22,20 @@ core = Extension(
     extra_compile_args=flags,
     extra_link_args=link,
 )
-setup(ext_modules=[core])
+
+
+class build_ext_and_checkout(build_ext):
+    """Also copy the module into the source package, so that `python -m sia_autoencoder` run
+    from the checkout (where the source folder shadows the installed package) finds it."""
+
+    def run(self):
+        super().run()
+        here = os.path.dirname(os.path.abspath(__file__))
+        for ext in self.extensions if not self.inplace else []:
+            built = self.get_ext_fullpath(ext.name)
+            target = os.path.join(here, *ext.name.split(".")[:-1], os.path.basename(built))
+            if os.path.exists(built) and os.access(os.path.dirname(target), os.W_OK):
+                shutil.copyfile(built, target)
+
+
+setup(ext_modules=[core], cmdclass={"build_ext": build_ext_and_checkout})
