@@ -12,6 +12,36 @@ static inline REAL FN(bce_clamp)(REAL y) {
     return y < lo ? lo : (y > hi ? hi : y);
 }
 
+/* One row's Σ_j of the MSE or logistic-BCE terms, in VL partial sums (vector lanes), added
+   lane by lane at the end: the same value as the plain loop up to float rounding. */
+SIA_INLINE REAL FN(row_loss)(const REAL *zr, const REAL *yr, const REAL *tr, int64_t n, int mse,
+                             REAL b2) {
+    sia_vr acc = {0};
+    for (int64_t j = 0; j < n; j += SIA_VL) {
+        const int64_t m = n - j;
+        sia_vr t = FN(vload)(tr + j, m), term;
+        if (mse) {
+            sia_vr d = FN(vload)(yr + j, m) - t;
+            term = d * d;
+        } else { /* softplus(u) - t u = max(u, 0) - t u + log1p(exp(-|u|)) */
+            sia_vr u = b2 * FN(vload)(zr + j, m), e;
+            FN(vexpm1)(FN(vmax)(-FN(vabs)(u), SIA_IS32 ? (REAL)-88 : (REAL)-708), &e);
+            term = FN(vmax)(u, 0) - t * u + FN(vlog1p01)(e);
+            /* exp(-|u|) below the clamp is 0 in libm too; u = NaN must stay NaN (vmax keeps it) */
+        }
+        if (m < SIA_VL) { /* the padding lanes hold log1p(1) for BCE: drop them */
+            sia_vi lane;
+            for (int l = 0; l < SIA_VL; l++) lane[l] = l;
+            term = FN(vselect)(lane < (int)m, term, (sia_vr){0});
+        }
+        acc += term;
+    }
+    REAL s = 0;
+    for (int l = 0; l < SIA_VL; l++) s += acc[l];
+    return s;
+}
+
+SIA_CLONES
 double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
                             int loss, int kind, double beta) {
     const REAL b2 = (REAL)(2 * beta);
@@ -19,13 +49,8 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
     for (int64_t r = 0; r < B; r++) {
         REAL s = 0;
         const REAL *zr = z + r * n, *yr = y + r * n, *tr = t + r * n;
-        if (loss == SIA_MSE) {
-            for (int64_t j = 0; j < n; j++) s += (yr[j] - tr[j]) * (yr[j] - tr[j]);
-        } else if (kind == SIA_LOGISTIC) {
-            for (int64_t j = 0; j < n; j++) {
-                REAL u = b2 * zr[j];
-                s += (u > 0 ? u : 0) - tr[j] * u + log1p(exp(-fabs(u)));
-            }
+        if (loss == SIA_MSE || kind == SIA_LOGISTIC) {
+            s = FN(row_loss)(zr, yr, tr, n, loss == SIA_MSE, b2);
         } else {
             for (int64_t j = 0; j < n; j++) {
                 REAL yc = FN(bce_clamp)(yr[j]);
@@ -40,13 +65,19 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
 /* MSE: dL/dy = 2 (y - t) / B, then dz = dL/dy · f'(y).
  * BCE, logistic: dz = 2β (y - t) / B.
  * BCE, other:    dL/dy = (y - t) / (y (1 - y)) / B inside the clamp, 0 outside; dz = dL/dy · f'(y). */
+SIA_CLONES
 void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t, int64_t B,
                            int64_t n, int loss, int kind, double beta) {
     (void)z;
-    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta;
+    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta, b2 = (REAL)(2 * beta);
     const int64_t N = B * n;
-    if (loss == SIA_MSE) {
-        for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * FN(act_grad)(y[i], kind, b);
+    if (loss == SIA_MSE) { /* one loop per output kind, so that each vectorizes */
+        if (kind == SIA_LOGISTIC)
+            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * (b2 * y[i] * (1 - y[i]));
+        else if (kind == SIA_TANH)
+            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * (b * (1 - y[i] * y[i]));
+        else
+            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * FN(act_grad)(y[i], kind, b);
     } else if (kind == SIA_LOGISTIC) {
         const REAL g = 2 * b * invB;
         for (int64_t i = 0; i < N; i++) dz[i] += g * (y[i] - t[i]);

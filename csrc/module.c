@@ -40,8 +40,8 @@ static PyArrayObject *get_array(PyObject *obj, const char *name, int typenum, in
     int ok = typenum == NPY_NOTYPE ? (t == NPY_FLOAT32 || t == NPY_FLOAT64) : t == typenum;
     if (!ok) {
         PyArray_Descr *want = PyArray_DescrFromType(typenum == NPY_NOTYPE ? NPY_FLOAT64 : typenum);
-        PyErr_Format(PyExc_TypeError, "%s: expected dtype %s%s, got %S", name,
-                     typenum == NPY_NOTYPE ? "float32 or " : "", want->typeobj->tp_name, PyArray_DESCR(a));
+        PyErr_Format(PyExc_TypeError, "%s: expected dtype %s%S, got %S", name,
+                     typenum == NPY_NOTYPE ? "float32 or " : "", (PyObject *)want, PyArray_DESCR(a));
         Py_DECREF(want);
         return NULL;
     }
@@ -94,6 +94,11 @@ static int check_positive(double v, const char *name) {
     PyErr_Format(PyExc_ValueError, "%s: expected a finite number > 0, got %s", name, fmt_g(b, v));
     return -1;
 }
+
+/* Thread counts are a speed knob only (results are bit-identical for any count): clamp them to
+   [1, SIA_MAX_THREADS] so that a typo like threads=100000 cannot make OpenMP fail to spawn. */
+#define SIA_MAX_THREADS 256
+static int clamp_threads(int n) { return n < 1 ? 1 : (n > SIA_MAX_THREADS ? SIA_MAX_THREADS : n); }
 
 static int raise_status(int status) {
     if (status == SIA_ENOMEM) PyErr_NoMemory();
@@ -164,7 +169,7 @@ static int get_net(netspec *s, PyObject *sizes, PyObject *act, PyObject *beta, P
 #define NET_INIT(T, s, nthreads)                                                             \
     {.L = (s).L, .sizes = (s).sizes, .act = (s).act, .beta = (s).beta,                      \
      .params = (T *)PyArray_DATA((s).params),                                                \
-     .grads = (s).grads ? (T *)PyArray_DATA((s).grads) : NULL, .nthreads = (nthreads)}
+     .grads = (s).grads ? (T *)PyArray_DATA((s).grads) : NULL, .nthreads = clamp_threads(nthreads)}
 
 /* A data matrix of the net's dtype with `rows` rows (-1: any, at least 1) and `cols` columns. */
 static PyArrayObject *get_matrix(PyObject *obj, const char *name, PyArrayObject *ref,
@@ -195,6 +200,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     if (check_dim(A, "A", tA ? 1 : 0, M) || check_dim(B, "B", tB ? 1 : 0, K) ||
         check_dim(B, "B", tB ? 0 : 1, N))
         return NULL;
+    nthreads = clamp_threads(nthreads);
     Py_BEGIN_ALLOW_THREADS
     if (PyArray_TYPE(C) == NPY_FLOAT64)
         sia_gemm_f64(PyArray_DATA(C), PyArray_DATA(A), PyArray_DATA(B), M, N, K, tA, tB, acc, nthreads);
@@ -591,6 +597,329 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
                          status == SIA_EDIVERGED ? 2 : (st.stopped ? 1 : 0));
 }
 
+/* ---- the variational autoencoder (vae.c) ----
+ * A VAE is two stacks, each given as (sizes, act, beta) like a network, over ONE flat params
+ * vector (the encoder's parameters, then the decoder's). h (B, 2k) holds rows [μ | logvar]. */
+
+/* The widths, activations and slopes of one stack; `which` prefixes the messages. */
+static int get_stack(netspec *s, const char *which, PyObject *sizes, PyObject *act, PyObject *beta) {
+    char name[64];
+    snprintf(name, sizeof name, "%s_sizes", which);
+    PyArrayObject *a_sizes = get_array(sizes, name, NPY_INT64, 1, 0);
+    if (!a_sizes) return -1;
+    s->L = (int64_t)PyArray_DIM(a_sizes, 0) - 1;
+    if (s->L < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected at least 2 layer widths, got %lld", name,
+                     (long long)(s->L + 1));
+        return -1;
+    }
+    s->sizes = PyArray_DATA(a_sizes);
+    for (int64_t l = 0; l <= s->L; l++)
+        if (s->sizes[l] < 1) {
+            PyErr_Format(PyExc_ValueError, "%s[%lld]: expected a width >= 1, got %lld", name,
+                         (long long)l, (long long)s->sizes[l]);
+            return -1;
+        }
+    char aname[64], bname[64];
+    snprintf(aname, sizeof aname, "%s_act", which);
+    snprintf(bname, sizeof bname, "%s_beta", which);
+    PyArrayObject *a_act = get_array(act, aname, NPY_INT32, 1, 0);
+    PyArrayObject *a_beta = a_act ? get_array(beta, bname, NPY_FLOAT64, 1, 0) : NULL;
+    if (!a_beta || check_dim(a_act, aname, 0, s->L) || check_dim(a_beta, bname, 0, s->L)) return -1;
+    s->act = PyArray_DATA(a_act);
+    s->beta = PyArray_DATA(a_beta);
+    for (int64_t l = 0; l < s->L; l++) {
+        if (check_kind(s->act[l], SIA_N_ACT, aname)) return -1;
+        if (!(isfinite(s->beta[l]) && s->beta[l] > 0)) {
+            char b[32];
+            PyErr_Format(PyExc_ValueError, "%s[%lld]: expected a finite number > 0, got %s", bname,
+                         (long long)l, fmt_g(b, s->beta[l]));
+            return -1;
+        }
+    }
+    s->P = sia_param_count(s->sizes, s->L);
+    if (s->P < 0) {
+        PyErr_Format(PyExc_MemoryError, "%s: the parameter count overflows", name);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    netspec enc, dec;
+    int64_t k, d, P;
+    PyArrayObject *params, *grads; /* grads may be NULL */
+    int is64;
+} vaespec;
+
+static int get_vae(vaespec *v, PyObject *const *stacks, PyObject *params, PyObject *grads) {
+    if (get_stack(&v->enc, "enc", stacks[0], stacks[1], stacks[2]) ||
+        get_stack(&v->dec, "dec", stacks[3], stacks[4], stacks[5]))
+        return -1;
+    v->k = v->dec.sizes[0];
+    v->d = v->enc.sizes[0];
+    if (v->enc.sizes[v->enc.L] != 2 * v->k) {
+        PyErr_Format(PyExc_ValueError, "enc_sizes: expected a last width of 2 * dec_sizes[0] = %lld "
+                     "(mu and logvar), got %lld", (long long)(2 * v->k), (long long)v->enc.sizes[v->enc.L]);
+        return -1;
+    }
+    if (v->dec.sizes[v->dec.L] != v->d) {
+        PyErr_Format(PyExc_ValueError, "dec_sizes: expected a last width of enc_sizes[0] = %lld, got %lld",
+                     (long long)v->d, (long long)v->dec.sizes[v->dec.L]);
+        return -1;
+    }
+    if (!sia_add_ok(v->enc.P, v->dec.P, &v->P)) {
+        PyErr_SetString(PyExc_MemoryError, "enc_sizes, dec_sizes: the parameter count overflows");
+        return -1;
+    }
+    v->params = get_array(params, "params", NPY_NOTYPE, 1, 1);
+    if (!v->params || check_dim(v->params, "params", 0, v->P)) return -1;
+    v->is64 = PyArray_TYPE(v->params) == NPY_FLOAT64;
+    v->grads = NULL;
+    if (grads && grads != Py_None) {
+        v->grads = get_array(grads, "grads", NPY_NOTYPE, 1, 1);
+        if (!v->grads || same_dtype(v->grads, "grads", v->params, "params") ||
+            check_dim(v->grads, "grads", 0, v->P))
+            return -1;
+    }
+    return 0;
+}
+
+/* The two sia_net views of one flat vector: the decoder's parameters follow the encoder's. */
+#define VAE_NET(T, v, part, off, nthreads)                                                   \
+    {.L = (v).part.L, .sizes = (v).part.sizes, .act = (v).part.act, .beta = (v).part.beta,  \
+     .params = (T *)PyArray_DATA((v).params) + (off),                                        \
+     .grads = (v).grads ? (T *)PyArray_DATA((v).grads) + (off) : NULL,                       \
+     .nthreads = clamp_threads(nthreads)}
+#define VAE_INIT(T, v, nthreads) \
+    {.enc = VAE_NET(T, v, enc, 0, nthreads), .dec = VAE_NET(T, v, dec, (v).enc.P, nthreads)}
+
+/* h (B, 2k) and a (B, k) partner of the same dtype; returns k or -1. */
+static int64_t get_latent_pair(PyArrayObject **h, PyArrayObject **x, PyObject *oh, PyObject *ox,
+                               const char *xname, int x_writeable) {
+    *h = get_array(oh, "h", NPY_NOTYPE, 2, 0);
+    if (!*h) return -1;
+    if (PyArray_DIM(*h, 1) % 2) {
+        PyErr_Format(PyExc_ValueError, "h: expected an even number of columns ([mu | logvar]), got %lld",
+                     (long long)PyArray_DIM(*h, 1));
+        return -1;
+    }
+    int64_t k = PyArray_DIM(*h, 1) / 2;
+    *x = get_matrix(ox, xname, *h, "h", PyArray_DIM(*h, 0), k, x_writeable);
+    return *x ? k : -1;
+}
+
+/* reparam_forward(z, h, eps): z = μ + exp(½ logvar) ε. */
+static PyObject *py_reparam_forward(PyObject *self, PyObject *args) {
+    PyObject *oz, *oh, *oeps;
+    if (!PyArg_ParseTuple(args, "OOO", &oz, &oh, &oeps)) return NULL;
+    PyArrayObject *h, *eps, *z;
+    int64_t k = get_latent_pair(&h, &eps, oh, oeps, "eps", 0);
+    if (k < 0 || !(z = get_like(oz, "z", eps, 1))) return NULL;
+    int64_t B = PyArray_DIM(h, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(h) == NPY_FLOAT64) sia_reparam_forward_f64(PyArray_DATA(z), PyArray_DATA(h), PyArray_DATA(eps), B, k);
+    else sia_reparam_forward_f32(PyArray_DATA(z), PyArray_DATA(h), PyArray_DATA(eps), B, k);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* reparam_backward(dh, dz, h, eps): dh += dL/dh. */
+static PyObject *py_reparam_backward(PyObject *self, PyObject *args) {
+    PyObject *odh, *odz, *oh, *oeps;
+    if (!PyArg_ParseTuple(args, "OOOO", &odh, &odz, &oh, &oeps)) return NULL;
+    PyArrayObject *h, *eps, *dz, *dh;
+    int64_t k = get_latent_pair(&h, &eps, oh, oeps, "eps", 0);
+    if (k < 0 || !(dz = get_like(odz, "dz", eps, 0)) || !(dh = get_like(odh, "dh", h, 1))) return NULL;
+    int64_t B = PyArray_DIM(h, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(h) == NPY_FLOAT64) sia_reparam_backward_f64(PyArray_DATA(dh), PyArray_DATA(dz), PyArray_DATA(h), PyArray_DATA(eps), B, k);
+    else sia_reparam_backward_f32(PyArray_DATA(dh), PyArray_DATA(dz), PyArray_DATA(h), PyArray_DATA(eps), B, k);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* kl_forward(h) -> float;  kl_backward(dh, h, weight): dh += weight · dKL/dh. */
+static PyObject *kl_common(PyObject *args, int backward) {
+    PyObject *odh = NULL, *oh;
+    double weight = 1, value = 0;
+    int ok = backward ? PyArg_ParseTuple(args, "OOd", &odh, &oh, &weight) : PyArg_ParseTuple(args, "O", &oh);
+    if (!ok) return NULL;
+    PyArrayObject *h = get_array(oh, "h", NPY_NOTYPE, 2, 0), *dh = NULL;
+    if (!h || (backward && !(dh = get_like(odh, "dh", h, 1)))) return NULL;
+    if (PyArray_DIM(h, 1) % 2) {
+        PyErr_Format(PyExc_ValueError, "h: expected an even number of columns ([mu | logvar]), got %lld",
+                     (long long)PyArray_DIM(h, 1));
+        return NULL;
+    }
+    if (!isfinite(weight)) {
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "weight: expected a finite number, got %s", fmt_g(b, weight));
+        return NULL;
+    }
+    int64_t B = PyArray_DIM(h, 0), k = PyArray_DIM(h, 1) / 2;
+    int is64 = PyArray_TYPE(h) == NPY_FLOAT64;
+    Py_BEGIN_ALLOW_THREADS
+    if (backward && is64) sia_kl_backward_f64(PyArray_DATA(dh), PyArray_DATA(h), B, k, weight);
+    else if (backward) sia_kl_backward_f32(PyArray_DATA(dh), PyArray_DATA(h), B, k, weight);
+    else if (is64) value = sia_kl_forward_f64(PyArray_DATA(h), B, k);
+    else value = sia_kl_forward_f32(PyArray_DATA(h), B, k);
+    Py_END_ALLOW_THREADS
+    if (backward) Py_RETURN_NONE;
+    return PyFloat_FromDouble(value);
+}
+static PyObject *py_kl_forward(PyObject *self, PyObject *args) { return kl_common(args, 0); }
+static PyObject *py_kl_backward(PyObject *self, PyObject *args) { return kl_common(args, 1); }
+
+static int check_kl_weight(double w, const char *name) {
+    if (isfinite(w) && w >= 0) return 0;
+    char b[32];
+    PyErr_Format(PyExc_ValueError, "%s: expected a finite number >= 0, got %s", name, fmt_g(b, w));
+    return -1;
+}
+
+/* vae_loss_grad(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, eps,
+ *               loss, kl_weight[, nthreads]) -> (loss, recon, kl)
+ * The whole of X (n, d) as one batch with the given eps (n, k); grads += the gradient of
+ * recon + kl_weight · KL (grads None: the losses only). */
+static PyObject *py_vae_loss_grad(PyObject *self, PyObject *args) {
+    PyObject *st[6], *oparams, *ograds, *oX, *oeps;
+    int loss, nthreads = 1, status = SIA_OK;
+    double w, out[3] = {0, 0, 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOid|i", &st[0], &st[1], &st[2], &st[3], &st[4], &st[5],
+                          &oparams, &ograds, &oX, &oeps, &loss, &w, &nthreads))
+        return NULL;
+    vaespec v;
+    if (get_vae(&v, st, oparams, ograds)) return NULL;
+    PyArrayObject *X = get_matrix(oX, "X", v.params, "params", -1, v.d, 0), *eps;
+    if (!X || !(eps = get_matrix(oeps, "eps", v.params, "params", PyArray_DIM(X, 0), v.k, 0)) ||
+        check_kind(loss, SIA_N_LOSS, "loss") || check_kl_weight(w, "kl_weight"))
+        return NULL;
+    int64_t n = PyArray_DIM(X, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (v.is64) {
+        sia_vae_f64 vae = VAE_INIT(double, v, nthreads);
+        status = sia_vae_loss_grad_f64(&vae, out, PyArray_DATA(X), PyArray_DATA(eps), n, loss, w);
+    } else {
+        sia_vae_f32 vae = VAE_INIT(float, v, nthreads);
+        status = sia_vae_loss_grad_f32(&vae, out, PyArray_DATA(X), PyArray_DATA(eps), n, loss, w);
+    }
+    Py_END_ALLOW_THREADS
+    if (raise_status(status)) return NULL;
+    return Py_BuildValue("ddd", out[0], out[1], out[2]);
+}
+
+/* vae_train(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, m, v,
+ *           t, rng_state, losses, recons, kls, kl_weights, **cfg) -> (epochs_done, status)
+ * As train(): status 0 done, 1 stopped by a condition, 2 diverged; t and rng_state are updated
+ * in place. kl_weights (float64, >= epochs) gives the KL weight of each epoch of this call;
+ * losses, recons, kls (float64, >= epochs) receive each completed epoch's mean total,
+ * reconstruction and KL loss. */
+static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"enc_sizes", "enc_act", "enc_beta", "dec_sizes", "dec_act", "dec_beta",
+                             "params", "grads", "X", "m", "v", "t", "rng_state", "losses",
+                             "recons", "kls", "kl_weights", "loss", "batch", "shuffle", "epochs",
+                             "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
+                             "max_wrong", "nthreads", NULL};
+    PyObject *st6[6], *oparams, *ograds, *oX, *om, *ov, *ot, *orng, *olosses, *orecons, *okls, *ow;
+    int loss = SIA_BCE, shuffle = 1, kind = SIA_ADAM, nthreads = 1;
+    long long batch = 32, epochs = 1, max_wrong = -1;
+    double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOOOOOOO|iLpLiddddddLi", kwlist,
+                                     &st6[0], &st6[1], &st6[2], &st6[3], &st6[4], &st6[5], &oparams,
+                                     &ograds, &oX, &om, &ov, &ot, &orng, &olosses, &orecons, &okls,
+                                     &ow, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
+                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &nthreads))
+        return NULL;
+    vaespec s;
+    if (get_vae(&s, st6, oparams, ograds)) return NULL;
+    if (!s.grads) {
+        PyErr_SetString(PyExc_TypeError, "grads: expected an array, got None");
+        return NULL;
+    }
+    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.d, 0), *m, *v, *t, *rec[3], *kw;
+    if (!X) return NULL;
+    int64_t n = PyArray_DIM(X, 0);
+    if (!(m = get_like(om, "m", s.params, 1)) || !(v = get_like(ov, "v", s.params, 1))) return NULL;
+    if (!(t = get_array(ot, "t", NPY_INT64, 1, 1)) || check_dim(t, "t", 0, 1)) return NULL;
+    sia_rng *rng = get_rng(orng);
+    if (!rng) return NULL;
+    if (!(rec[0] = get_array(olosses, "losses", NPY_FLOAT64, 1, 1)) ||
+        !(rec[1] = get_array(orecons, "recons", NPY_FLOAT64, 1, 1)) ||
+        !(rec[2] = get_array(okls, "kls", NPY_FLOAT64, 1, 1)) ||
+        !(kw = get_array(ow, "kl_weights", NPY_FLOAT64, 1, 0)))
+        return NULL;
+    sia_optim opt;
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t))) return NULL;
+    if (check_kind(loss, SIA_N_LOSS, "loss")) return NULL;
+    if (batch < 1 || batch > n) {
+        PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);
+        return NULL;
+    }
+    static const char *recnames[] = {"losses", "recons", "kls"};
+    for (int i = 0; i < 3; i++)
+        if (epochs < 0 || epochs > PyArray_DIM(rec[i], 0)) {
+            PyErr_Format(PyExc_ValueError, "epochs: expected 0 <= epochs <= len(%s) = %lld, got %lld",
+                         recnames[i], (long long)PyArray_DIM(rec[i], 0), epochs);
+            return NULL;
+        }
+    if (epochs > PyArray_DIM(kw, 0)) {
+        PyErr_Format(PyExc_ValueError, "kl_weights: expected at least %lld weights (one per epoch), got %lld",
+                     epochs, (long long)PyArray_DIM(kw, 0));
+        return NULL;
+    }
+    const double *weights = PyArray_DATA(kw);
+    for (long long e = 0; e < epochs; e++) {
+        char name[48];
+        snprintf(name, sizeof name, "kl_weights[%lld]", e);
+        if (check_kl_weight(weights[e], name)) return NULL;
+    }
+    if (!isfinite(loss_tol)) {
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "loss_tol: expected a finite number, got %s", fmt_g(b, loss_tol));
+        return NULL;
+    }
+    sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
+                         .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = SIA_NOISE_NONE,
+                         .noise_level = 0, .kl_weight = epochs > 0 ? weights[0] : 0};
+    sia_train_state state = {0};
+    int status, interrupted = 0;
+    sia_vae_f64 vae64 = VAE_INIT(double, s, nthreads);
+    sia_vae_f32 vae32 = VAE_INIT(float, s, nthreads);
+    sia_vae_trainer_f64 tr64;
+    sia_vae_trainer_f32 tr32;
+    status = s.is64 ? sia_vae_trainer_alloc_f64(&tr64, &vae64, n, batch)
+                    : sia_vae_trainer_alloc_f32(&tr32, &vae32, n, batch);
+    if (raise_status(status)) return NULL;
+
+    PyThreadState *ts = PyEval_SaveThread();
+    for (;;) {
+        int64_t deadline = sia_now_ns() + SLICE_NS;
+        status = s.is64 ? sia_vae_train_f64(&vae64, &tr64, &state, PyArray_DATA(rec[0]),
+                                            PyArray_DATA(rec[1]), PyArray_DATA(rec[2]), weights,
+                                            PyArray_DATA(X), n, &cfg, &opt, PyArray_DATA(m),
+                                            PyArray_DATA(v), rng, deadline)
+                        : sia_vae_train_f32(&vae32, &tr32, &state, PyArray_DATA(rec[0]),
+                                            PyArray_DATA(rec[1]), PyArray_DATA(rec[2]), weights,
+                                            PyArray_DATA(X), n, &cfg, &opt, PyArray_DATA(m),
+                                            PyArray_DATA(v), rng, deadline);
+        if (status != SIA_PAUSED) break;
+        PyEval_RestoreThread(ts);
+        if (PyErr_CheckSignals() < 0) {
+            interrupted = 1;
+            break;
+        }
+        ts = PyEval_SaveThread();
+    }
+    if (!interrupted) PyEval_RestoreThread(ts);
+    if (s.is64) sia_vae_trainer_free_f64(&tr64);
+    else sia_vae_trainer_free_f32(&tr32);
+    *(int64_t *)PyArray_DATA(t) = opt.t;
+    if (interrupted) return NULL;
+    return Py_BuildValue("Li", (long long)state.epoch,
+                         status == SIA_EDIVERGED ? 2 : (state.stopped ? 1 : 0));
+}
+
 static PyMethodDef methods[] = {
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
     {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},
@@ -608,6 +937,12 @@ static PyMethodDef methods[] = {
     {"loss_grad", py_loss_grad, METH_VARARGS, "loss_grad(sizes, act, beta, params, grads, X, Y, loss[, nthreads]) -> loss"},
     {"pixel_errors", py_pixel_errors, METH_VARARGS, "pixel_errors(errs, Y, T)"},
     {"train", (PyCFunction)(void (*)(void))py_train, METH_VARARGS | METH_KEYWORDS, "train(...) -> (epochs_done, status)"},
+    {"reparam_forward", py_reparam_forward, METH_VARARGS, "reparam_forward(z, h, eps)"},
+    {"reparam_backward", py_reparam_backward, METH_VARARGS, "reparam_backward(dh, dz, h, eps)"},
+    {"kl_forward", py_kl_forward, METH_VARARGS, "kl_forward(h) -> float"},
+    {"kl_backward", py_kl_backward, METH_VARARGS, "kl_backward(dh, h, weight)"},
+    {"vae_loss_grad", py_vae_loss_grad, METH_VARARGS, "vae_loss_grad(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, eps, loss, kl_weight[, nthreads]) -> (loss, recon, kl)"},
+    {"vae_train", (PyCFunction)(void (*)(void))py_vae_train, METH_VARARGS | METH_KEYWORDS, "vae_train(...) -> (epochs_done, status)"},
     {NULL, NULL, 0, NULL},
 };
 

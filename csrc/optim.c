@@ -5,6 +5,9 @@
  *   Adam              m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;
  *                     p -= lr m̂ / (√v̂ + ε),  m̂ = m / (1-β1^t), v̂ = v / (1-β2^t)   (Kingma & Ba) */
 
+/* Every loop is element-wise and branch-free, so it vectorizes (sqrt and divide included, with
+   -fno-math-errno); SIA_CLONES (activation.c) adds an AVX2 + FMA build of it. */
+SIA_CLONES
 void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
     opt->t += 1;
     const REAL lr = (REAL)opt->lr;

@@ -13,3 +13,4 @@
 #include "noise.c"
 #include "net.c"
 #include "train.c"
+#include "vae.c"

@@ -98,3 +98,47 @@ void FN(sia_trainer_free)(FN(sia_trainer) *tr);
 int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, double *loss_out,
                   const REAL *X, const REAL *Y, int64_t n, const sia_train_cfg *cfg,
                   sia_optim *opt, REAL *m, REAL *v, sia_rng *rng, int64_t deadline_ns);
+
+/* ---- vae.c: the variational autoencoder ----
+ * h (B, 2k) is the encoder's output, each row [μ (k) | logvar (k)]; eps, z (B, k).
+ * logvar is clamped to [-30, 20] (SIA_LOGVAR_MIN/MAX in vae.c) so that exp stays finite;
+ * outside the clamp the gradient reaching logvar is 0. */
+/* z = μ + exp(½ logvar) ε. */
+void FN(sia_reparam_forward)(REAL *z, const REAL *h, const REAL *eps, int64_t B, int64_t k);
+/* dh (B, 2k) += dL/dh from dz (B, k). */
+void FN(sia_reparam_backward)(REAL *dh, const REAL *dz, const REAL *h, const REAL *eps, int64_t B,
+                              int64_t k);
+/* KL(N(μ, exp(logvar)) ‖ N(0, I)) = −½ Σ_j (1 + logvar − μ² − exp(logvar)), mean over the batch. */
+double FN(sia_kl_forward)(const REAL *h, int64_t B, int64_t k);
+/* dh (B, 2k) += weight · dKL/dh (the KL being the batch mean). */
+void FN(sia_kl_backward)(REAL *dh, const REAL *h, int64_t B, int64_t k, double weight);
+
+/* A VAE: two dense stacks over ONE flat parameter vector, the decoder's right after the
+   encoder's (dec.params = enc.params + P_enc, same for grads). enc: d -> ... -> 2k (its last
+   layer is the [μ | logvar] head, normally linear); dec: k -> ... -> d. */
+typedef struct {
+    FN(sia_net) enc, dec;
+} FN(sia_vae);
+
+typedef struct {
+    FN(sia_acts) enc, dec;   /* the batch through each stack; dec.t holds the targets */
+    REAL *eps;               /* (batch, k) the ε of the current step */
+    int64_t *order;          /* (n,) sample order of the current epoch */
+} FN(sia_vae_trainer);
+
+int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,
+                              int64_t batch);
+void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr);
+/* X (n, d), eps (n, k): out = {recon + w KL, recon, KL} of the whole of X as one batch, with the
+   given ε; accumulates the gradient of out[0] into the grads (skipped when they are NULL). */
+int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
+                          int64_t n, int loss, double kl_weight);
+/* Trains on X (n, d) for cfg->epochs epochs from state st, as sia_train does (same statuses and
+   pausing). Each step draws its ε (B, k) from rng, row by row, after the epoch's shuffle.
+   The KL weight of epoch e of this call is kl_weights[e] (kl_weights NULL: cfg->kl_weight).
+   Writes each epoch's mean total, reconstruction and KL loss to loss_out, recon_out, kl_out.
+   loss_tol applies to the total; max_wrong to the reconstructions through the mean (z = μ). */
+int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state *st,
+                      double *loss_out, double *recon_out, double *kl_out, const double *kl_weights,
+                      const REAL *X, int64_t n, const sia_train_cfg *cfg, sia_optim *opt, REAL *m,
+                      REAL *v, sia_rng *rng, int64_t deadline_ns);

@@ -11,7 +11,12 @@ from ._net import Activation
 from ._training import TrainingDivergedError
 from .autoencoder import Autoencoder
 from .callbacks import EarlyStopping, LossThreshold, PixelErrorStop
+from .vae import VAE
+from .io import load
+from . import noise
+from .denoising import DenoisingAutoencoder, noise_study, optimal_decode
 
 __version__ = "0.1.0"
-__all__ = ["Autoencoder", "Activation", "TrainingDivergedError", "EarlyStopping",
-           "LossThreshold", "PixelErrorStop", "callbacks", "datasets", "optimizers"]
+__all__ = ["Autoencoder", "VAE", "Activation", "TrainingDivergedError", "EarlyStopping",
+           "LossThreshold", "PixelErrorStop", "callbacks", "datasets", "optimizers", "load",
+           "noise", "DenoisingAutoencoder", "noise_study", "optimal_decode"]

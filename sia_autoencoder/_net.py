@@ -34,10 +34,10 @@ class Activation:
 
 def parse_activation(spec, where="activation"):
     """An :class:`Activation` from 'tanh', ('tanh', 0.5), {'name': .., 'beta': ..} or one itself."""
-    if isinstance(spec, Activation):
-        return spec
     beta = None
-    if isinstance(spec, dict):
+    if isinstance(spec, Activation):  # checked like any other spec
+        spec, beta = spec.name, spec.beta
+    elif isinstance(spec, dict):
         spec, beta = spec.get("name"), spec.get("beta")
     elif isinstance(spec, (tuple, list)) and len(spec) == 2:
         spec, beta = spec
@@ -65,7 +65,10 @@ def parse_loss(loss):
 
 
 def parse_dtype(dtype):
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}") from None
     if dt not in (np.float32, np.float64):
         raise ValueError(f"dtype: expected float32 or float64, got {dt}")
     return dt

@@ -22,6 +22,8 @@ class Progress:
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.epoch = 0
+        self.logs = {}
+        self.printed = 0     # the last epoch written, in line mode
 
     @property
     def active(self):
@@ -31,23 +33,40 @@ class Progress:
         """Report that ``epoch`` (1-based) of ``total`` ended with ``logs``."""
         if not self.active:
             return
-        self.epoch = epoch
+        self.epoch, self.logs = epoch, logs
         now = time.perf_counter()
         if self.live:
             if force or epoch == self.total or now - self.last_draw > 0.1:
                 self.last_draw = now
-                self.stream.write("\r" + self._line(epoch, logs, now, bar=True))
-                self.stream.flush()
+                self._redraw(self._line(epoch, logs, now, bar=True))
         elif self.verbose >= 2 or epoch % self.every == 0 or epoch == self.total or force:
             self.stream.write(self._line(epoch, logs, now, bar=False) + "\n")
             self.stream.flush()
+            self.printed = epoch
 
     def close(self):
-        if self.active and self.live:
+        """End the bar's line; in line mode, write the last epoch if it was not written (training
+        that stopped early, or was interrupted)."""
+        if not self.active:
+            return
+        if self.live:
+            if self.epoch:
+                self._redraw(self._line(self.epoch, self.logs, time.perf_counter(), bar=True, final=True))
             self.stream.write("\n")
             self.stream.flush()
+        elif self.epoch and self.printed != self.epoch:
+            self.stream.write(self._line(self.epoch, self.logs, time.perf_counter(), bar=False,
+                                         final=True) + "\n")
+            self.stream.flush()
+            self.printed = self.epoch
 
-    def _line(self, epoch, logs, now, bar):
+    def _redraw(self, line):
+        pad = " " * max(0, getattr(self, "_width_drawn", 0) - len(line))
+        self._width_drawn = len(line)
+        self.stream.write("\r" + line + pad)
+        self.stream.flush()
+
+    def _line(self, epoch, logs, now, bar, final=False):
         elapsed = now - self.start
         left = elapsed / epoch * (self.total - epoch) if epoch else 0.0
         stats = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
@@ -56,6 +75,9 @@ class Progress:
         if bar:
             filled = int(self.width * epoch / max(self.total, 1))
             head += " [" + "=" * filled + "." * (self.width - filled) + "]"
+        if final:
+            end = "done" if epoch == self.total else "stopped early"
+            return f"{head} - {stats} - {_fmt_time(elapsed)}, {end}"
         return f"{head} - {stats} - {elapsed:.1f}s elapsed, {_fmt_time(left)} left"
 
 

@@ -31,7 +31,7 @@ def as_matrix(X, name, dtype, width=None, rows=None, width_what="the model's inp
     finite = np.isfinite(out)
     if not finite.all():
         r, c = np.argwhere(~finite)[0]
-        what = "NaN" if np.isnan(out[r, c]) else "inf"
+        what = "NaN" if np.isnan(out[r, c]) else ("-inf" if out[r, c] < 0 else "inf")
         overflow = bool(np.isfinite(arr[r, c]))  # finite before the cast: too large for dtype
         extra = f" (overflow in the conversion to {np.dtype(dtype).name})" if overflow else ""
         raise ValueError(f"{name}: expected finite values, got {what} at row {r}, column {c}{extra}")

@@ -6,6 +6,7 @@ from ._net import (DenseStack, LOSSES, check_sizes, parse_activation, parse_dtyp
                    parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
+from .io import Persistable
 from .optimizers import get_optimizer
 
 __all__ = ["Autoencoder", "NOISE_KINDS"]
@@ -27,6 +28,13 @@ def find_latent(sizes, latent_index=None):
     return where[0]
 
 
+class _DefaultBatch(int):
+    """The default batch size, 32: unlike an explicit batch size, it is capped at n (as in Keras)."""
+
+
+DEFAULT_BATCH = _DefaultBatch(32)
+
+
 def _seed_sequence(seed):
     if seed is None or isinstance(seed, np.random.SeedSequence):
         return seed if seed is not None else np.random.SeedSequence()
@@ -35,7 +43,7 @@ def _seed_sequence(seed):
     return np.random.SeedSequence(int(seed))
 
 
-class Autoencoder:
+class Autoencoder(Persistable):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
     Parameters
@@ -129,7 +137,7 @@ class Autoencoder:
         return self.layers[self.latent_index]
 
     # ---- training ----
-    def fit(self, X, Y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
+    def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
             callbacks=None, verbose=0, noise=None, noise_level=0.0):
         """Train on X -> Y (Y defaults to X).
 
@@ -139,7 +147,8 @@ class Autoencoder:
         epochs : int
         batch_size : int, None, 'online' or 'batch'
             Samples per step: 1 (online), n (batch: None or 'batch'), or anything between
-            (mini-batch). Capped at n, as Keras does.
+            (mini-batch). The default, 32, is capped at n; an explicit integer outside [1, n]
+            raises ValueError.
         shuffle : bool
             Reshuffle the sample order every epoch, from the model's seed.
         validation_data : X_val or (X_val, Y_val), optional
@@ -190,7 +199,16 @@ class Autoencoder:
             return n
         if batch_size == "online":
             return 1
-        return min(as_int(batch_size, "batch_size", 1), n)
+        if batch_size is DEFAULT_BATCH:
+            return min(int(batch_size), n)
+        if isinstance(batch_size, str):
+            raise ValueError(f"batch_size: expected an integer in [1, {n}], None, 'online' or "
+                             f"'batch', got {batch_size!r}")
+        batch = as_int(batch_size, "batch_size")
+        if not 1 <= batch <= n:
+            raise ValueError(f"batch_size: expected an integer in [1, {n}] (the number of samples), "
+                             f"None, 'online' or 'batch', got {batch}")
+        return batch
 
     def _noise(self, noise, level):
         if noise is None:
@@ -213,7 +231,8 @@ class Autoencoder:
             Xv, Yv = validation_data, None
         Xv = as_matrix(Xv, "validation_data X", self.dtype, width=self.layers[0])
         Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
-                                             width=self.layers[-1], rows=Xv.shape[0])
+                                             width=self.layers[-1], rows=Xv.shape[0],
+                                             width_what="the model's output width")
         return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
 
     # ---- inference ----
@@ -235,7 +254,8 @@ class Autoencoder:
     def evaluate(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X), as in training."""
         X = as_matrix(X, "X", self.dtype, width=self.layers[0])
-        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0])
+        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
+                                          width_what="the model's output width")
         return self.net.loss(X, Y, self.loss, self.threads)
 
     def pixel_errors(self, X, Y=None):
@@ -244,7 +264,7 @@ class Autoencoder:
         out = self.reconstruct(X)
         T = out if Y is None else None
         T = as_matrix(X if Y is None else Y, "Y" if Y is not None else "X", self.dtype,
-                      width=self.layers[-1], rows=out.shape[0])
+                      width=self.layers[-1], rows=out.shape[0], width_what="the model's output width")
         errs = np.empty(out.shape[0], dtype=np.int64)
         _core.pixel_errors(errs, out, T)
         return errs
@@ -269,7 +289,14 @@ class Autoencoder:
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
-        codes = self.encode(np.stack([np.asarray(a, float).ravel(), np.asarray(b, float).ravel()]))
+        ends = []
+        for v, name in ((a, "a"), (b, "b")):
+            try:
+                v = np.asarray(v).reshape(1, -1)
+            except (ValueError, TypeError):
+                pass  # as_matrix says what is wrong with it
+            ends.append(as_matrix(v, name, self.dtype, width=self.layers[0]))
+        codes = self.encode(np.concatenate(ends))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 

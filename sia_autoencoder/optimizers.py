@@ -3,6 +3,7 @@
 The update itself runs in C (``csrc/optim.c``), element-wise, for one step here or for every
 step of an epoch inside the training loop.
 """
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,13 +103,16 @@ def get_optimizer(spec, learning_rate=None):
             raise ValueError(f"optimizer: unknown option(s) {', '.join(unknown)} for {name}; "
                              f"expected {', '.join(classes[name]._fields)}")
         spec = classes[name](**spec)
+    if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
+        learning_rate = float(learning_rate)  # np.float32 and friends; anything else is refused below
     if isinstance(spec, _Optimizer):
         if learning_rate is not None:
+            _check_range(spec, "learning_rate", learning_rate, 0, None, low_open=True)
             spec.learning_rate = float(learning_rate)
         return spec
     if isinstance(spec, str) and spec.lower().replace("-", "_") in _NAMES:
         cls = _NAMES[spec.lower().replace("-", "_")]
-        return cls() if learning_rate is None else cls(learning_rate=float(learning_rate))
+        return cls() if learning_rate is None else cls(learning_rate=learning_rate)
     raise ValueError(f"optimizer: expected one of {', '.join(sorted(_NAMES))} or an optimizer "
                      f"instance, got {spec!r}")
 

@@ -123,8 +123,7 @@ def plot_latent_grid(model, n=10, low=-1.0, high=1.0, shape=FONT_SHAPE, ax=None,
         canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = _image(img, shape)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 7 * canvas.shape[0] / canvas.shape[1]))
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
     lo, hi = np.broadcast_to(np.asarray(low, float), 2), np.broadcast_to(np.asarray(high, float), 2)
     ax.imshow(np.ma.masked_invalid(canvas), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks(np.arange(n) * (w + pad) + w / 2 - 0.5, [f"{v:.2g}" for v in np.linspace(lo[0], hi[0], n)],
@@ -161,3 +160,148 @@ def plot_history(history, ax=None, keys=None, log=True, title="Training loss"):
     ax.legend()
     ax.grid(alpha=0.3)
     return ax.figure
+
+
+# ---- variational autoencoders (any model with sample/encode; the latent grid and the
+#      interpolation strip are plot_latent_grid and plot_interpolation above) ----
+
+__all__ += ["plot_samples", "plot_latent_classes", "plot_vae_history"]
+
+
+def plot_samples(model, n=32, shape=FONT_SHAPE, seed=None, ncols=8, title="Samples from the prior"):
+    """A grid of ``n`` images decoded from z ~ N(0, I) (``model.sample(n, seed)``)."""
+    return show_images(model.sample(n, seed=seed), shape, ncols=ncols, suptitle=title)
+
+
+def plot_latent_classes(model, X, labels, names=None, annotate=False, ax=None,
+                        title="Latent space (means) by class", cmap="tab10"):
+    """Scatter of the 2-D mean codes of X, one colour per class of ``labels`` with a legend.
+
+    ``names`` maps a label to the legend's text (a dict or a list indexed by label). With
+    ``annotate`` every point is also written as its label (e.g. emoji names).
+    """
+    plt = _plt()
+    Z = model.encode(X)
+    if Z.shape[1] != 2:
+        raise ValueError(f"plot_latent_classes: needs a 2-D latent space, this one has {Z.shape[1]}")
+    labels = np.asarray(labels)
+    if labels.shape[0] != Z.shape[0]:
+        raise ValueError(f"labels: expected one label per row of X ({Z.shape[0]}), got {labels.shape[0]}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 6))
+    classes = list(dict.fromkeys(labels.tolist()))
+    colours = plt.get_cmap(cmap)
+    for i, cls in enumerate(classes):
+        sel = labels == cls
+        text = names[cls] if names is not None else cls
+        ax.scatter(Z[sel, 0], Z[sel, 1], s=18, alpha=0.75, color=colours(i % colours.N), label=str(text))
+        if annotate:
+            for x, y in Z[sel]:
+                ax.annotate(str(text), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=8)
+    if len(classes) <= 20:
+        ax.legend(fontsize=8, markerscale=1.5, loc="best")
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+def plot_vae_history(history, title="VAE training: reconstruction against KL"):
+    """The reconstruction loss (left axis) and the KL term (right axis) per epoch, with their
+    validation curves when present; the total loss dashed on the left axis."""
+    plt = _plt()
+    h = getattr(history, "history", history)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    epochs = np.arange(1, len(h["reconstruction_loss"]) + 1)
+    ax.plot(epochs, h["reconstruction_loss"], color="tab:blue", label="reconstruction")
+    if "val_reconstruction_loss" in h:
+        ax.plot(epochs, h["val_reconstruction_loss"], color="tab:blue", alpha=0.5, ls=":",
+                label="val reconstruction")
+    if "loss" in h:
+        ax.plot(epochs, h["loss"], color="tab:gray", ls="--", label="total")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction loss", color="tab:blue")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(epochs, h["kl_loss"], color="tab:red", label="KL")
+    if "val_kl_loss" in h:
+        ax2.plot(epochs, h["val_kl_loss"], color="tab:red", alpha=0.5, ls=":", label="val KL")
+    ax2.set_ylabel("KL", color="tab:red")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---- denoising (issue 3) ----
+__all__ += ["plot_denoising", "plot_noise_study"]
+
+
+def plot_denoising(model, X, noisy, labels=None, steps=None, shape=FONT_SHAPE, scale=0.8,
+                   title=None):
+    """Clean (top), noisy (middle) and denoised (bottom) rows for the chosen characters.
+
+    ``X`` and ``noisy`` are (n, d): the clean characters and their corrupted copies. The model is
+    applied ``steps`` times if it has ``denoise`` (a DenoisingAutoencoder), else once; the
+    denoised image's wrong pixels (thresholded at 0.5) are written under it.
+    """
+    plt = _plt()
+    X, noisy = np.asarray(X, dtype=float), np.asarray(noisy, dtype=float)
+    if X.shape != noisy.shape:
+        raise ValueError(f"noisy: expected the shape of X {X.shape}, got {noisy.shape}")
+    out = model.denoise(noisy, steps) if hasattr(model, "denoise") else model.reconstruct(noisy)
+    errs = ((np.asarray(out) >= 0.5) != (X >= 0.5)).sum(axis=1)
+    n = X.shape[0]
+    aspect = shape[0] / shape[1]
+    fig, axes = plt.subplots(3, n, figsize=(n * scale + 0.6, 3 * scale * aspect + 0.8), squeeze=False)
+    for i in range(n):
+        for row, img in enumerate((X[i], noisy[i], out[i])):
+            _imshow(axes[row, i], _image(img, shape))
+        if labels is not None:
+            axes[0, i].set_title(str(labels[i]), fontsize=9)
+        axes[2, i].set_xlabel(f"{errs[i]}", fontsize=8, color="crimson" if errs[i] > 1 else "black")
+    for row, name in enumerate(("clean", "noisy", "denoised")):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    fig.suptitle(title or "Clean, noisy and denoised (wrong pixels below)")
+    fig.tight_layout()
+    return fig
+
+
+_METHOD_STYLE = {"optimal": dict(color="black", ls="--", marker="", label="optimal decoder (ML)"),
+                 "denoising": dict(color="tab:blue", ls="-", marker="o", label="denoising AE"),
+                 "plain": dict(color="tab:orange", ls=":", marker="s", label="plain AE")}
+
+
+def plot_noise_study(study, key="recovered", axes=None, title=None):
+    """Recovery (fraction with <= 1 wrong pixel; ``key='wrong_mean'`` for wrong pixels) against
+    the noise level, one panel per noise type: the denoising and plain autoencoders with their
+    spread over seeds as a band, and the optimal decoder as the dashed bound."""
+    plt = _plt()
+    noise_types = study.noise_types
+    if axes is None:
+        fig, axes = plt.subplots(1, len(noise_types), figsize=(4.6 * len(noise_types), 4),
+                                 squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, noise in zip(axes, noise_types):
+        for method in study.methods():
+            levels, values, spread = study.curve(noise, method, key)
+            style = dict(_METHOD_STYLE.get(method, dict(label=method)))
+            ax.plot(levels, values, ms=4, **style)
+            if method != "optimal" and np.any(spread > 0):
+                ax.fill_between(levels, values - spread, values + spread, alpha=0.2,
+                                color=style.get("color"))
+        ax.set_xlabel("σ" if noise == "gaussian" else "p")
+        ax.set_title(noise.replace("_", " "))
+        ax.grid(alpha=0.3)
+        if key == "recovered":
+            ax.set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("recovered (≤ 1 wrong pixel)" if key == "recovered" else key)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

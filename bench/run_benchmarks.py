@@ -1,0 +1,554 @@
+"""The benchmark suite of issue 7: sia_autoencoder against NumPy and PyTorch eager.
+
+    python bench/run_benchmarks.py --quick      # a few minutes, prints the table
+    python bench/run_benchmarks.py              # full: >= 7 runs each, writes docs/benchmarks.md
+
+Workloads (every system: same architecture, same initial weights, same optimizer (Adam, lr 1e-3,
+β = (0.9, 0.999), ε = 1e-8), same batch order, same dtype):
+    A-online  letters 32×35, [35,25,15,10,2,10,15,25,35], tanh hidden (latent included),
+              sigmoid output, MSE, batch 1 (32 steps per epoch)
+    A-batch   the same in full batch (1 step per epoch)
+    B         10,000×784 uniform values in [0, 1], [784,512,256,32,256,512,784], relu hidden
+              (latent included), sigmoid output, BCE, mini-batch 128 (79 steps per epoch)
+    C         VAE, 1,000×400 uniform values in [0, 1], encoder [400,200,100] relu + a linear
+              [μ | log σ²] head, 2-D latent, decoder [2,100,200,400] relu with a sigmoid output,
+              BCE + KL, mini-batch 32
+
+Batch order: every system runs the samples in their stored order (sia: ``shuffle=False``), so the
+batches are identical. The initial weights are sia's (seed 0), copied into the NumPy and PyTorch
+models; the first-epoch losses are printed side by side as a check that the three systems
+train the same network. The VAE's ε differs between systems (each draws its own).
+
+Each (workload, thread count, system) runs in its own subprocess with a controlled environment:
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to the thread count,
+torch.set_num_threads(threads), sia ``threads=``; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
+removed (they can pin OpenBLAS to slower kernels). Inside it, after a warm-up of one epoch plus
+a calibration, each of ``--runs`` runs trains enough whole epochs to last about ``--run-time``
+seconds; the reported time per epoch is the median over the runs.
+"""
+import argparse
+import datetime
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SYSTEMS = ("sia", "numpy", "torch")
+
+LETTERS = [35, 25, 15, 10, 2, 10, 15, 25, 35]
+MNIST = [784, 512, 256, 32, 256, 512, 784]
+WORKLOADS = {
+    "A-online": dict(kind="ae", layers=LETTERS, hidden="tanh", loss="mse", batch=1, data="letters"),
+    "A-batch": dict(kind="ae", layers=LETTERS, hidden="tanh", loss="mse", batch=None, data="letters"),
+    "B": dict(kind="ae", layers=MNIST, hidden="relu", loss="bce", batch=128, data="mnist"),
+    "C": dict(kind="vae", encoder=[400, 200, 100], latent=2, hidden="relu", loss="bce", batch=32,
+              data="vae"),
+}
+DESCRIPTION = {
+    "A-online": "letters 32×35, [35,25,15,10,2,10,15,25,35], tanh, MSE, Adam, batch 1",
+    "A-batch": "letters 32×35, same network, full batch (32)",
+    "B": "10,000×784, [784,512,256,32,256,512,784], relu, BCE, Adam, batch 128",
+    "C": "VAE 1,000×400, [400,200,100] → 2 → mirrored, relu, BCE+KL, Adam, batch 32",
+}
+
+
+# ---------------------------------------------------------------- data and initial weights
+
+def make_data(name, n_rows=None):
+    """float64 data of a workload: the letters, or uniform [0, 1) values from a fixed seed."""
+    if name == "letters":
+        from sia_autoencoder.datasets import load_font
+        return load_font()[0]
+    rng = np.random.default_rng(7)
+    n, d = {"mnist": (10_000, 784), "vae": (1_000, 400)}[name]
+    return rng.random((n_rows or n, d))
+
+
+def sia_model(w, dtype, threads, seed=0):
+    """The sia_autoencoder model of workload w (the VAE only if its module is importable)."""
+    if w["kind"] == "ae":
+        from sia_autoencoder import Autoencoder
+        return Autoencoder(w["layers"], activation=w["hidden"], latent_activation=w["hidden"],
+                           output_activation="sigmoid", loss=w["loss"], optimizer="adam",
+                           learning_rate=1e-3, seed=seed, dtype=dtype, threads=threads)
+    from sia_autoencoder.vae import VAE
+    return VAE(encoder=w["encoder"], latent_dim=w["latent"], activation=w["hidden"],
+               output_activation="sigmoid", loss=w["loss"], optimizer="adam", learning_rate=1e-3,
+               seed=seed, dtype=dtype, threads=threads)
+
+
+def _unflatten(params, sizes):
+    out, off = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        W = params[off:off + n_out * n_in].reshape(n_out, n_in)
+        off += n_out * n_in
+        out.append((W, params[off:off + n_out]))
+        off += n_out
+    return out, off
+
+
+def vae_sizes(w):
+    enc = list(w["encoder"]) + [2 * w["latent"]]
+    dec = [w["latent"]] + list(reversed(w["encoder"]))
+    return enc, dec
+
+
+def initial_weights(w, dtype):
+    """(weights for numpy_ae/torch_ae, where they came from). sia's seed-0 initialization when
+    the sia model can be built; for the VAE, Glorot uniform from seed 0 otherwise."""
+    if w["kind"] == "ae":
+        ae = sia_model(w, dtype, 1)
+        return [(W.copy(), b.copy()) for W, b in ae.weights], "sia seed 0"
+    enc, dec = vae_sizes(w)
+    n_enc = sum(o * (i + 1) for i, o in zip(enc[:-1], enc[1:]))
+    try:
+        params = np.asarray(sia_model(w, dtype, 1).params).copy()
+        source = "sia seed 0"
+    except Exception:  # no VAE yet, or another layout: a Glorot init of our own
+        rng = np.random.default_rng(0)
+        parts = []
+        for sizes in (enc, dec):
+            for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+                lim = np.sqrt(6 / (n_in + n_out))
+                parts += [rng.uniform(-lim, lim, n_out * n_in), np.zeros(n_out)]
+        params = np.concatenate(parts).astype(dtype)
+        source = "Glorot uniform, seed 0 (numpy and torch only)"
+    e, used = _unflatten(params[:n_enc], enc)
+    d, used2 = _unflatten(params[n_enc:], dec)
+    if used + used2 != params.size:
+        raise ValueError(f"VAE params: expected {used + used2} values, got {params.size}")
+    return {"encoder": e[:-1], "head": e[-1], "decoder": d}, source
+
+
+# ---------------------------------------------------------------- the worker (a subprocess)
+
+def time_epochs(fit, runs, run_time):
+    """fit(epochs) -> loss. Warm-up epoch, calibration, then `runs` runs of E epochs each.
+    Returns (seconds per epoch of each run, E, loss of the first epoch)."""
+    first_loss = fit(1)
+    epochs, elapsed = 1, 0.0
+    while True:  # calibration, doubling: also a second warm-up
+        t0 = time.perf_counter()
+        fit(epochs)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= run_time / 4 or epochs >= 1 << 20:
+            break
+        epochs *= 2
+    E = max(1, round(epochs * run_time / max(elapsed, 1e-9)))
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fit(E)
+        times.append((time.perf_counter() - t0) / E)
+    return times, E, first_loss
+
+
+def worker(job):
+    """Runs in a subprocess: times one system on one workload, both dtypes; prints JSON."""
+    sys.path.insert(0, ROOT)
+    sys.path.insert(0, HERE)
+    system, wname, threads = job["system"], job["workload"], job["threads"]
+    w = WORKLOADS[wname]
+    info = {}
+    if system == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    results = {}
+    for dtype in job["dtypes"]:
+        with open(job["init"][dtype], "rb") as f:
+            init = pickle.load(f)
+        X = init["X"]
+        batch = w["batch"] or X.shape[0]
+        if system == "sia":
+            model = sia_model(w, dtype, threads)
+            if init["params"] is not None:
+                model.params[...] = init["params"]  # the same start as the others
+            kwargs = {"shuffle": False}
+
+            def fit(epochs, model=model, X=X, batch=batch, kwargs=kwargs):
+                h = model.fit(X, epochs=epochs, batch_size=batch, **kwargs)
+                return float(h.history["loss"][-1])
+        elif system == "numpy":
+            import numpy_ae
+            weights = init["weights"]
+            if w["kind"] == "ae":
+                acts = [w["hidden"]] * (len(w["layers"]) - 2) + ["sigmoid"]
+                model = numpy_ae.NumpyAutoencoder(weights, acts, w["loss"], 1e-3, dtype, cap=batch)
+            else:
+                model = numpy_ae.NumpyVAE(weights, w["hidden"], 1e-3, dtype, cap=batch)
+
+            def fit(epochs, model=model, X=X, batch=batch):
+                return model.fit(X, epochs, batch)
+        else:
+            import torch_ae
+            weights = init["weights"]
+            if w["kind"] == "ae":
+                acts = [w["hidden"]] * (len(w["layers"]) - 2) + ["sigmoid"]
+                model = torch_ae.TorchAutoencoder(weights, acts, w["loss"], 1e-3, dtype)
+            else:
+                model = torch_ae.TorchVAE(weights, w["hidden"], 1e-3, dtype)
+
+            def fit(epochs, model=model, X=X, batch=batch):
+                return model.fit(X, epochs, batch)
+        times, E, first_loss = time_epochs(fit, job["runs"], job["run_time"])
+        results[dtype] = {"times": times, "epochs_per_run": E, "first_loss": first_loss,
+                          "median": float(np.median(times))}
+    if system == "numpy":
+        try:
+            from threadpoolctl import threadpool_info
+            info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",
+                                                    "architecture")} for p in threadpool_info()
+                            if p.get("user_api") == "blas"]
+        except ImportError:
+            info["blas"] = "threadpoolctl not installed"
+    print(json.dumps({"results": results, "info": info}))
+
+
+def clean_env(threads):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), PYTHONPATH=ROOT)
+    return env
+
+
+def run_job(job):
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)],
+                         env=clean_env(job["threads"]), capture_output=True, text=True)
+    if out.returncode:
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- GFLOP/s of workload B
+
+def matmul_flops_per_epoch(layers, n, first_dinp=False):
+    """2·(rows)·n_in·n_out for forward, dW and dinp of every layer (no dinp for layer 1)."""
+    total = 0
+    for i, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:])):
+        total += 2 * n * n_in * n_out * (3 if i or first_dinp else 2)
+    return total
+
+
+def gemm_worker(job):
+    """Times sia's gemm alone on the products of one B step (per dtype); prints JSON."""
+    sys.path.insert(0, ROOT)
+    sys.path.insert(0, HERE)
+    from bench_gemm import median_time
+    from sia_autoencoder import _core
+    B, out = 128, {}
+    for dtype in job["dtypes"]:
+        rng = np.random.default_rng(0)
+        total = 0.0
+        for i, (n_in, n_out) in enumerate(zip(MNIST[:-1], MNIST[1:])):
+            inp = rng.random((B, n_in)).astype(dtype)
+            W = rng.standard_normal((n_out, n_in)).astype(dtype)
+            dout = rng.standard_normal((B, n_out)).astype(dtype)
+            z, dW, dinp = np.empty((B, n_out), dtype), np.empty((n_out, n_in), dtype), np.empty((B, n_in), dtype)
+            t = job["threads"]
+            total += median_time(lambda: _core.gemm(z, inp, W, False, True, True, t), job["runs"])
+            total += median_time(lambda: _core.gemm(dW, dout, inp, True, False, True, t), job["runs"])
+            if i:
+                total += median_time(lambda: _core.gemm(dinp, dout, W, False, False, True, t), job["runs"])
+        out[dtype] = total
+    print(json.dumps(out))
+
+
+def fma_peak():
+    """{threads: float32 GFLOP/s} from bench_gemm.py's FMA probe, or {}."""
+    sys.path.insert(0, HERE)
+    try:
+        from bench_gemm import fma_probe
+        return fma_probe()
+    except Exception:
+        return {}
+
+
+# ---------------------------------------------------------------- the report
+
+def machine_info():
+    def sh(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, shell=True).stdout.strip()
+        except OSError:
+            return ""
+    cpu = sh("lscpu | grep 'Model name' | head -1 | cut -d: -f2").strip() or platform.processor()
+    import sia_autoencoder
+    info = {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "sia_autoencoder": sia_autoencoder.__version__,
+            "compiler": sh("cc --version | head -1"),
+            "commit": sh(f"git -C {ROOT} rev-parse --short HEAD") + (" + local changes" if sh(
+                f"git -C {ROOT} status --porcelain --untracked-files=no") else ""),
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "unset")}
+    return info
+
+
+def fmt_rate(sec):
+    if sec is None:
+        return "—"
+    r = 1 / sec
+    return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+
+
+def fmt_ratio(a, b):
+    return "—" if a is None or b is None else f"{b / a:.2f}×" if b / a < 10 else f"{b / a:.0f}×"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="sia_autoencoder vs NumPy vs PyTorch (issue 7)")
+    ap.add_argument("--quick", action="store_true", help="3 runs of ~0.15 s, B on 2,560 rows; prints only")
+    ap.add_argument("--runs", type=int, help="timed runs per cell (default 7, quick 3)")
+    ap.add_argument("--run-time", type=float, help="seconds per timed run (default 0.6, quick 0.15)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--b-rows", type=int, help="rows of workload B (default 10,000, quick 2,560)")
+    ap.add_argument("--out", help="markdown file to write (full mode default: docs/benchmarks.md)")
+    ap.add_argument("--json", help="also dump the raw results here")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--gemm-worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(json.loads(args.worker))
+    if args.gemm_worker:
+        return gemm_worker(json.loads(args.gemm_worker))
+
+    sys.path.insert(0, ROOT)
+    runs = args.runs or (3 if args.quick else 7)
+    run_time = args.run_time or (0.15 if args.quick else 0.6)
+    out_md = args.out or (None if args.quick else os.path.join(ROOT, "docs", "benchmarks.md"))
+    workloads = [w for w in args.workloads.split(",") if w]
+    systems = [s for s in args.systems.split(",") if s]
+    threads = [int(t) for t in args.threads.split(",")]
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    b_rows = args.b_rows or (2560 if args.quick else None)
+    b_rows = None if b_rows == 10_000 else b_rows
+
+    info = machine_info()
+    print(f"{info['cpu']}, {info['cores']} cores, load {info['load']}; python {info['python']}, "
+          f"numpy {info['numpy']}; {runs} runs of ~{run_time} s per cell")
+    results, notes, extra = {}, {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for wname in workloads:
+            w = WORKLOADS[wname]
+            X64 = make_data(w["data"], b_rows if wname == "B" else None)
+            init = {}
+            for dtype in dtypes:
+                weights, source = initial_weights(w, dtype)
+                flat = (np.concatenate([np.concatenate([W.ravel(), b]) for W, b in weights])
+                        if w["kind"] == "ae" else None)
+                path = os.path.join(tmp, f"{wname}-{dtype}.pickle")
+                with open(path, "wb") as f:
+                    pickle.dump({"X": X64.astype(dtype), "weights": weights, "params": flat}, f)
+                init[dtype] = path
+                notes[wname] = source
+            for t in threads:
+                for system in systems:
+                    job = dict(system=system, workload=wname, threads=t, dtypes=dtypes, init=init,
+                               runs=runs, run_time=run_time)
+                    if system == "sia" and w["kind"] == "vae":
+                        try:
+                            import sia_autoencoder.vae  # noqa: F401
+                        except ImportError as exc:
+                            results[(wname, t, system)] = {"error": f"sia_autoencoder.vae: {exc}"}
+                            print(f"  {wname} {t}t {system}: skipped ({exc})")
+                            continue
+                    t0 = time.perf_counter()
+                    r = run_job(job)
+                    results[(wname, t, system)] = r
+                    if "error" in r:
+                        print(f"  {wname} {t}t {system}: skipped ({r['error']})")
+                        continue
+                    extra.setdefault(system, r["info"])
+                    cells = "  ".join(f"{d} {fmt_rate(v['median'])}/s (loss1 {v['first_loss']:.6g})"
+                                      for d, v in r["results"].items())
+                    print(f"  {wname:<8} {t}t {system:<5} {cells}   [{time.perf_counter() - t0:.0f} s]")
+
+        # GFLOP/s of B: the whole step, and sia's gemm calls alone, against the FMA probe.
+        gflops = None
+        if "B" in workloads and "sia" in systems:
+            peak = fma_peak()
+            n_rows = b_rows or 10_000
+            flops = matmul_flops_per_epoch(MNIST, n_rows)
+            steps = -(-n_rows // 128)
+            gflops = {"peak": peak, "flops_per_epoch": flops, "rows": {}}
+            for t in threads:
+                job = dict(threads=t, dtypes=dtypes, runs=max(5, runs))
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--gemm-worker",
+                                      json.dumps(job)], env=clean_env(t), capture_output=True, text=True)
+                gemm_s = json.loads(out.stdout) if out.returncode == 0 else {}
+                for dtype in dtypes:
+                    r = results.get(("B", t, "sia"), {}).get("results", {}).get(dtype)
+                    if not r:
+                        continue
+                    whole = flops / r["median"] / 1e9
+                    inside = flops / (gemm_s[dtype] * steps) / 1e9 if dtype in gemm_s else None
+                    pk = peak.get(t)
+                    pk = pk if dtype == "float32" or pk is None else pk / 2
+                    gflops["rows"][(t, dtype)] = (whole, inside, pk)
+
+    lines = report(results, workloads, systems, threads, dtypes, info, extra, notes, gflops, runs,
+                   run_time, args, b_rows)
+    print("\n".join(lines))
+    if out_md:
+        os.makedirs(os.path.dirname(out_md), exist_ok=True)
+        with open(out_md, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"\nwrote {out_md}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{k[0]}|{k[1]}|{k[2]}": v for k, v in results.items()}, f, indent=1)
+
+
+def _median(results, wname, t, system, dtype):
+    r = results.get((wname, t, system), {})
+    return r.get("results", {}).get(dtype, {}).get("median")
+
+
+def report(results, workloads, systems, threads, dtypes, info, extra, notes, gflops, runs, run_time,
+           args, b_rows):
+    cmd = "python bench/run_benchmarks.py " + " ".join(sys.argv[1:])
+    L = ["# Benchmarks", "",
+         "sia_autoencoder against a from-scratch NumPy implementation (`bench/numpy_ae.py`) and "
+         "PyTorch CPU eager (`bench/torch_ae.py`), on the workloads of issue 7. Generated by "
+         f"`{cmd}` (`bench/run_benchmarks.py`).", "",
+         "## Machine and versions", ""]
+    blas = extra.get("numpy", {}).get("blas")
+    if isinstance(blas, list):
+        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
+                         for b in blas)
+    for k, v in [("CPU", f"{info['cpu']}, {info['cores']} cores (shared with other jobs; "
+                  f"load average at start {info['load']}, at end "
+                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"), ("OS", info["os"]),
+                 ("Python", info["python"]), ("NumPy", f"{info['numpy']}, BLAS: {blas or '?'}"),
+                 ("PyTorch", extra.get("torch", {}).get("torch", "not installed")),
+                 ("sia_autoencoder", f"{info['sia_autoencoder']}, commit {info['commit']}"),
+                 ("Compiler", info["compiler"]), ("Date", info["date"]),
+                 ("Environment", f"OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}, "
+                  f"OPENBLAS_L2_SIZE={info['OPENBLAS_L2_SIZE']} in the parent; both removed "
+                  "for every system's subprocess")]:
+        L.append(f"- **{k}:** {v}")
+    L += ["", "## Method", "",
+          "- Same architecture, same initial weights (sia's seed-0 init copied into NumPy and "
+          "PyTorch), Adam (lr 1e-3, β 0.9/0.999, ε 1e-8), the same dtype, and the same batch "
+          "order: no shuffling in any system (sia `fit(..., shuffle=False)`), samples in their "
+          "stored order.",
+          "- Each (workload, threads, system) runs in its own subprocess with OMP_NUM_THREADS = "
+          "OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = threads, `torch.set_num_threads(threads)`, "
+          "`Autoencoder(threads=threads)`.",
+          f"- Warm-up (one epoch, then a doubling calibration), then {runs} timed runs of whole "
+          f"epochs, each ~{run_time} s long; the table gives the **median** epochs per second.",
+          "- Ratios are sia's epochs/s over the other system's (> 1: sia is faster).",
+          "- Loss of the first epoch is printed by the script for every system as a check that "
+          "they train the same network (the VAE's ε is drawn by each system itself)."]
+    if b_rows:
+        L.append(f"- B runs on {b_rows} rows instead of 10,000 (`--b-rows`; every step is the same "
+                 "work, so the time per epoch scales with the rows and the ratios do not change).")
+    if "C" in workloads:
+        L.append(f"- VAE initial weights: {notes.get('C', '?')}.")
+    L += ["", "## Results (epochs per second, median)", "",
+          "| workload | dtype | threads | " + " | ".join(f"{s}" for s in systems) +
+          (" | sia × NumPy | sia × PyTorch |" if "sia" in systems else " |"),
+          "|---|---|---|" + "---:|" * len(systems) + ("---:|---:|" if "sia" in systems else "")]
+    for wname in workloads:
+        for dtype in dtypes:
+            for t in threads:
+                med = {s: _median(results, wname, t, s, dtype) for s in systems}
+                row = f"| {wname} | {dtype} | {t} | " + " | ".join(fmt_rate(med[s]) for s in systems)
+                if "sia" in systems:
+                    row += f" | {fmt_ratio(med['sia'], med.get('numpy'))} | {fmt_ratio(med['sia'], med.get('torch'))} |"
+                else:
+                    row += " |"
+                L.append(row)
+    if float(info["load"].split()[0]) > (info["cores"] or 1):
+        L += ["", f"**Caveat:** the machine was oversubscribed during this run (load average "
+              f"{info['load']} on {info['cores']} cores). Cells with 2 threads then mostly measure "
+              "threads waiting for a descheduled partner (OpenMP barriers, BLAS and PyTorch "
+              "thread pools alike) and swing by 10× between systems run a minute apart; "
+              "1-thread cells are the trustworthy ones. Rerun on an idle machine."]
+    skipped = [f"{k[0]} {k[1]}t {k[2]}: {v['error']}" for k, v in results.items() if "error" in v]
+    if skipped:
+        L += ["", "Skipped: " + "; ".join(sorted(set(skipped)))]
+    L += ["", "Workloads: " + "; ".join(f"**{w}** {DESCRIPTION[w]}" for w in workloads) + "."]
+
+    if gflops:
+        pk = gflops["peak"]
+        L += ["", "## GFLOP/s in workload B", "",
+              "Matrix-product flops per epoch: 2·rows·n_in·n_out for the forward product, dW and "
+              f"dinp of each layer (no dinp for the first): {gflops['flops_per_epoch'] / 1e9:.1f} "
+              "GFLOP. *Whole step* divides them by the epoch time; *in the products* by the time "
+              "of the same gemm calls alone (sia's `_core.gemm` on B's shapes). Peak: float32 FMA "
+              "throughput probe of `bench/bench_gemm.py` "
+              f"({', '.join(f'{t} thread(s): {g:.1f}' for t, g in pk.items()) or 'n/a'} GFLOP/s), "
+              "halved for float64.", "",
+              "| dtype | threads | whole step GFLOP/s | in the products GFLOP/s | peak | % of peak (products) |",
+              "|---|---|---:|---:|---:|---:|"]
+        for (t, dtype), (whole, inside, p) in sorted(gflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
+            pct = f"{100 * inside / p:.0f}%" if inside and p else "—"
+            L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
+                     if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
+
+    L += ["", "## Targets of issue 7", ""]
+    L += targets(results, workloads, threads, dtypes, gflops)
+    L += ["", "## Commands", "", "```",
+          "pip install torch==2.13.0      # optional: PyTorch is skipped when absent",
+          "python setup.py build_ext --inplace",
+          "python bench/run_benchmarks.py --quick   # a few minutes, prints only",
+          "python bench/run_benchmarks.py           # full, writes this file",
+          "python bench/bench_gemm.py               # the matrix product alone", "```"]
+    return L
+
+
+def targets(results, workloads, threads, dtypes, gflops):
+    """One line per target and cell: measured value, goal, met or not."""
+    out = []
+
+    def ratio(w, t, other, d):
+        a, b = _median(results, w, t, "sia", d), _median(results, w, t, other, d)
+        return None if a is None or b is None else b / a
+
+    checks = [("A-online", "torch", 100), ("A-online", "numpy", 50), ("A-batch", "torch", 10),
+              ("A-batch", "numpy", 10), ("C", "torch", 3)]
+    for w, other, goal in checks:
+        if w not in workloads:
+            continue
+        for d in dtypes:
+            for t in threads:
+                r = ratio(w, t, other, d)
+                if r is None:
+                    continue
+                out.append(f"- {w}, {d}, {t} thread{'s' if t > 1 else ''}: sia is {r:.1f}× "
+                           f"{'PyTorch' if other == 'torch' else 'NumPy'} (goal ≥ {goal}×): "
+                           f"**{'met' if r >= goal else 'not met'}**")
+    if "B" in workloads and 2 in threads and "float32" in dtypes:
+        r = ratio("B", 2, "torch", "float32")
+        if r is not None:
+            out.append(f"- B, float32, 2 threads: time ratio sia/PyTorch {1 / r:.2f} (goal ≤ 1.0): "
+                       f"**{'met' if 1 / r <= 1.0 else 'not met'}**")
+        if gflops and (2, "float32") in gflops["rows"]:
+            whole, inside, p = gflops["rows"][(2, "float32")]
+            if inside and p:
+                out.append(f"- B, float32, 2 threads: {inside:.1f} GFLOP/s in the products = "
+                           f"{100 * inside / p:.0f}% of the {p:.1f} GFLOP/s peak (goal ≥ 50%): "
+                           f"**{'met' if inside >= p / 2 else 'not met'}** (whole step: "
+                           f"{100 * whole / p:.0f}%)")
+    return out
+
+
+if __name__ == "__main__":
+    main()

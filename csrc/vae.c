@@ -1,0 +1,258 @@
+/* vae.c (template, see real.h): the variational autoencoder.
+ *
+ * The encoder is a dense stack ending in 2k linear units, h = [μ | logvar] per row; the
+ * decoder is a dense stack from the k latent units to the output. Both are sia_net views into
+ * ONE flat parameter vector (encoder first, decoder after it), so the optimizer steps once over
+ * all of it. For a batch of B rows x:
+ *
+ *   h = enc(x)                  (B, 2k), μ = h[:, :k], s = clamp(logvar, LO, HI) = h[:, k:] clamped
+ *   z = μ + exp(s/2) ε          (B, k), ε ~ N(0, I) drawn from the passed rng
+ *   y = dec(z)                  (B, d)
+ *   recon = loss(y, x)          summed over features, mean over the batch (as loss.c)
+ *   KL    = (1/B) Σ_b −½ Σ_j (1 + s − μ² − exp(s))
+ *   loss  = recon + w KL        w = β, or β ramped up linearly over the warm-up epochs
+ *
+ * The clamp [SIA_LOGVAR_MIN, SIA_LOGVAR_MAX] = [-30, 20] keeps exp(s) finite in float32
+ * (exp(20) ≈ 4.9e8, exp(-30) ≈ 9.4e-14). It is part of the function: where logvar is outside
+ * it, s is constant and the gradient reaching logvar (from z and from the KL) is exactly 0, as
+ * with the BCE clamp of loss.c. Inside it, everything is the plain formula. */
+
+#ifndef SIA_LOGVAR_MIN
+#define SIA_LOGVAR_MIN (-30.0)
+#define SIA_LOGVAR_MAX 20.0
+#endif
+
+static inline REAL FN(clamp_logvar)(REAL lv) {
+    const REAL lo = (REAL)SIA_LOGVAR_MIN, hi = (REAL)SIA_LOGVAR_MAX;
+    return lv < lo ? lo : (lv > hi ? hi : lv);
+}
+static inline int FN(logvar_inside)(REAL lv) {
+    return lv >= (REAL)SIA_LOGVAR_MIN && lv <= (REAL)SIA_LOGVAR_MAX;
+}
+
+/* h (B, 2k) rows [μ | logvar], eps (B, k), z (B, k): z = μ + exp(s/2) ε. */
+void FN(sia_reparam_forward)(REAL *z, const REAL *h, const REAL *eps, int64_t B, int64_t k) {
+    for (int64_t r = 0; r < B; r++) {
+        const REAL *mu = h + r * 2 * k, *lv = mu + k, *e = eps + r * k;
+        REAL *zr = z + r * k;
+        for (int64_t j = 0; j < k; j++) zr[j] = mu[j] + exp((REAL)0.5 * FN(clamp_logvar)(lv[j])) * e[j];
+    }
+}
+
+/* Forward was z = μ + exp(s/2) ε, so
+ *   dμ      += dz
+ *   dlogvar += dz · ε · ½ exp(s/2)   inside the clamp, 0 outside. */
+void FN(sia_reparam_backward)(REAL *dh, const REAL *dz, const REAL *h, const REAL *eps, int64_t B,
+                              int64_t k) {
+    for (int64_t r = 0; r < B; r++) {
+        const REAL *lv = h + r * 2 * k + k, *e = eps + r * k, *d = dz + r * k;
+        REAL *dmu = dh + r * 2 * k, *dlv = dmu + k;
+        for (int64_t j = 0; j < k; j++) {
+            dmu[j] += d[j];
+            if (FN(logvar_inside)(lv[j])) dlv[j] += d[j] * e[j] * (REAL)0.5 * exp((REAL)0.5 * lv[j]);
+        }
+    }
+}
+
+/* h (B, 2k): the KL of N(μ, exp(s)) from N(0, I), summed over the k units, mean over the batch. */
+double FN(sia_kl_forward)(const REAL *h, int64_t B, int64_t k) {
+    double total = 0;
+    for (int64_t r = 0; r < B; r++) {
+        const REAL *mu = h + r * 2 * k, *lv = mu + k;
+        REAL s = 0;
+        for (int64_t j = 0; j < k; j++) {
+            REAL c = FN(clamp_logvar)(lv[j]);
+            s += 1 + c - mu[j] * mu[j] - exp(c);
+        }
+        total += -0.5 * (double)s;
+    }
+    return B > 0 ? total / (double)B : 0.0;
+}
+
+/* Forward was (w/B) Σ −½ (1 + s − μ² − exp(s)), so
+ *   dμ      += (w/B) μ
+ *   dlogvar += (w/B) ½ (exp(s) − 1)   inside the clamp, 0 outside. */
+void FN(sia_kl_backward)(REAL *dh, const REAL *h, int64_t B, int64_t k, double weight) {
+    const REAL g = (REAL)(weight / (double)(B > 0 ? B : 1));
+    for (int64_t r = 0; r < B; r++) {
+        const REAL *mu = h + r * 2 * k, *lv = mu + k;
+        REAL *dmu = dh + r * 2 * k, *dlv = dmu + k;
+        for (int64_t j = 0; j < k; j++) {
+            dmu[j] += g * mu[j];
+            if (FN(logvar_inside)(lv[j])) dlv[j] += g * (REAL)0.5 * (exp(lv[j]) - 1);
+        }
+    }
+}
+
+/* Σ g·0 is NaN as soon as one element is NaN or inf. Eight partial sums, so that the compiler
+   may vectorize the loop without reassociating one long chain (train.c's check is one chain). */
+static int FN(vae_all_finite)(const REAL *g, int64_t n) {
+    REAL s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += g[i + j] * 0;
+    for (; i < n; i++) s[0] += g[i] * 0;
+    return isfinite(s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]);
+}
+
+int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,
+                              int64_t batch) {
+    const int64_t k = vae->dec.sizes[0];
+    int64_t order_bytes, eps_bytes;
+    tr->order = NULL;
+    tr->eps = NULL;
+    tr->enc.block = tr->dec.block = NULL;
+    if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &order_bytes) || !sia_mul_ok(batch, k, &eps_bytes) ||
+        !sia_mul_ok(eps_bytes, (int64_t)sizeof(REAL), &eps_bytes) ||
+        (uint64_t)order_bytes > SIZE_MAX / 2 || (uint64_t)eps_bytes > SIZE_MAX / 2)
+        return SIA_ENOMEM;
+    if (FN(sia_acts_alloc)(&tr->enc, vae->enc.sizes, vae->enc.L, batch) != SIA_OK) return SIA_ENOMEM;
+    if (FN(sia_acts_alloc)(&tr->dec, vae->dec.sizes, vae->dec.L, batch) != SIA_OK) {
+        FN(sia_acts_free)(&tr->enc);
+        return SIA_ENOMEM;
+    }
+    tr->order = malloc((size_t)(order_bytes > 0 ? order_bytes : 1));
+    tr->eps = malloc((size_t)(eps_bytes > 0 ? eps_bytes : 1));
+    if (!tr->order || !tr->eps) {
+        FN(sia_vae_trainer_free)(tr);
+        return SIA_ENOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) tr->order[i] = i;
+    return SIA_OK;
+}
+
+void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr) {
+    FN(sia_acts_free)(&tr->enc);
+    FN(sia_acts_free)(&tr->dec);
+    free(tr->order);
+    free(tr->eps);
+    tr->order = NULL;
+    tr->eps = NULL;
+}
+
+/* Forward of B rows already in E->a[0] (and targets in D->t), with eps (B, k): fills every
+   activation and returns recon and KL in out[1], out[2], and recon + w KL in out[0]. */
+static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D,
+                            const REAL *eps, int64_t B, int loss, double w, double out[3]) {
+    const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
+    FN(sia_net_forward)(&vae->enc, E, B, 0, Le);
+    FN(sia_reparam_forward)(D->a[0], E->a[Le], eps, B, k);
+    FN(sia_net_forward)(&vae->dec, D, B, 0, Ld);
+    out[1] = FN(sia_loss_forward)(D->z[Ld], D->a[Ld], D->t, B, d, loss, vae->dec.act[Ld - 1],
+                                  vae->dec.beta[Ld - 1]);
+    out[2] = FN(sia_kl_forward)(E->a[Le], B, k);
+    out[0] = out[1] + w * out[2];
+}
+
+/* Backward after vae_forward: accumulates the gradient of recon + w KL into both nets' grads. */
+static void FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
+                             int64_t B, int loss, double w) {
+    const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
+    const int64_t h2 = vae->enc.sizes[Le];
+    /* Decoder: dL/dy -> ... -> dL/dz in D->dA (B, k). */
+    memset(D->dZ, 0, (size_t)(B * d) * sizeof(REAL));
+    FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], D->t, B, d, loss, vae->dec.act[Ld - 1],
+                          vae->dec.beta[Ld - 1]);
+    FN(sia_net_backward)(&vae->dec, D, B, 0, Ld, 1);
+    /* dL/dh (B, 2k) in E->dA, from z and from the KL; then through the head's activation. */
+    memset(E->dA, 0, (size_t)(B * h2) * sizeof(REAL));
+    FN(sia_reparam_backward)(E->dA, D->dA, E->a[Le], eps, B, k);
+    FN(sia_kl_backward)(E->dA, E->a[Le], B, k, w);
+    memset(E->dZ, 0, (size_t)(B * h2) * sizeof(REAL));
+    FN(sia_act_backward)(E->dZ, E->dA, E->a[Le], B * h2, vae->enc.act[Le - 1], vae->enc.beta[Le - 1]);
+    FN(sia_net_backward)(&vae->enc, E, B, 0, Le, 0);
+}
+
+int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
+                          int64_t n, int loss, double kl_weight) {
+    const int64_t d = vae->enc.sizes[0];
+    FN(sia_acts) E, D;
+    int64_t cap = n > 0 ? n : 1;
+    if (FN(sia_acts_alloc)(&E, vae->enc.sizes, vae->enc.L, cap) != SIA_OK) return SIA_ENOMEM;
+    if (FN(sia_acts_alloc)(&D, vae->dec.sizes, vae->dec.L, cap) != SIA_OK) {
+        FN(sia_acts_free)(&E);
+        return SIA_ENOMEM;
+    }
+    memcpy(E.a[0], X, (size_t)(n * d) * sizeof(REAL));
+    memcpy(D.t, X, (size_t)(n * d) * sizeof(REAL));
+    FN(vae_forward)(vae, &E, &D, eps, n, loss, kl_weight, out);
+    if (vae->enc.grads && vae->dec.grads) FN(vae_backward)(vae, &E, &D, eps, n, loss, kl_weight);
+    FN(sia_acts_free)(&E);
+    FN(sia_acts_free)(&D);
+    return SIA_OK;
+}
+
+/* Largest number of wrong pixels of the reconstructions through the mean (z = μ). */
+static int64_t FN(vae_max_wrong)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D,
+                                 const REAL *X, int64_t n) {
+    const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->enc.sizes[0];
+    int64_t worst = 0;
+    for (int64_t r = 0; r < n; r += E->cap) {
+        int64_t B = n - r < E->cap ? n - r : E->cap;
+        memcpy(E->a[0], X + r * d, (size_t)(B * d) * sizeof(REAL));
+        FN(sia_net_forward)(&vae->enc, E, B, 0, Le);
+        for (int64_t i = 0; i < B; i++)
+            memcpy(D->a[0] + i * k, E->a[Le] + i * 2 * k, (size_t)k * sizeof(REAL));
+        FN(sia_net_forward)(&vae->dec, D, B, 0, Ld);
+        for (int64_t i = 0; i < B; i++) {
+            int64_t e;
+            FN(sia_pixel_errors)(&e, D->a[Ld] + i * d, X + (r + i) * d, 1, d);
+            if (e > worst) worst = e;
+        }
+    }
+    return worst;
+}
+
+int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state *st,
+                      double *loss_out, double *recon_out, double *kl_out, const double *kl_weights,
+                      const REAL *X, int64_t n, const sia_train_cfg *cfg, sia_optim *opt, REAL *m,
+                      REAL *v, sia_rng *rng, int64_t deadline_ns) {
+    const int64_t d = vae->enc.sizes[0], k = vae->dec.sizes[0];
+    const int64_t P = sia_param_count(vae->enc.sizes, vae->enc.L) +
+                      sia_param_count(vae->dec.sizes, vae->dec.L);
+    const int64_t batch = cfg->batch, n_steps = (n + batch - 1) / batch;
+    FN(sia_acts) *E = &tr->enc, *D = &tr->dec;
+
+    while (st->epoch < cfg->epochs) {
+        const double w = kl_weights ? kl_weights[st->epoch] : cfg->kl_weight;
+        if (st->step == 0) {
+            st->loss_sum = st->recon_sum = st->kl_sum = 0;
+            if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
+        }
+        /* One step: the batch rows in the epoch's order, then ε row by row. */
+        int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
+        for (int64_t i = 0; i < B; i++) {
+            const REAL *x = X + tr->order[r0 + i] * d;
+            memcpy(E->a[0] + i * d, x, (size_t)d * sizeof(REAL));
+            memcpy(D->t + i * d, x, (size_t)d * sizeof(REAL));
+        }
+        for (int64_t i = 0; i < B * k; i++) tr->eps[i] = (REAL)sia_rng_normal(rng);
+        double out[3];
+        FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
+        if (!isfinite(out[0])) return SIA_EDIVERGED;
+        memset(vae->enc.grads, 0, (size_t)P * sizeof(REAL)); /* the decoder's grads follow */
+        FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w);
+        if (!FN(vae_all_finite)(vae->enc.grads, P)) return SIA_EDIVERGED;
+        FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
+        st->loss_sum += out[0] * (double)B;
+        st->recon_sum += out[1] * (double)B;
+        st->kl_sum += out[2] * (double)B;
+        st->step += 1;
+
+        if (st->step == n_steps) {
+            double epoch_loss = st->loss_sum / (double)n;
+            loss_out[st->epoch] = epoch_loss;
+            recon_out[st->epoch] = st->recon_sum / (double)n;
+            kl_out[st->epoch] = st->kl_sum / (double)n;
+            st->epoch += 1;
+            st->step = 0;
+            if ((cfg->loss_tol > 0 && epoch_loss < cfg->loss_tol) ||
+                (cfg->max_wrong >= 0 && FN(vae_max_wrong)(vae, E, D, X, n) <= cfg->max_wrong)) {
+                st->stopped = 1;
+                return SIA_OK;
+            }
+        }
+        if (deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
+    }
+    return SIA_OK;
+}

@@ -1,0 +1,134 @@
+"""_core.gemm against its NumPy twin: C (M, N) = op(A) (M, K) · op(B) (K, N) [+ C].
+
+Tolerances are the classical bound on a dot product of length K computed in precision eps,
+|C - exact| <= (K + 2) eps (|op(A)| |op(B)| + |C0|), element by element; the float64 reference
+has the same error bound again, so float64 is checked at twice it.
+"""
+import numpy as np
+import pytest
+
+from sia_autoencoder import _core
+
+DTYPES = [np.float32, np.float64]
+TRANS = [(0, 0), (0, 1), (1, 0), (1, 1)]
+# Tiny; edges of the 6 x 16 (float) / 6 x 8 (double) micro-tiles; both sides of the small-path
+# cutoff; several KC (256) and MC (120) blocks; more than one NC block (1024 / 512 columns);
+# the letters model; the MNIST layers.
+SHAPES = [
+    (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (2, 3, 5), (6, 16, 8), (6, 8, 1), (7, 17, 13),
+    (32, 25, 35), (12, 40, 70), (13, 33, 300), (37, 1030, 20), (200, 70, 600), (121, 19, 257),
+    (9, 300, 517), (128, 32, 256), (32, 256, 128), (128, 784, 512),
+]
+
+
+def operands(M, N, K, transA, transB, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((K, M) if transA else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if transB else (K, N)).astype(dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    return A, B, C0
+
+
+def op(X, trans):
+    return X.T if trans else X
+
+
+def reference(A, B, C0, transA, transB, accumulate):
+    """(op(A) op(B) [+ C0] in float64, its error bound scale |op(A)| |op(B)| [+ |C0|])."""
+    a, b = op(A, transA).astype(np.float64), op(B, transB).astype(np.float64)
+    ref, scale = a @ b, np.abs(a) @ np.abs(b)
+    if accumulate:
+        ref, scale = ref + C0, scale + np.abs(C0)
+    return ref, scale
+
+
+def check_close(C, ref, scale, K):
+    eps = np.finfo(C.dtype).eps
+    bound = (K + 2) * eps * scale * (2 if C.dtype == np.float64 else 1) + np.finfo(C.dtype).tiny
+    err = np.abs(C.astype(np.float64) - ref)
+    worst = np.unravel_index(np.argmax(err - bound), err.shape)
+    assert np.all(err <= bound), f"C{worst}: error {err[worst]:.3g} > bound {bound[worst]:.3g}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("accumulate", [0, 1])
+@pytest.mark.parametrize("M,N,K", SHAPES)
+def test_matches_numpy(M, N, K, transA, transB, accumulate, dtype):
+    A, B, C0 = operands(M, N, K, transA, transB, dtype)
+    C = C0.copy()
+    _core.gemm(C, A, B, transA, transB, accumulate)
+    ref, scale = reference(A, B, C0, transA, transB, accumulate)
+    check_close(C, ref, scale, K)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(7, 17, 13), (13, 33, 300), (128, 784, 512), (37, 1030, 20)])
+def test_small_integers_are_exact(M, N, K, transA, transB, dtype):
+    """Integers in [-4, 4]: every partial sum is an integer below 2^24, exact in float32."""
+    rng = np.random.default_rng(1)
+    A = rng.integers(-4, 5, (K, M) if transA else (M, K)).astype(dtype)
+    B = rng.integers(-4, 5, (N, K) if transB else (K, N)).astype(dtype)
+    C0 = rng.integers(-4, 5, (M, N)).astype(dtype)
+    C = C0.copy()
+    _core.gemm(C, A, B, transA, transB, 1)
+    assert np.array_equal(C, op(A, transA) @ op(B, transB) + C0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(5, 3, 2), (32, 25, 35), (200, 70, 600)])
+def test_overwrite_ignores_old_C(M, N, K, transA, transB, dtype):
+    """accumulate off must overwrite C, not add 0 * C: NaN in the old C must not leak."""
+    A, B, _ = operands(M, N, K, transA, transB, dtype)
+    C = np.full((M, N), np.nan, dtype)
+    _core.gemm(C, A, B, transA, transB, 0)
+    ref, scale = reference(A, B, None, transA, transB, 0)
+    assert np.isfinite(C).all()
+    check_close(C, ref, scale, K)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (7, 17, 13), (121, 19, 257), (37, 1030, 20)])
+def test_writes_only_C_and_reads_only(M, N, K, transA, transB, dtype):
+    """C is a view at the front of a bigger buffer: the guard after it stays, A and B too."""
+    A, B, C0 = operands(M, N, K, transA, transB, dtype)
+    A0, B0 = A.copy(), B.copy()
+    buf = np.full(M * N + 64, 7.0, dtype)
+    C = buf[: M * N].reshape(M, N)
+    C[...] = C0
+    _core.gemm(C, A, B, transA, transB, 1, 2)
+    assert np.all(buf[M * N:] == 7.0)
+    assert np.array_equal(A, A0) and np.array_equal(B, B0)
+    ref, scale = reference(A, B, C0, transA, transB, 1)
+    check_close(C, ref, scale, K)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("accumulate", [0, 1])
+@pytest.mark.parametrize("M,N,K", [(128, 784, 512), (512, 784, 128), (31, 515, 333),
+                                   (200, 70, 600), (128, 32, 256), (13, 33, 300)])
+def test_bit_identical_for_any_nthreads(M, N, K, transA, transB, accumulate, dtype):
+    """Every C element is reduced over k in one order whatever the thread count."""
+    A, B, C0 = operands(M, N, K, transA, transB, dtype, seed=2)
+    results = []
+    for nthreads in (1, 2, 3, 4, 1, 2):
+        C = C0.copy()
+        _core.gemm(C, A, B, transA, transB, accumulate, nthreads)
+        results.append(C)
+    for nthreads, C in zip((2, 3, 4, 1, 2), results[1:]):
+        assert np.array_equal(C, results[0]), f"nthreads={nthreads} differs from nthreads=1"
+    ref, scale = reference(A, B, C0, transA, transB, accumulate)
+    check_close(results[0], ref, scale, K)
+
+
+def test_nthreads_defaults_to_one():
+    A, B, C0 = operands(64, 96, 200, 0, 1, np.float32)
+    C1, C2 = C0.copy(), C0.copy()
+    _core.gemm(C1, A, B, 0, 1, 1)
+    _core.gemm(C2, A, B, 0, 1, 1, 1)
+    assert np.array_equal(C1, C2)
+    assert not np.array_equal(C1, C0)
