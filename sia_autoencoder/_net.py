@@ -74,8 +74,8 @@ def parse_dtype(dtype):
     return dt
 
 
-def default_threads():
-    """All the cores this process may use: the matrix products split only when large enough."""
+def all_cores():
+    """All the cores this process may use."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -83,10 +83,15 @@ def default_threads():
 
 
 def parse_threads(threads):
-    if threads is None:
-        return default_threads()
+    """Threads for the large matrix products: an integer >= 1, or None / 'auto' for every core.
+
+    Models default to 1: the course's networks are too small to gain from a second thread, and
+    on a busy machine a thread that waits for a descheduled partner costs far more than it
+    saves. Use 2 or more for MNIST-sized models on an otherwise idle machine."""
+    if threads is None or threads == "auto":
+        return all_cores()
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads: expected an integer >= 1 or None, got {threads!r}")
+        raise ValueError(f"threads: expected an integer >= 1, 'auto' or None, got {threads!r}")
     return int(threads)
 
 

@@ -133,7 +133,7 @@ class ExperimentConfig:
     kl_warmup_epochs: int = 0
     seed: int = 0
     dtype: str = "float32"
-    threads: Optional[int] = None
+    threads: Optional[int] = 1
     plots: Optional[List[str]] = None            # None: the problem's defaults
     source: Optional[str] = field(default=None, repr=False, compare=False)
     paths: dict = field(default_factory=dict, repr=False, compare=False)  # logical -> user key path
@@ -639,7 +639,7 @@ def parse_config(data, source=None, base_dir=None):
     cfg["seed"] = p.read("seed", _integer, 0, low=0)
     dtype = p.read("dtype", _enum, "FLOAT32", allowed=DTYPES)
     cfg["dtype"] = dtype.lower()
-    cfg["threads"] = p.read("threads", _integer, None, low=1)
+    cfg["threads"] = p.read("threads", _integer, 1, low=1)
 
     plots = p.read("plots", None, None)
     if plots is not None:

@@ -55,7 +55,7 @@ class VAE(Persistable):
 
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
-                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=None):
+                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1):
         encoder = check_sizes(encoder, "encoder")
         if len(encoder) < 1:
             raise ValueError("encoder: expected at least the input width, e.g. [400, 200, 100], got []")

@@ -160,7 +160,7 @@ def test_odd_layouts_give_identical_results(dtype, layout):
     (dict(loss="foo"), ValueError, r"loss: expected 'mse' or 'bce' .*got 'foo'"),
     (dict(dtype="int32"), ValueError, r"dtype: expected float32 or float64, got int32"),
     (dict(dtype="foo"), ValueError, r"dtype: expected float32 or float64, got 'foo'"),
-    (dict(threads=0), ValueError, r"threads: expected an integer >= 1 or None, got 0"),
+    (dict(threads=0), ValueError, r"threads: expected an integer >= 1, 'auto' or None, got 0"),
     (dict(seed=-1), ValueError, r"seed: expected an integer >= 0 or None, got -1"),
     (dict(seed="x"), ValueError, r"seed: expected an integer >= 0 or None, got 'x'"),
     (dict(layers=[6, 3, 3, 6]), ValueError, r"the narrowest layer \(3\) appears at positions \[1, 2\]; pass latent_index="),
