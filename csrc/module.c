@@ -98,6 +98,7 @@ static int check_positive(double v, const char *name) {
 /* Thread counts are a speed knob only (results are bit-identical for any count): clamp them to
    [1, SIA_MAX_THREADS] so that a typo like threads=100000 cannot make OpenMP fail to spawn. */
 #define SIA_MAX_THREADS 256
+#define SIA_MAX_STEPS (1LL << 62) /* optimizer step counts beyond this are refused */
 static int clamp_threads(int n) { return n < 1 ? 1 : (n > SIA_MAX_THREADS ? SIA_MAX_THREADS : n); }
 
 static int raise_status(int status) {
@@ -343,8 +344,8 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
         return -1;
     }
     if (check_positive(eps, "eps")) return -1;
-    if (t < 0) {
-        PyErr_Format(PyExc_ValueError, "t: expected a step count >= 0, got %lld", t);
+    if (t < 0 || t > SIA_MAX_STEPS) { /* the steps of a call add to t: keep it far from overflow */
+        PyErr_Format(PyExc_ValueError, "t: expected a step count in [0, 2**62], got %lld", t);
         return -1;
     }
     return 0;

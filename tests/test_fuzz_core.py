@@ -321,6 +321,9 @@ def test_fuzz_core_finds_the_checks_not_the_kernels():
         (ValueError, r"level: expected a probability in \[0, 1\], got inf", lambda: _core.noise_apply(
             np.zeros(3), 1, math.inf, np.ones(4, np.uint64))),
         (OverflowError, r"int", lambda: _core.act_forward(np.zeros(3), np.zeros(3), 2**40, 1.0)),
+        # found by UBSan: t = INT64_MAX overflowed in the step's t += 1
+        (ValueError, r"t: expected a step count in \[0, 2\*\*62\], got 9223372036854775807", lambda: _core.optim_step(
+            *(np.zeros(3),) * 4, 2, 0.1, 0.5, 0.9, 0.999, 1e-8, 2**63 - 1)),
     ]
     for exc, pattern, call in cases:
         with pytest.raises(exc, match=pattern):
