@@ -1,0 +1,137 @@
+"""The notebooks run top to bottom in a real Jupyter kernel, and say what they should.
+
+Each notebook is executed afresh (its committed outputs are discarded) in a temporary folder, so
+files it writes are thrown away. The kernel imports the same sia_autoencoder as these tests.
+The committed notebooks are also checked: built from their sources in tools/notebook_sources/,
+saved with their outputs, and free of errors.
+"""
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+import sia_autoencoder  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+SOURCES = REPO / "tools" / "notebook_sources"
+NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour"]
+NEEDS = {"04_autoencoders_tour": ["sklearn"]}  # optional packages a notebook cannot do without
+
+
+def _build_tool():
+    spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "tools" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stdout(nb):
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def _images(nb):
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.outputs)
+
+
+def _errors(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "error"]
+
+
+def _check_01(text, nb):
+    assert re.search(r"\b32/32 letters learned", text), text
+    # The recipe learns every letter with each of the 5 seeds of the comparison table.
+    assert re.search(r"^recipe\s+(32\s+){5}5/5", text, re.M), text
+    assert re.search(r"^no hidden layer\s+.*\b0/5", text, re.M), text
+    assert _images(nb) >= 9
+
+
+def _check_02(text, nb):
+    # The wide denoiser beats the 2-D letters net, and comes near the optimal decoder at low noise.
+    letters = [float(v) for v in re.search(r"^letters recipe, 2-D bottleneck.*?((?:\s+[\d.]+){3})$",
+                                            text, re.M).group(1).split()]
+    recipe = [float(v) for v in re.search(r"^denoising recipe \(3 × 256\).*?((?:\s+[\d.]+){3})$",
+                                           text, re.M).group(1).split()]
+    assert recipe[0] > letters[0] and recipe[1] > letters[1], text
+    worst = float(re.search(r"worst denoising/optimal ratio up to level 0.2: ([\d.]+)", text).group(1))
+    assert worst >= 0.9, text
+    assert _images(nb) >= 6
+
+
+def _check_03(text, nb):
+    assert "2000 epochs in" in text
+    rows = {float(m.group(1)): [float(v) for v in m.group(2).split()]
+            for m in re.finditer(r"^\s*(\d+)((?:\s+[\d.]+){5})$", text, re.M)}
+    assert sorted(rows) == [0.0, 1.0, 4.0, 20.0], text
+    # columns: reconstruction, KL, wrong px, spread of mu, mean sigma
+    assert rows[0.0][1] > rows[1.0][1], "β = 0 should leave the KL term large"
+    assert rows[20.0][2] > rows[1.0][2], "β = 20 should reconstruct worse than β = 1"
+    assert rows[20.0][4] > rows[1.0][4], "β = 20 should widen the posteriors"
+    try:
+        import sklearn  # noqa: F401
+        assert "digits: (1797, 64)" in text, text
+    except ImportError:
+        assert "Skipping the digits" in text, text
+    assert _images(nb) >= 10
+
+
+def _check_04(text, nb):
+    assert "identical reconstructions: True" in text, text
+    assert "identical after 5 more epochs: True" in text, text
+    flagged = {m.group(1): float(m.group(2)) for m in
+               re.finditer(r"^\s+(test digits \(normal\)|rotated by 90°|upside down)\s+flagged\s+([\d.]+)%",
+                           text, re.M)}
+    assert len(flagged) == 3, text
+    assert flagged["test digits (normal)"] <= 10 and flagged["rotated by 90°"] >= 90, flagged
+    assert _images(nb) >= 8
+
+
+CHECKS = {"01_letters_autoencoder": _check_01, "02_denoising": _check_02, "03_vae": _check_03,
+          "04_autoencoders_tour": _check_04}
+
+
+def test_every_notebook_is_tested():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
+    assert sorted(p.stem for p in SOURCES.glob("*.py")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_matches_its_source_and_has_outputs(name):
+    build = _build_tool()
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    cells = build.parse_percent((SOURCES / f"{name}.py").read_text(encoding="utf-8"))
+    assert [(c.cell_type, c.source) for c in nb.cells] == cells, \
+        f"{name}.ipynb is out of date: run python tools/build_notebooks.py {name[:2]}"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "committed without being executed"
+    assert not _errors(nb)
+    assert _images(nb) > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs(name, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+    for module in NEEDS.get(name, []):
+        pytest.importorskip(module)
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    package_root = str(Path(sia_autoencoder.__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [package_root,
+                                                                   os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Raises CellExecutionError, with the cell and its traceback, at the first failing cell.
+    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert not _errors(nb)
+    CHECKS[name](_stdout(nb), nb)
