@@ -8,15 +8,15 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 sanitize = os.environ.get("SIA_SANITIZE")  # e.g. "address,undefined": see docs/reliability.md
-flags = ["-O3", "-std=gnu11", "-fno-math-errno", "-fopenmp", "-Wall", "-Wextra", "-Wno-unused-parameter"]
-link = ["-fopenmp"]  # OpenMP threads for gemm.c
+flags = ["-O3", "-std=gnu11", "-fno-math-errno", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+link = ["-pthread"]  # pool.c: the threads of gemm.c
 if sanitize:
     flags += ["-O1", "-g", "-fno-omit-frame-pointer", f"-fsanitize={sanitize}"]
     link += [f"-fsanitize={sanitize}"]
 
 core = Extension(
     "sia_autoencoder._core",
-    sources=[os.path.join("csrc", f) for f in ("module.c", "rng.c", "real_f32.c", "real_f64.c")],
+    sources=[os.path.join("csrc", f) for f in ("module.c", "rng.c", "pool.c", "real_f32.c", "real_f64.c")],
     depends=[os.path.join("csrc", f) for f in os.listdir("csrc")],
     include_dirs=["csrc", numpy.get_include()],
     extra_compile_args=flags,

@@ -17,14 +17,12 @@
  *         for jr in jc block, step NR    B micro-panel (KC × NR) stays in L1
  *           for ir in ic block, step MR  micro-kernel: C tile (MR × NR) in registers
  *
- * Threads (OpenMP) each take a rectangle of C, by columns when there are enough, and run the
- * loops above on it with their own buffers. Every C element is the FMA chain over k inside each
- * pc block, added to C block by block in pc order. The pc blocks depend on K alone, so none of
- * that depends on which thread computes the tile: results are bit-identical for any nthreads. */
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+ * Threads (pool.c) claim tasks, strips of C's tiles (by columns when there are enough), one at
+ * a time from a shared counter, and run the loops above on them with their own buffers; the
+ * caller claims too, and does them all if no worker gets the CPU. Every C element is the FMA
+ * chain over k inside each pc block, added to C block by block in pc order. The pc blocks
+ * depend on K alone, so none of that depends on which thread computes the tile: results are
+ * bit-identical for any nthreads. */
 
 /* x86-64: one clone for AVX2 + FMA (x86-64-v3), one plain; the loader picks once per process. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -33,6 +31,7 @@
 #define GEMM_CLONES
 #endif
 #define GEMM_INLINE static inline __attribute__((always_inline))
+#pragma GCC diagnostic ignored "-Wpsabi" /* vectors cross only always-inlined helpers */
 
 /* vreal: one 32-byte vector (8 floats, 4 doubles); vreal_u: the same, at any REAL alignment. */
 typedef REAL vreal __attribute__((vector_size(32)));
@@ -56,27 +55,83 @@ enum {
    the small path), even padding a sliver of columns to NR, except for fewer rows than a micro-tile
    (a vector-matrix product, where packing B costs as much as using it) and for a sliver of
    columns that the small path gets as contiguous dot products. Threads start at
-   GEMM_THREAD_WORK, where the product takes ~25 µs on one core. */
+   GEMM_THREAD_WORK multiply-adds, ~100 µs on one core: each of 2 threads then gets ~50 µs,
+   well above the few µs of waking a worker. */
 #define GEMM_SMALL_WORK 2048.0
-#define GEMM_THREAD_WORK 1048576.0
+#define GEMM_THREAD_WORK 4194304.0
+#define GEMM_TASKS_PER_THREAD 2
+/* op(A) up to this many bytes is read in place by the micro-kernel instead of packed. */
+#define GEMM_INPLACE_A 16384.0
 
 /* Each thread's packed B slab and packed A block.
    Thread-local, so concurrent callers and the threads of one call never share them. */
 static _Thread_local REAL gemm_bpack[GEMM_KC * GEMM_NC] __attribute__((aligned(64)));
 static _Thread_local REAL gemm_apack[GEMM_MC * GEMM_KC] __attribute__((aligned(64)));
 
-/* ---- small path ---- */
+/* Shuffle masks of the butterflies below (transposes and folds of VL vectors). */
+typedef int32_t gemm_ivec_f32 __attribute__((vector_size(32)));
+typedef int64_t gemm_ivec_f64 __attribute__((vector_size(32)));
+#define GEMM_LO(s, l) (((l) & (s)) ? GEMM_VL + (l) - (s) : (l)) /* x[l], or y[l-s] where l has bit s */
+#define GEMM_HI(s, l) (((l) & (s)) ? GEMM_VL + (l) : (l) + (s))  /* x[l+s], or y[l] where l has bit s */
+#define GEMM_MASK_f32(f, s) {f(s, 0), f(s, 1), f(s, 2), f(s, 3), f(s, 4), f(s, 5), f(s, 6), f(s, 7)}
+#define GEMM_MASK_f64(f, s) {f(s, 0), f(s, 1), f(s, 2), f(s, 3)}
 
-/* a (K,), b (K,): Σ_k a[k] b[k], in VL interleaved partial sums, then lane by lane. */
-GEMM_INLINE REAL gemm_dot(const REAL *a, const REAL *b, int64_t K) {
-    vreal s = {0};
-    int64_t k = 0;
-    for (; k + GEMM_VL <= K; k += GEMM_VL) s += *(const vreal_u *)(a + k) * *(const vreal_u *)(b + k);
-    REAL t = 0;
-    for (int l = 0; l < GEMM_VL; l++) t += s[l];
-    for (; k < K; k++) t += a[k] * b[k];
-    return t;
+/* ---- matrix-vector helpers: one row of inp (B = 1), for net.c's fused layers ---- */
+
+/* v (VL vectors) -> one vector whose lane r is Σ_l v[r][l]. Pairs fold with the butterfly's
+ * shuffles: at distance s, lanes with bit s take y's pair sums, the others x's, so after
+ * s = 1, 2, .. VL/2 lane r holds row r. VL - 1 adds per vector instead of a horizontal sum each. */
+#define GEMM_FOLD(s)                                                                       \
+    if ((s) < GEMM_VL)                                                                     \
+        for (int r = 0; r < GEMM_VL / (2 * (s)); r++) {                                    \
+            const FN(gemm_ivec) lo = FN(GEMM_MASK)(GEMM_LO, s), hi = FN(GEMM_MASK)(GEMM_HI, s); \
+            const vreal x = v[2 * r], y = v[2 * r + 1];                                    \
+            v[r] = __builtin_shuffle(x, y, lo) + __builtin_shuffle(x, y, hi);              \
+        }
+GEMM_INLINE vreal gemm_fold(vreal *v) {
+    GEMM_FOLD(1)
+    GEMM_FOLD(2)
+    GEMM_FOLD(4)
+    return v[0];
 }
+
+/* The vector of x (K,) ending at K, zero in the lanes that the whole vectors before it already
+   covered: with it, a last vector of a row ending at K adds only its new k. Needs K >= VL. */
+GEMM_INLINE vreal gemm_tail_x(const REAL *x, int64_t K) {
+    vreal xt = *(const vreal_u *)(x + K - GEMM_VL);
+    const int64_t seen = GEMM_VL - K % GEMM_VL; /* lanes before the tail, when K % VL != 0 */
+    for (int l = 0; l < GEMM_VL; l++)
+        if (K % GEMM_VL && l < seen) xt[l] = 0;
+    return xt;
+}
+
+/* Lane r = Σ_k w[r][k] x[k] over k < K, for VL rows w[r] of a matrix (·, K): VL dot products at
+ * once, each in its own vector of partial sums, folded at the end. K >= VL: the last, partial
+ * vector of k is the one ending at K, times xt = gemm_tail_x(x, K). K < VL: rows read element
+ * by element, x zero-padded in xt. Reads nothing outside the rows. */
+GEMM_INLINE vreal gemm_dot_rows(const REAL *const *w, const REAL *x, vreal xt, int64_t K) {
+    vreal acc[GEMM_VL];
+    for (int r = 0; r < GEMM_VL; r++) acc[r] = (vreal){0};
+    if (K < GEMM_VL) {
+        for (int r = 0; r < GEMM_VL; r++) {
+            vreal wr = {0};
+            for (int k = 0; k < GEMM_VL; k++) /* not "k < K": GCC would make that a memcpy call */
+                if (k < K) wr[k] = w[r][k];
+            acc[r] = wr * xt;
+        }
+        return gemm_fold(acc);
+    }
+    int64_t k = 0;
+    for (; k + GEMM_VL <= K; k += GEMM_VL) {
+        const vreal xv = *(const vreal_u *)(x + k);
+        for (int r = 0; r < GEMM_VL; r++) acc[r] += *(const vreal_u *)(w[r] + k) * xv;
+    }
+    if (k < K)
+        for (int r = 0; r < GEMM_VL; r++) acc[r] += *(const vreal_u *)(w[r] + K - GEMM_VL) * xt;
+    return gemm_fold(acc);
+}
+
+/* ---- small path ---- */
 
 /* c (nv · VL,) = [c +] Σ_k a[k·ak] b[k·N + :], for nv <= 4 vectors of columns of B (K, N),
  * with the sums in registers: an axpy into C in memory would chain every k through a store. */
@@ -98,10 +153,64 @@ GEMM_INLINE void gemm_row_block(REAL *c, const REAL *a, int64_t ak, const REAL *
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) [+ C], one row of C at a time, no buffers.
  * B (K, N): C[i, j..j+VL) = Σ_k op(A)[i,k] B[k, j..j+VL), 4, then 1 vector of columns at a time;
  *   a last vector ending at column N covers the rest (its overlap recomputes the same values).
- * B (N, K): C[i,j] = op(A)[i,:] · B[j,:], a dot product over contiguous rows. */
+ *   Fewer than VL columns: one vector, lanes past N unused (B's rows read as whole vectors
+ *   while they stay inside B).
+ * B (N, K), A (M, K): C[i, j..j+VL) = VL dot products of A's row i with B's rows j.. at once
+ *   (gemm_dot_rows), the last group the VL rows ending at N (or repeating row N-1); for K < VL,
+ *   VL columns of Bᵀ in K vectors, times A[i, k].
+ * B (N, K), A (K, M): C[i,j] = op(A)[i,:] · B[j,:], one at a time. */
 GEMM_CLONES
 static void gemm_small(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
                        int transA, int transB, int accumulate) {
+    if (transB && !transA && K < GEMM_VL) {
+        /* VL columns of B (N, K) at a time, transposed once into K vectors bc[k] = B[j.., k]:
+           then C[i, j..j+VL) = Σ_k A[i,k] bc[k], K FMAs per VL outputs. */
+        for (int64_t j = 0; j < N; j += GEMM_VL) {
+            const int64_t j0 = j + GEMM_VL <= N ? j : (N >= GEMM_VL ? N - GEMM_VL : 0);
+            vreal bc[GEMM_VL] = {{0}};
+            for (int k = 0; k < GEMM_VL; k++)
+                for (int r = 0; r < GEMM_VL; r++)
+                    bc[k][r] = k < K ? B[(j0 + r < N ? j0 + r : N - 1) * K + k] : 0;
+            for (int64_t i = 0; i < M; i++) {
+                const REAL *a = A + i * K;
+                REAL *c = C + i * N;
+                vreal t = {0};
+                for (int k = 0; k < GEMM_VL; k++)
+                    if (k < K) t += a[k] * bc[k];
+                if (j + GEMM_VL <= N) {
+                    vreal_u *cv = (vreal_u *)(c + j);
+                    if (accumulate) *cv += t;
+                    else *cv = t;
+                } else {
+                    for (int64_t l = j - j0; l < GEMM_VL && j0 + l < N; l++)
+                        c[j0 + l] = accumulate ? c[j0 + l] + t[l] : t[l];
+                }
+            }
+        }
+        return;
+    }
+    if (transB && !transA) {
+        for (int64_t i = 0; i < M; i++) {
+            const REAL *a = A + i * K;
+            REAL *c = C + i * N;
+            const vreal xt = gemm_tail_x(a, K);
+            for (int64_t j = 0; j < N; j += GEMM_VL) {
+                const int64_t j0 = j + GEMM_VL <= N ? j : (N >= GEMM_VL ? N - GEMM_VL : 0);
+                const REAL *w[GEMM_VL];
+                for (int r = 0; r < GEMM_VL; r++) w[r] = B + (j0 + r < N ? j0 + r : N - 1) * K;
+                const vreal t = gemm_dot_rows(w, a, xt, K);
+                if (j + GEMM_VL <= N) {
+                    vreal_u *cv = (vreal_u *)(c + j);
+                    if (accumulate) *cv += t;
+                    else *cv = t;
+                } else {
+                    for (int64_t l = j - j0; l < GEMM_VL && j0 + l < N; l++)
+                        c[j0 + l] = accumulate ? c[j0 + l] + t[l] : t[l];
+                }
+            }
+        }
+        return;
+    }
     for (int64_t i = 0; i < M; i++) {
         REAL *c = C + i * N;
         const REAL *a = transA ? A + i : A + i * K;
@@ -117,17 +226,22 @@ static void gemm_small(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t
                     c[l] = accumulate ? c[l] + t[l - (N - GEMM_VL)] : t[l - (N - GEMM_VL)];
             }
         } else if (!transB) {
-            for (int64_t j = 0; j < N; j++) {
-                REAL s = 0;
-                for (int64_t k = 0; k < K; k++) s += a[k * ak] * B[k * N + j];
-                c[j] = accumulate ? c[j] + s : s;
+            /* rows k of B whose VL-vector stays inside B: k N + VL <= K N */
+            const int64_t kv = K * N >= GEMM_VL ? (K * N - GEMM_VL) / N + 1 : 0;
+            vreal t = {0};
+            int64_t k = 0;
+            for (; k < kv; k++) t += a[k * ak] * *(const vreal_u *)(B + k * N);
+            for (; k < K; k++) {
+                vreal b = {0};
+                for (int64_t j = 0; j < N; j++) b[j] = B[k * N + j];
+                t += a[k * ak] * b;
             }
+            for (int64_t j = 0; j < N; j++) c[j] = accumulate ? c[j] + t[j] : t[j];
         } else {
             for (int64_t j = 0; j < N; j++) {
                 const REAL *b = B + j * K;
                 REAL t = 0;
-                if (transA) for (int64_t k = 0; k < K; k++) t += a[k * M] * b[k];
-                else t = gemm_dot(a, b, K);
+                for (int64_t k = 0; k < K; k++) t += a[k * M] * b[k];
                 c[j] = accumulate ? c[j] + t : t;
             }
         }
@@ -139,12 +253,6 @@ static void gemm_small(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t
 /* v (VL, VL) -> vᵀ, in the registers. Butterfly: at distance s, rows r and r+s (r without bit s)
  * swap their off-diagonal s × s blocks; after s = 1, 2, .. VL/2 the block is transposed. The
  * shuffle masks are constants, so each step is one or two shuffle instructions. */
-typedef int32_t gemm_ivec_f32 __attribute__((vector_size(32)));
-typedef int64_t gemm_ivec_f64 __attribute__((vector_size(32)));
-#define GEMM_LO(s, l) (((l) & (s)) ? GEMM_VL + (l) - (s) : (l)) /* x[l], or y[l-s] where l has bit s */
-#define GEMM_HI(s, l) (((l) & (s)) ? GEMM_VL + (l) : (l) + (s))  /* x[l+s], or y[l] where l has bit s */
-#define GEMM_MASK_f32(f, s) {f(s, 0), f(s, 1), f(s, 2), f(s, 3), f(s, 4), f(s, 5), f(s, 6), f(s, 7)}
-#define GEMM_MASK_f64(f, s) {f(s, 0), f(s, 1), f(s, 2), f(s, 3)}
 #define GEMM_BUTTERFLY(s)                                                                  \
     for (int r = 0; r < GEMM_VL; r++)                                                      \
         if (!(r & (s)) && (s) < GEMM_VL) {                                                 \
@@ -215,17 +323,19 @@ GEMM_INLINE void gemm_pack_a(REAL *restrict Ap, const REAL *restrict A, int64_t 
     }
 }
 
-/* c (mr, nr) of C (ldc) = [c +] Σ_k Ap[k, r] Bp[k, :] over k < kc, for an MR × NR tile cut to
- * mr × nr at the edges. Rows past mr repeat the last one and are never stored. */
-GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict Ap, const REAL *restrict Bp,
-                            int64_t kc, int mr, int nr, int overwrite) {
+/* c (mr, nr) of C (ldc) = [c +] Σ_k a_r[k] Bp[k, :] over k < kc, for an MR × NR tile cut to
+ * mr × nr at the edges. Row r of op(A) is read at a + r·rs + k·ks: packed (rs = 1, ks = MR),
+ * or in place (A (M, K): rs = K, ks = 1; A (K, M): rs = 1, ks = M). Rows past mr repeat the last
+ * one and are never stored. */
+GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_t rs, int64_t ks,
+                            const REAL *restrict Bp, int64_t kc, int mr, int nr, int overwrite) {
     const REAL *ar[GEMM_MR];
-    for (int r = 0; r < GEMM_MR; r++) ar[r] = Ap + (r < mr ? r : mr - 1);
+    for (int r = 0; r < GEMM_MR; r++) ar[r] = a + (r < mr ? r : mr - 1) * rs;
     vreal acc[GEMM_MR][2];
     for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (vreal){0};
     int64_t o = 0;
 #pragma GCC unroll 4
-    for (int64_t k = 0; k < kc; k++, o += GEMM_MR, Bp += GEMM_NR) {
+    for (int64_t k = 0; k < kc; k++, o += ks, Bp += GEMM_NR) {
         const vreal b0 = *(const vreal *)Bp, b1 = *(const vreal *)(Bp + GEMM_VL);
         for (int r = 0; r < GEMM_MR; r++) {
             const REAL x = ar[r][o];
@@ -233,37 +343,35 @@ GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict Ap, const
             acc[r][1] += x * b1;
         }
     }
-    if (mr == GEMM_MR && nr == GEMM_NR) {
-        for (int r = 0; r < GEMM_MR; r++) {
-            vreal_u *cr = (vreal_u *)(c + r * ldc);
-            if (overwrite) cr[0] = acc[r][0], cr[1] = acc[r][1];
-            else cr[0] += acc[r][0], cr[1] += acc[r][1];
+    for (int r = 0; r < mr; r++) {
+        REAL *cr = c + r * ldc;
+        int j = 0;
+        for (int h = 0; h < 2 && j + GEMM_VL <= nr; h++, j += GEMM_VL) {
+            if (overwrite) *(vreal_u *)(cr + j) = acc[r][h];
+            else *(vreal_u *)(cr + j) += acc[r][h];
         }
-        return;
+        if (j < nr) {
+            const vreal t = acc[r][j / GEMM_VL];
+            for (int l = 0; j + l < nr; l++) cr[j + l] = overwrite ? t[l] : cr[j + l] + t[l];
+        }
     }
-    REAL t[GEMM_MR][GEMM_NR];
-    memcpy(t, acc, sizeof t);
-    for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j++) c[r * ldc + j] = overwrite ? t[r][j] : c[r * ldc + j] + t[r][j];
 }
 
-/* Thread t of T: C (M, N) = op(A) · op(B) [+ C] over its own rectangle of MR × NR tiles, row
- * tiles [t0, t1) × column tiles [u0, u1), with its own buffers Bp (KC, NC) and Ap (MC, KC).
- * Threads share nothing but the inputs, so there is no barrier: a thread that the OS puts to
- * sleep delays only the final join. The buffers come in as arguments: left to find its
- * thread-local addresses itself, GCC recomputes them inside the micro-kernel loop. */
+/* C (M, N) = op(A) · op(B) [+ C] over one rectangle of MR × NR tiles, row tiles [t0, t1) ×
+ * column tiles [u0, u1), with the calling thread's buffers Bp (KC, NC) and Ap (MC, KC).
+ * Rectangles share nothing but the inputs, so a thread needs no other to finish its own. The
+ * buffers come in as arguments: left to find its thread-local addresses itself, GCC recomputes
+ * them inside the micro-kernel loop. */
 GEMM_CLONES
 static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
-                         int transA, int transB, int accumulate, REAL *Bp, REAL *Ap, int t, int T) {
-    const int64_t mt = (M + GEMM_MR - 1) / GEMM_MR, nt = (N + GEMM_NR - 1) / GEMM_NR;
-    /* Split the columns when there are enough: each thread then packs only its own part of B.
-       Else split the rows; every thread packs all of B, which is then narrow. */
-    int64_t t0 = 0, t1 = mt, u0 = 0, u1 = nt;
-    if (nt >= 2 * T || nt >= mt) u0 = nt * t / T, u1 = nt * (t + 1) / T;
-    else t0 = mt * t / T, t1 = mt * (t + 1) / T;
+                         int transA, int transB, int accumulate, REAL *Bp, REAL *Ap, int64_t t0,
+                         int64_t t1, int64_t u0, int64_t u1) {
     /* Even K blocks (784 gives 4 × 196, not 3 × 256 + 16); they depend on K alone, which is
        what makes the sums the same for any T. */
     const int64_t nkb = (K + GEMM_KC - 1) / GEMM_KC, kb = (K + nkb - 1) / nkb;
+    /* A small op(A) stays in L1 whatever its layout: the micro-kernel reads it in place. The
+       arithmetic is the same either way. */
+    const int pack_a = (double)M * (double)K * sizeof(REAL) > GEMM_INPLACE_A;
     for (int64_t jc = u0; jc < u1; jc += GEMM_NC / GEMM_NR) {
         const int64_t jn = jc + GEMM_NC / GEMM_NR < u1 ? GEMM_NC / GEMM_NR : u1 - jc;
         for (int64_t pc = 0; pc < K; pc += kb) {
@@ -276,7 +384,7 @@ static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64
             const int overwrite = pc == 0 && !accumulate;
             for (int64_t ic = t0; ic < t1; ic += GEMM_MC / GEMM_MR) {
                 const int64_t ie = ic + GEMM_MC / GEMM_MR < t1 ? ic + GEMM_MC / GEMM_MR : t1;
-                for (int64_t ir = ic; ir < ie; ir++) {
+                for (int64_t ir = ic; ir < ie && pack_a; ir++) {
                     const int64_t i0 = ir * GEMM_MR;
                     gemm_pack_a(Ap + (ir - ic) * kc * GEMM_MR, A, M, K, transA, pc, kc, i0,
                                 (int)(M - i0 < GEMM_MR ? M - i0 : GEMM_MR));
@@ -288,13 +396,38 @@ static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64
                     for (int64_t ir = ic; ir < ie; ir++) {
                         const int64_t i0 = ir * GEMM_MR;
                         const int mr = (int)(M - i0 < GEMM_MR ? M - i0 : GEMM_MR);
-                        gemm_micro(C + i0 * N + j0, N, Ap + (ir - ic) * kc * GEMM_MR, bp, kc, mr, nr,
-                                   overwrite);
+                        if (pack_a)
+                            gemm_micro(C + i0 * N + j0, N, Ap + (ir - ic) * kc * GEMM_MR, 1, GEMM_MR,
+                                       bp, kc, mr, nr, overwrite);
+                        else if (!transA)
+                            gemm_micro(C + i0 * N + j0, N, A + i0 * K + pc, K, 1, bp, kc, mr, nr, overwrite);
+                        else
+                            gemm_micro(C + i0 * N + j0, N, A + pc * M + i0, 1, M, bp, kc, mr, nr, overwrite);
                     }
                 }
             }
         }
     }
+}
+
+/* One threaded product, cut into ntasks strips of whole tiles (columns or rows). */
+typedef struct {
+    REAL *C;
+    const REAL *A, *B;
+    int64_t M, N, K;
+    int transA, transB, accumulate;
+    int64_t mt, nt;
+    int by_cols;
+    int64_t ntasks;
+} gemm_job;
+
+/* Strip i of the job, on whichever thread claimed it, with that thread's buffers. */
+static void gemm_task(void *ctx, int64_t i) {
+    const gemm_job *j = ctx;
+    const int64_t n = j->by_cols ? j->nt : j->mt, s0 = n * i / j->ntasks, s1 = n * (i + 1) / j->ntasks;
+    gemm_blocked(j->C, j->A, j->B, j->M, j->N, j->K, j->transA, j->transB, j->accumulate,
+                 gemm_bpack, gemm_apack, j->by_cols ? 0 : s0, j->by_cols ? j->mt : s1,
+                 j->by_cols ? s0 : 0, j->by_cols ? s1 : j->nt);
 }
 
 void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
@@ -309,13 +442,17 @@ void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, i
         gemm_small(C, A, B, M, N, K, transA, transB, accumulate);
         return;
     }
-#if defined(_OPENMP)
+    const int64_t mt = (M + GEMM_MR - 1) / GEMM_MR, nt = (N + GEMM_NR - 1) / GEMM_NR;
     if (nthreads > 1 && work >= GEMM_THREAD_WORK) {
-#pragma omp parallel num_threads(nthreads)
-        gemm_blocked(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack, gemm_apack,
-                     omp_get_thread_num(), omp_get_num_threads());
+        /* Tasks: GEMM_TASKS_PER_THREAD strips per thread, of columns when there are enough
+           (each task then packs only its part of B), else of rows (every task packs all of B,
+           which is then narrow). */
+        gemm_job job = {C, A, B, M, N, K, transA, transB, accumulate, mt, nt, 0, 0};
+        job.by_cols = nt >= 2 * nthreads || nt >= mt;
+        const int64_t strips = job.by_cols ? nt : mt, want = (int64_t)nthreads * GEMM_TASKS_PER_THREAD;
+        job.ntasks = strips < want ? strips : want;
+        sia_pool_run(nthreads, job.ntasks, gemm_task, &job);
         return;
     }
-#endif
-    gemm_blocked(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack, gemm_apack, 0, 1);
+    gemm_blocked(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack, gemm_apack, 0, mt, 0, nt);
 }

@@ -49,37 +49,240 @@ REAL *FN(sia_net_W)(const FN(sia_net) *net, int64_t l) {
     return net->params + off;
 }
 
+/* ---- one row (B = 1): matrix-vector products with the bias and activation fused ---- */
+
+/* y = f(x) and f'(y) for a vector, as sia_act_forward / sia_act_backward compute them. */
+SIA_INLINE sia_vr FN(vact)(sia_vr x, int kind, REAL beta) {
+    switch (kind) {
+    case SIA_LOGISTIC: return FN(vlogistic_neg)(-2 * beta * x);
+    case SIA_TANH: return FN(vtanh)(beta * x);
+    case SIA_RELU: return FN(vselect)(x > 0, x, (sia_vr){0});
+    default: return x;
+    }
+}
+SIA_INLINE sia_vr FN(vact_grad)(sia_vr y, int kind, REAL beta) {
+    switch (kind) {
+    case SIA_LOGISTIC: return 2 * beta * y * (1 - y);
+    case SIA_TANH: return beta * (1 - y * y);
+    case SIA_RELU: return FN(vselect)(y > 0, (sia_vr){0} + 1, (sia_vr){0});
+    default: return (sia_vr){0} + 1;
+    }
+}
+
+/* x (n_in), W (n_out, n_in), b (n_out): z = W x + b and y = f(z), both (n_out).
+ * VL outputs at a time (gemm_dot_rows); the last group is the VL outputs ending at n_out, which
+ * recomputes a few of the group before it, to the same values. Fewer than VL outputs: the rows
+ * past n_out repeat the last one and are not stored. */
+SIA_CLONES
+static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REAL *W,
+                                      const REAL *b, int64_t n_in, int64_t n_out, int kind,
+                                      double beta) {
+    const sia_vr xt = n_in >= SIA_VL ? gemm_tail_x(x, n_in) : FN(vload_part)(x, n_in);
+    for (int64_t o = 0; o < n_out; o += SIA_VL) {
+        const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
+        const REAL *w[SIA_VL];
+        for (int r = 0; r < SIA_VL; r++) w[r] = W + (o0 + r < n_out ? o0 + r : n_out - 1) * n_in;
+        const sia_vr zv = gemm_dot_rows(w, x, xt, n_in) + FN(vload)(b + o0, n_out - o0);
+        const sia_vr yv = FN(vact)(zv, kind, (REAL)beta);
+        if (n_out >= SIA_VL) {
+            *(sia_vr_u *)(z + o0) = zv;
+            *(sia_vr_u *)(y + o0) = yv;
+        } else {
+            FN(vstore_part)(z, zv, n_out);
+            FN(vstore_part)(y, yv, n_out);
+        }
+    }
+}
+
+/* Forward was z = W x + b for one row x (n_in), so with dz (n_out):
+ *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update);
+ *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0.
+ * dx (n_in) is written, VL columns at a time with up to 6 vectors of sums in the registers over
+ * the rows o; the last vector is the one ending at n_in (same values where it overlaps).
+ * dx NULL: skipped. */
+SIA_CLONES
+static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz, const REAL *x,
+                                   const REAL *W, int64_t n_in, int64_t n_out, int accumulate,
+                                   int kind, double beta) {
+    if (n_in >= SIA_VL) {
+        const sia_vr xt = gemm_tail_x(x, n_in), xl = *(const sia_vr_u *)(x + n_in - SIA_VL);
+        for (int64_t o = 0; o < n_out; o++) {
+            REAL *dw = dW + o * n_in;
+            const REAL d = dz[o];
+            int64_t k = 0;
+            if (accumulate) {
+                for (; k + SIA_VL <= n_in; k += SIA_VL) *(sia_vr_u *)(dw + k) += d * *(const sia_vr_u *)(x + k);
+                if (k < n_in) *(sia_vr_u *)(dw + n_in - SIA_VL) += d * xt;
+            } else {
+                for (; k + SIA_VL <= n_in; k += SIA_VL) *(sia_vr_u *)(dw + k) = d * *(const sia_vr_u *)(x + k);
+                if (k < n_in) *(sia_vr_u *)(dw + n_in - SIA_VL) = d * xl;
+            }
+        }
+    } else {
+        for (int64_t o = 0; o < n_out; o++)
+            for (int64_t k = 0; k < n_in; k++)
+                dW[o * n_in + k] = accumulate ? dW[o * n_in + k] + dz[o] * x[k] : dz[o] * x[k];
+    }
+    for (int64_t o = 0; o < n_out; o++) db[o] = accumulate ? db[o] + dz[o] : dz[o];
+    if (!dx) return;
+
+    const REAL bt = (REAL)beta;
+    if (n_in < SIA_VL) {
+        sia_vr s = {0};
+        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
+        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(x, n_in), kind, bt);
+        FN(vstore_part)(dx, s, n_in);
+        return;
+    }
+    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
+    for (int64_t j0 = 0; j0 < nvec; j0 += 6) {
+        const int nv = (int)(nvec - j0 < 6 ? nvec - j0 : 6);
+        int64_t at[6];
+        for (int v = 0; v < 6; v++) {
+            const int64_t c = (j0 + v) * SIA_VL;
+            at[v] = c + SIA_VL <= n_in ? c : n_in - SIA_VL;
+        }
+        sia_vr s[6] = {{0}};
+        const REAL *w = W;
+        for (int64_t o = 0; o < n_out; o++, w += n_in) {
+            const REAL d = dz[o];
+            for (int v = 0; v < 6; v++)
+                if (v < nv) s[v] += d * *(const sia_vr_u *)(w + at[v]);
+        }
+        for (int v = 0; v < nv; v++) {
+            if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(x + at[v]), kind, bt);
+            *(sia_vr_u *)(dx + at[v]) = s[v];
+        }
+    }
+}
+
+/* dz (n,) = dz · f'(y), in place: the activation's backward for a gradient just written. */
+SIA_CLONES
+static void FN(act_grad_scale)(REAL *dz, const REAL *y, int64_t n, int kind, double beta) {
+    const REAL b = (REAL)beta, b2 = (REAL)(2 * beta);
+    switch (kind) {
+    case SIA_LOGISTIC:
+        for (int64_t i = 0; i < n; i++) dz[i] = dz[i] * (b2 * y[i] * (1 - y[i]));
+        break;
+    case SIA_TANH:
+        for (int64_t i = 0; i < n; i++) dz[i] = dz[i] * (b * (1 - y[i] * y[i]));
+        break;
+    case SIA_RELU:
+        for (int64_t i = 0; i < n; i++) dz[i] = dz[i] * (y[i] > 0 ? (REAL)1 : (REAL)0);
+        break;
+    default:
+        break;
+    }
+}
+
+/* z (B, n) += b (n): the bias of a layer whose product gemm wrote. Row by row, VL columns at a
+ * time; the last vector of a row is the one ending at n, loaded before the row is stored so
+ * that its overlap stores the same values again. */
+SIA_CLONES
+static void FN(add_bias_rows)(REAL *z, const REAL *b, int64_t B, int64_t n) {
+    if (n < SIA_VL) {
+        for (int64_t r = 0; r < B; r++, z += n)
+            for (int64_t j = 0; j < n; j++) z[j] += b[j];
+        return;
+    }
+    const sia_vr bl = *(const sia_vr_u *)(b + n - SIA_VL);
+    for (int64_t r = 0; r < B; r++, z += n) {
+        const sia_vr zl = *(const sia_vr_u *)(z + n - SIA_VL) + bl;
+        for (int64_t j = 0; j + SIA_VL <= n; j += SIA_VL)
+            *(sia_vr_u *)(z + j) += *(const sia_vr_u *)(b + j);
+        *(sia_vr_u *)(z + n - SIA_VL) = zl;
+    }
+}
+
+/* db (n) = [db +] Σ_r dz[r, :] over the B rows of dz (B, n): the columns' sums in the registers,
+ * VL at a time, added over r in order; the last vector ends at n (computed first, from the
+ * db before any store, so that its overlap stores the same values). */
+SIA_CLONES
+static void FN(col_sums)(REAL *db, const REAL *dz, int64_t B, int64_t n, int accumulate) {
+    if (n < SIA_VL) {
+        for (int64_t o = 0; o < n; o++) {
+            REAL s = 0;
+            for (int64_t r = 0; r < B; r++) s += dz[r * n + o];
+            db[o] = accumulate ? db[o] + s : s;
+        }
+        return;
+    }
+    sia_vr sl = {0};
+    for (int64_t r = 0; r < B; r++) sl += *(const sia_vr_u *)(dz + r * n + n - SIA_VL);
+    if (accumulate) sl += *(const sia_vr_u *)(db + n - SIA_VL);
+    int64_t j = 0;
+    for (; j + 4 * SIA_VL <= n; j += 4 * SIA_VL) {
+        sia_vr s[4] = {{0}};
+        for (int64_t r = 0; r < B; r++)
+            for (int v = 0; v < 4; v++) s[v] += *(const sia_vr_u *)(dz + r * n + j + v * SIA_VL);
+        for (int v = 0; v < 4; v++) {
+            sia_vr_u *d = (sia_vr_u *)(db + j + v * SIA_VL);
+            if (accumulate) *d += s[v];
+            else *d = s[v];
+        }
+    }
+    for (; j + SIA_VL <= n; j += SIA_VL) {
+        sia_vr s = {0};
+        for (int64_t r = 0; r < B; r++) s += *(const sia_vr_u *)(dz + r * n + j);
+        sia_vr_u *d = (sia_vr_u *)(db + j);
+        if (accumulate) *d += s;
+        else *d = s;
+    }
+    if (n % SIA_VL) *(sia_vr_u *)(db + n - SIA_VL) = sl;
+}
+
 void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1) {
     REAL *W = FN(sia_net_W)(net, l0 + 1);
     for (int64_t l = l0 + 1; l <= l1; l++) {
         int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
         const REAL *b = W + n_out * n_in;
-        FN(sia_dense_forward)(A->z[l], A->a[l - 1], W, b, B, n_in, n_out, net->nthreads);
-        FN(sia_act_forward)(A->a[l], A->z[l], B * n_out, net->act[l - 1], net->beta[l - 1]);
+        if (B == 1) {
+            FN(dense_act_forward_row)(A->a[l], A->z[l], A->a[l - 1], W, b, n_in, n_out,
+                                      net->act[l - 1], net->beta[l - 1]);
+        } else {
+            /* z = inp Wᵀ + b, as sia_dense_forward, but the bias added after the product */
+            FN(sia_gemm)(A->z[l], A->a[l - 1], W, B, n_out, n_in, 0, 1, 0, net->nthreads);
+            FN(add_bias_rows)(A->z[l], b, B, n_out);
+            FN(sia_act_forward)(A->a[l], A->z[l], B * n_out, net->act[l - 1], net->beta[l - 1]);
+        }
         W += n_out * (n_in + 1);
     }
 }
 
-void FN(sia_net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1,
-                          int want_dinp) {
-    /* dZ holds dL/dz_l. Dense backward gives dL/da_{l-1} in dA; the activation of layer l-1
-       turns it into dL/dz_{l-1} = dL/da_{l-1} · f'(a_{l-1}), back in dZ. */
+/* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
+ * the caller need not zero them: every parameter of layers l0+1 .. l1 is written).
+ * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other. */
+static void FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0,
+                             int64_t l1, int want_dinp, int accumulate) {
+    REAL *dz = A->dZ, *next = A->dA;
     int64_t off = FN(sia_net_W)(net, l1) - net->params;
     for (int64_t l = l1; l > l0; l--) {
-        int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
+        const int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
         const REAL *W = net->params + off;
         REAL *dW = net->grads + off, *db = dW + n_out * n_in;
-        int need_dinp = l > l0 + 1 || want_dinp;
-        if (need_dinp) memset(A->dA, 0, (size_t)(B * n_in) * sizeof(REAL));
-        FN(sia_dense_backward)(need_dinp ? A->dA : NULL, dW, db, A->dZ, A->a[l - 1], W, B, n_in,
-                               n_out, net->nthreads);
-        if (l > l0 + 1) {
-            memset(A->dZ, 0, (size_t)(B * n_in) * sizeof(REAL));
-            FN(sia_act_backward)(A->dZ, A->dA, A->a[l - 1], B * n_in, net->act[l - 2],
-                                 net->beta[l - 2]);
-            off -= n_in * (net->sizes[l - 2] + 1);
+        const int below = l > l0 + 1; /* the layer below is in the stack: it wants dL/dz */
+        const int kind = below ? net->act[l - 2] : -1;
+        const double beta = below ? net->beta[l - 2] : 0;
+        REAL *dx = below || want_dinp ? next : NULL;
+        if (B == 1) {
+            FN(dense_backward_row)(dx, dW, db, dz, A->a[l - 1], W, n_in, n_out, accumulate, kind, beta);
+        } else {
+            FN(sia_gemm)(dW, dz, A->a[l - 1], n_out, n_in, B, 1, 0, accumulate, net->nthreads);
+            FN(col_sums)(db, dz, B, n_out, accumulate);
+            if (dx) {
+                FN(sia_gemm)(dx, dz, W, B, n_in, n_out, 0, 0, 0, net->nthreads);
+                if (below) FN(act_grad_scale)(dx, A->a[l - 1], B * n_in, kind, beta);
+            }
         }
+        if (dx) next = dz, dz = dx;
+        if (below) off -= n_in * (net->sizes[l - 2] + 1);
     }
+    if (want_dinp && l1 > l0 && dz != A->dA) memcpy(A->dA, dz, (size_t)(B * net->sizes[l0]) * sizeof(REAL));
+}
+
+void FN(sia_net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1,
+                          int want_dinp) {
+    FN(net_backward)(net, A, B, l0, l1, want_dinp, 1);
 }
 
 int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_t n, int64_t l0,

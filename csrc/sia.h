@@ -103,6 +103,12 @@ int64_t sia_param_count(const int64_t *sizes, int64_t L);
 /* A monotonic clock in nanoseconds, for the deadlines of paused runs. */
 int64_t sia_now_ns(void);
 
+/* Thread pool (pool.c): runs task(ctx, i) for i = 0 .. n-1 on the caller and up to nthreads-1
+   persistent workers, and returns when all are done. Tasks are claimed one by one, so the caller
+   runs all of them when the workers are busy or not scheduled: a task's result must not depend
+   on the thread that runs it. */
+void sia_pool_run(int nthreads, int64_t n, void (*task)(void *ctx, int64_t i), void *ctx);
+
 /* The templated kernels, declared once per precision. */
 #define REAL float
 #define FN(name) name##_f32

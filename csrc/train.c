@@ -77,10 +77,11 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         }
         /* One step: the batch rows, in the epoch's order. */
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        for (int64_t i = 0; i < B; i++) {
-            int64_t s = tr->order[r0 + i];
-            memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)d_in * sizeof(REAL));
-            memcpy(A->t + i * d_out, Y + s * d_out, (size_t)d_out * sizeof(REAL));
+        for (int64_t i = 0, run; i < B; i += run) { /* runs of consecutive rows in one copy */
+            const int64_t s = tr->order[r0 + i];
+            for (run = 1; i + run < B && tr->order[r0 + i + run] == s + run; run++) {}
+            memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
+            memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
         }
         if (cfg->noise != SIA_NOISE_NONE)
             FN(sia_noise_apply)(A->a[0], B * d_in, cfg->noise, cfg->noise_level, rng);
@@ -88,10 +89,9 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         double loss = FN(sia_loss_forward)(A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind,
                                            out_beta);
         if (!isfinite(loss)) return SIA_EDIVERGED;
-        memset(net->grads, 0, (size_t)P * sizeof(REAL));
         memset(A->dZ, 0, (size_t)(B * d_out) * sizeof(REAL));
         FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind, out_beta);
-        FN(sia_net_backward)(net, A, B, 0, L, 0);
+        FN(net_backward)(net, A, B, 0, L, 0, 0); /* writes every gradient: no zeroing needed */
         if (!FN(all_finite)(net->grads, P)) return SIA_EDIVERGED;
         FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
         st->loss_sum += loss * (double)B;

@@ -44,6 +44,13 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
     done, chunk = 0, 1
 
     def record(start, n):
+        if not per_epoch and not progress.active:  # nobody needs them one by one: in bulk
+            first = model.epochs_trained_ + 1
+            history.epoch.extend(range(first, first + n))
+            for k in keys:
+                history.history.setdefault(k, []).extend(records[k][start:start + n].tolist())
+            model.epochs_trained_ += n
+            return
         for e in range(start, start + n):
             logs = {k: records[k][e] for k in keys}
             if validate is not None:

@@ -190,3 +190,55 @@ def _scaled(dtype, n):
     if dtype == np.float64:
         return dict(rtol=1e-11, atol=1e-11 * max(1, n))
     return dict(rtol=1e-4, atol=1e-5 * max(1, n))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_random_narrow_networks_match_numpy_for_every_batch_size(dtype, seed):
+    """Widths 1..39 (below, at and above one vector of 8) and 1, 2, 7, 33 rows: the one-sample
+    path (matrix-vector products, fused bias and activation) and the batched path agree with
+    the NumPy twin, for the loss, the gradient and predictions."""
+    rng = np.random.default_rng(100 + seed)
+    L = int(rng.integers(2, 6))
+    sizes = rng.integers(1, 40, size=L + 1).astype(np.int64)
+    acts = rng.integers(0, 4, size=L).astype(np.int32)
+    acts[-1] = twins.LOGISTIC
+    betas = rng.uniform(0.5, 1.5, size=L)
+    P = int(sum(o * (i + 1) for i, o in zip(sizes[:-1], sizes[1:])))
+    params = rng.normal(scale=0.6, size=P)
+    for B in (1, 2, 7, 33):
+        X = rng.uniform(size=(B, sizes[0]))
+        Y = (rng.uniform(size=(B, sizes[-1])) > 0.5).astype(float)
+        for loss in (twins.MSE, twins.BCE):
+            grads = np.zeros(P, dtype)
+            value = _core.loss_grad(sizes, acts, betas, params.astype(dtype), grads,
+                                    X.astype(dtype), Y.astype(dtype), loss)
+            want, want_grad = twins.net_loss_grad(params, sizes, acts, betas, X, Y, loss)
+            np.testing.assert_allclose(value, want, rtol=1e-11 if dtype == np.float64 else 2e-5)
+            np.testing.assert_allclose(grads, want_grad, **_scaled(dtype, 40))
+        out = np.empty((B, sizes[-1]), dtype)
+        _core.predict(sizes, acts, betas, params.astype(dtype), out, X.astype(dtype), 0, L)
+        np.testing.assert_allclose(out, twins.net_forward(params, sizes, acts, betas, X)[-1][1],
+                                   **_scaled(dtype, 40))
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 32])
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_one_training_epoch_matches_numpy_step_by_step(batch_size, optimizer):
+    """The C training loop (gather, forward, loss, its own backward, optimizer) against the
+    twins, batch by batch in order, in float64."""
+    from sia_autoencoder import Autoencoder, datasets
+    X, _ = datasets.load_font()
+    ae = Autoencoder([35, 9, 3, 9, 35], activation=("tanh", 0.8), seed=3, dtype="float64",
+                     optimizer=optimizer, learning_rate=0.05)
+    sizes, acts, betas = ae.net.sizes, ae.net.act, ae.net.beta
+    p = ae.params.copy()
+    m, v, t = np.zeros_like(p), np.zeros_like(p), 0
+    kind = twins.GD if optimizer == "gd" else twins.ADAM
+    for epoch in range(2):
+        for start in range(0, 32, batch_size):
+            xb = X[start:start + batch_size]
+            _, g = twins.net_loss_grad(p, sizes, acts, betas, xb, xb, twins.BCE)
+            p, m, v, t = twins.optim_step(p, m, v, g, kind, 0.05, t=t)
+    ae.fit(X, epochs=2, batch_size=batch_size, shuffle=False)
+    np.testing.assert_allclose(ae.params, p, rtol=1e-9, atol=1e-11)
