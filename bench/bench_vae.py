@@ -31,7 +31,8 @@ def main():
         os.environ[var] = str(args.threads)
 
     import numpy as np
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [here, os.path.dirname(here)]  # bench/ and the checkout (or the installed package)
     import vae_numpy as vn
     from sia_autoencoder import VAE, datasets
 

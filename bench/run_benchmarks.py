@@ -265,13 +265,15 @@ def gemm_worker(job):
 
 
 def fma_peak():
-    """{threads: float32 GFLOP/s} from bench_gemm.py's FMA probe, or {}."""
+    """{threads: float32 GFLOP/s} from bench_gemm.py's FMA probe, or {}: the best of 3 runs,
+    since a probe that shares a core with another job measures less than the peak."""
     sys.path.insert(0, HERE)
     try:
         from bench_gemm import fma_probe
-        return fma_probe()
+        runs = [fma_probe() for _ in range(3)]
     except Exception:
         return {}
+    return {t: max(r.get(t, 0.0) for r in runs) for t in runs[0]}
 
 
 # ---------------------------------------------------------------- the report

@@ -159,7 +159,7 @@ void FN(sia_act_backward)(REAL *dinp, const REAL *dout, const REAL *out, int64_t
         for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (b * (1 - out[i] * out[i]));
         break;
     case SIA_RELU:
-        for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (out[i] > 0 ? (REAL)1 : (REAL)0);
+        for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (REAL)(out[i] > 0);
         break;
     default:
         for (int64_t i = 0; i < n; i++) dinp[i] += dout[i];

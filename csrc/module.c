@@ -96,7 +96,7 @@ static int check_positive(double v, const char *name) {
 }
 
 /* Thread counts are a speed knob only (results are bit-identical for any count): clamp them to
-   [1, SIA_MAX_THREADS] so that a typo like threads=100000 cannot make OpenMP fail to spawn. */
+   [1, SIA_MAX_THREADS], so that a typo like threads=100000 cannot ask for absurd numbers of threads. */
 #define SIA_MAX_THREADS 256
 #define SIA_MAX_STEPS (1LL << 62) /* optimizer step counts beyond this are refused */
 static int clamp_threads(int n) { return n < 1 ? 1 : (n > SIA_MAX_THREADS ? SIA_MAX_THREADS : n); }

@@ -57,6 +57,16 @@ def parse_activation(spec, where="activation"):
     return Activation(name, float(beta))
 
 
+def is_activation_list(spec):
+    """True for a per-layer list like ['tanh', ('relu', 1)], False for one activation, including
+    the JSON form of a (name, beta) pair: ['tanh', 0.5]."""
+    if not isinstance(spec, list):
+        return False
+    pair = len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], (int, float)) \
+        and not isinstance(spec[1], bool)
+    return not pair
+
+
 def parse_loss(loss):
     key = loss.lower() if isinstance(loss, str) else loss
     if key not in LOSSES:

@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, parse_activation, parse_dtype, parse_loss,
-                   parse_threads)
+from ._net import (DenseStack, LOSSES, check_sizes, is_activation_list, parse_activation,
+                   parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
 from .io import Persistable
@@ -86,7 +86,7 @@ class Autoencoder(Persistable):
         self.layers = sizes
         self.latent_index = find_latent(sizes, latent_index)
         L = len(sizes) - 1
-        if isinstance(activation, list):
+        if is_activation_list(activation):
             if len(activation) != L:
                 raise ValueError(f"activation: a list needs one entry per weight layer ({L}), "
                                  f"got {len(activation)}")

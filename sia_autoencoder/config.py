@@ -711,6 +711,9 @@ def load_config(config, base_dir=None):
             text = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"config: no such file {path!r}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text (byte {exc.start}): a config is a JSON file"],
+                          path) from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:

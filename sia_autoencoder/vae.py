@@ -7,8 +7,8 @@ the Gaussian KL, both averaged over the batch.
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, parse_activation, parse_dtype, parse_loss,
-                   parse_threads)
+from ._net import (DenseStack, LOSSES, check_sizes, is_activation_list, parse_activation,
+                   parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
 from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_sequence
@@ -34,8 +34,10 @@ class VAE(Persistable):
     decoder : list of int, optional
         The decoder's widths after the latent space, ending with the output width (which must
         equal the input width). None mirrors the encoder: ``[100, 200, 400]``.
-    activation : str or (name, beta)
-        The hidden layers' activation (as in :class:`~sia_autoencoder.Autoencoder`).
+    activation : str, (name, beta), or list
+        The hidden layers' activation (as in :class:`~sia_autoencoder.Autoencoder`). A list gives
+        one per hidden layer, the encoder's then the decoder's
+        (``len(encoder) - 1 + len(decoder) - 1`` entries); the μ/logvar layer is always linear.
     output_activation : str or (name, beta)
         The output layer's; 'logistic' for data in [0, 1] with BCE.
     loss : 'bce' or 'mse'
@@ -68,7 +70,19 @@ class VAE(Persistable):
             raise ValueError(f"decoder: expected the widths after the latent space ending with the "
                              f"input width {encoder[0]}, got {decoder} (ends with {got})")
         self.encoder, self.decoder = encoder, decoder
-        self.hidden_activation = parse_activation(activation, "activation")
+        n_enc, n_dec = len(encoder) - 1, len(decoder) - 1
+        if is_activation_list(activation):
+            if len(activation) != n_enc + n_dec:
+                raise ValueError(f"activation: a list needs one entry per hidden layer "
+                                 f"({n_enc} in the encoder + {n_dec} in the decoder), "
+                                 f"got {len(activation)}")
+            self.activations = [parse_activation(a, f"activation[{i}]")
+                                for i, a in enumerate(activation)]
+            self._activation_config = [[a.name, a.beta] for a in self.activations]
+        else:
+            hidden = parse_activation(activation, "activation")
+            self.activations = [hidden] * (n_enc + n_dec)
+            self._activation_config = [hidden.name, hidden.beta]
         self.output_activation = parse_activation(output_activation, "output_activation")
         self.loss = parse_loss(loss)
         self.beta = as_float(beta, "beta", 0.0)
@@ -82,11 +96,11 @@ class VAE(Persistable):
         init_ss, loop_ss = ss.spawn(2)
 
         k = self.latent_dim
-        hidden, linear = self.hidden_activation, parse_activation("linear")
+        linear = parse_activation("linear")
         self.enc_sizes = encoder + [2 * k]
         self.dec_sizes = [k] + decoder
-        self.enc = DenseStack(self.enc_sizes, [hidden] * (len(encoder) - 1) + [linear], self.dtype)
-        self.dec = DenseStack(self.dec_sizes, [hidden] * (len(decoder) - 1) + [self.output_activation],
+        self.enc = DenseStack(self.enc_sizes, self.activations[:n_enc] + [linear], self.dtype)
+        self.dec = DenseStack(self.dec_sizes, self.activations[n_enc:] + [self.output_activation],
                               self.dtype)
         n = self.enc.params.size + self.dec.params.size
         self._params = np.zeros(n, dtype=self.dtype)
@@ -348,7 +362,7 @@ class VAE(Persistable):
         architecture (with fresh weights; see :meth:`load_state_dict`)."""
         return {"encoder": list(self.encoder), "latent_dim": self.latent_dim,
                 "decoder": list(self.decoder),
-                "activation": [self.hidden_activation.name, self.hidden_activation.beta],
+                "activation": self._activation_config,
                 "output_activation": [self.output_activation.name, self.output_activation.beta],
                 "loss": self.loss, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
                 "optimizer": self.optimizer.get_config(),

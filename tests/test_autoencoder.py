@@ -224,3 +224,9 @@ def test_callbacks_and_verbosity_do_not_change_the_trajectory(capsys):
     b.fit(X_FONT, epochs=12, batch_size=5, verbose=2, callbacks=[callbacks.Callback()])
     assert np.array_equal(a.params, b.params)
     assert "Epoch 12/12" in capsys.readouterr().out
+
+
+def test_a_name_beta_pair_written_as_a_list_is_one_activation():
+    """JSON has no tuples: ['tanh', 0.5] is one activation, not a list of two."""
+    ae = Autoencoder([35, 10, 2, 10, 35], activation=["tanh", 0.5], seed=0)
+    assert str(ae.activations[0]) == "tanh(β=0.5)" and len(ae.activations) == 4

@@ -204,3 +204,11 @@ def test_letters_config_mirrors_the_letters_recipe():
         Autoencoder(seed=0, threads=1, **RECIPE).get_config()
     assert (cfg.epochs, cfg.max_wrong_pixels, cfg.updater) == (FIT["epochs"], FIT["max_wrong"], "BATCH")
     assert FIT["batch_size"] is None
+
+
+def test_a_binary_file_is_a_config_error_naming_the_file(tmp_path):
+    from sia_autoencoder.config import ConfigError, load_config
+    path = tmp_path / "model.json"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match=r"model\.json.*not UTF-8"):
+        load_config(str(path))

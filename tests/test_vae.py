@@ -440,3 +440,16 @@ def test_ctrl_c_stops_training_and_keeps_completed_epochs(emojis):
     before = v.params.copy()
     v.fit(X, epochs=1, batch_size=8)  # and it trains on afterwards
     assert not np.array_equal(before, v.params)
+
+
+def test_per_layer_activations_and_their_config_round_trip():
+    from sia_autoencoder import VAE
+    vae = VAE(encoder=[16, 8, 6], latent_dim=2, decoder=[5, 16],
+              activation=["relu", ("tanh", 0.5), "logistic"], seed=0)
+    assert [(a.name, a.beta) for a in vae.enc.activations] == [("relu", 1.0), ("tanh", 0.5),
+                                                               ("linear", 1.0)]
+    assert [(a.name, a.beta) for a in vae.dec.activations] == [("logistic", 1.0), ("logistic", 1.0)]
+    twin = VAE(**vae.get_config())
+    assert [a for a in twin.enc.activations] == vae.enc.activations
+    with pytest.raises(ValueError, match="one entry per hidden layer"):
+        VAE(encoder=[16, 8], latent_dim=2, activation=["relu", "tanh", "relu"])
