@@ -75,9 +75,15 @@ typedef struct {
     double kl_weight;
 } sia_train_cfg;
 
+/* A step's gradient is computed SIA_STEP_ROWS rows at a time (summed), so that the activations
+   of one huge batch need not fit at once and a training call can pause between chunks. */
+#define SIA_STEP_ROWS 256
+
 typedef struct {
     int64_t epoch;               /* epochs completed in this run */
     int64_t step;                /* next batch within the current epoch */
+    int64_t row;                 /* rows of that batch whose gradient is summed already */
+    double step_loss;            /* their loss, summed over rows */
     double loss_sum, recon_sum, kl_sum; /* sums over the current epoch, weighted by batch size */
     int stopped;                 /* a stop condition was met */
 } sia_train_state;

@@ -9,7 +9,8 @@ int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, 
     tr->order = NULL;
     if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
         return SIA_ENOMEM;
-    if (FN(sia_acts_alloc)(&tr->acts, sizes, L, batch) != SIA_OK) return SIA_ENOMEM;
+    int64_t cap = batch < SIA_STEP_ROWS ? batch : SIA_STEP_ROWS;
+    if (FN(sia_acts_alloc)(&tr->acts, sizes, L, cap) != SIA_OK) return SIA_ENOMEM;
     tr->order = malloc((size_t)(bytes > 0 ? bytes : 1));
     if (!tr->order) {
         FN(sia_acts_free)(&tr->acts);
@@ -68,33 +69,56 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
     FN(sia_acts) *A = &tr->acts;
 
     while (st->epoch < cfg->epochs) {
-        if (st->step == 0) {
+        if (st->step == 0 && st->row == 0) {
             st->loss_sum = 0;
             /* Each epoch's order depends only on the rng state, however epochs are split
                into calls. */
             for (int64_t i = 0; i < n; i++) tr->order[i] = i;
             if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
         }
-        /* One step: the batch rows, in the epoch's order. */
-        int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        for (int64_t i = 0, run; i < B; i += run) { /* runs of consecutive rows in one copy */
-            const int64_t s = tr->order[r0 + i];
-            for (run = 1; i + run < B && tr->order[r0 + i + run] == s + run; run++) {}
-            memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
-            memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+        /* One step: the batch rows, in the epoch's order, in chunks of at most A->cap rows
+           (SIA_STEP_ROWS). A batch's loss is the mean over its B rows, so a chunk of Bc rows
+           adds (Bc / B) times its own mean's gradient. The first chunk writes the gradients,
+           the others add to them; the deadline may pause between chunks, and the next call
+           resumes at st->row. Nothing is applied before the last chunk. */
+        const int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
+        while (st->row < B) {
+            const int64_t c0 = st->row, Bc = B - c0 < A->cap ? B - c0 : A->cap;
+            for (int64_t i = 0, run; i < Bc; i += run) { /* runs of consecutive rows, one copy */
+                const int64_t s = tr->order[r0 + c0 + i];
+                for (run = 1; i + run < Bc && tr->order[r0 + c0 + i + run] == s + run; run++) {}
+                memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
+                memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+            }
+            if (cfg->noise != SIA_NOISE_NONE)
+                FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
+            FN(sia_net_forward)(net, A, Bc, 0, L);
+            double loss = FN(sia_loss_forward)(A->z[L], A->a[L], A->t, Bc, d_out, cfg->loss,
+                                               out_kind, out_beta);
+            if (!isfinite(loss)) {
+                st->row = 0, st->step_loss = 0;
+                return SIA_EDIVERGED;
+            }
+            memset(A->dZ, 0, (size_t)(Bc * d_out) * sizeof(REAL));
+            FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, Bc, d_out, cfg->loss, out_kind,
+                                  out_beta);
+            if (Bc != B) {
+                const REAL share = (REAL)((double)Bc / (double)B);
+                for (int64_t i = 0; i < Bc * d_out; i++) A->dZ[i] *= share;
+            }
+            FN(net_backward)(net, A, Bc, 0, L, 0, c0 > 0); /* the first chunk writes every gradient */
+            st->step_loss += loss * (double)Bc;
+            st->row += Bc;
+            if (st->row < B && deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
         }
-        if (cfg->noise != SIA_NOISE_NONE)
-            FN(sia_noise_apply)(A->a[0], B * d_in, cfg->noise, cfg->noise_level, rng);
-        FN(sia_net_forward)(net, A, B, 0, L);
-        double loss = FN(sia_loss_forward)(A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind,
-                                           out_beta);
-        if (!isfinite(loss)) return SIA_EDIVERGED;
-        memset(A->dZ, 0, (size_t)(B * d_out) * sizeof(REAL));
-        FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, B, d_out, cfg->loss, out_kind, out_beta);
-        FN(net_backward)(net, A, B, 0, L, 0, 0); /* writes every gradient: no zeroing needed */
-        if (!FN(all_finite)(net->grads, P)) return SIA_EDIVERGED;
+        st->row = 0;
+        if (!FN(all_finite)(net->grads, P)) {
+            st->step_loss = 0;
+            return SIA_EDIVERGED;
+        }
         FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
-        st->loss_sum += loss * (double)B;
+        st->loss_sum += st->step_loss;
+        st->step_loss = 0;
         st->step += 1;
 
         if (st->step == n_steps) {

@@ -242,3 +242,25 @@ def test_one_training_epoch_matches_numpy_step_by_step(batch_size, optimizer):
             p, m, v, t = twins.optim_step(p, m, v, g, kind, 0.05, t=t)
     ae.fit(X, epochs=2, batch_size=batch_size, shuffle=False)
     np.testing.assert_allclose(ae.params, p, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("batch_size", [300, None])
+def test_a_batch_larger_than_one_chunk_matches_numpy(batch_size):
+    """Batches over SIA_STEP_ROWS (256) rows are summed chunk by chunk in C; the step must still
+    be the full batch's mean gradient."""
+    from sia_autoencoder import Autoencoder
+    rng = np.random.default_rng(7)
+    X = (rng.uniform(size=(700, 12)) > 0.5).astype(float)
+    ae = Autoencoder([12, 6, 3, 6, 12], seed=1, dtype="float64", optimizer="gd",
+                     learning_rate=0.5)
+    p = ae.params.copy()
+    B = batch_size or 700
+    total = 0.0
+    for start in range(0, 700, B):
+        xb = X[start:start + B]
+        loss, g = twins.net_loss_grad(p, ae.net.sizes, ae.net.act, ae.net.beta, xb, xb, twins.BCE)
+        total += loss * len(xb)
+        p = p - 0.5 * g
+    h = ae.fit(X, epochs=1, batch_size=batch_size, shuffle=False)
+    np.testing.assert_allclose(ae.params, p, rtol=1e-10, atol=1e-12)
+    assert h.history["loss"][0] == pytest.approx(total / 700, rel=1e-12)  # mean over samples
