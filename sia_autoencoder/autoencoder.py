@@ -301,35 +301,6 @@ class Autoencoder(Persistable):
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 
-    # ---- state ----
-    def state_dict(self):
-        """Everything learned or drawn so far, as named arrays (copies): the flat parameters,
-        the optimizer's state and step count, and the generator state of the training loop."""
-        return {"params": self.params.copy(), "optimizer.m": self.optimizer.m.copy(),
-                "optimizer.v": self.optimizer.v.copy(),
-                "optimizer.t": np.array(self.optimizer.t, dtype=np.int64),
-                "rng_state": self.rng_state.copy(),
-                "epochs_trained": np.array(self.epochs_trained_, dtype=np.int64)}
-
-    def load_state_dict(self, state):
-        """Restore a :meth:`state_dict`; shapes and dtypes must match this model's."""
-        want = self.state_dict()
-        missing = sorted(set(want) - set(state))
-        if missing:
-            raise KeyError(f"state: missing {', '.join(missing)}")
-        for key, ref in want.items():
-            got = np.asarray(state[key])
-            if got.shape != ref.shape:
-                raise ValueError(f"state[{key!r}]: expected shape {ref.shape}, got {got.shape}")
-            if got.dtype.kind != ref.dtype.kind:
-                raise TypeError(f"state[{key!r}]: expected dtype {ref.dtype}, got {got.dtype}")
-        self.params[...] = state["params"]
-        self.optimizer.m[...] = state["optimizer.m"]
-        self.optimizer.v[...] = state["optimizer.v"]
-        self.optimizer.t = int(state["optimizer.t"])
-        self.rng_state[...] = state["rng_state"]
-        self.epochs_trained_ = int(state["epochs_trained"])
-
     # ---- description ----
     def get_config(self):
         """The constructor arguments, JSON-ready: ``Autoencoder(**ae.get_config())`` rebuilds the
