@@ -107,6 +107,21 @@ static int raise_status(int status) {
     return status == SIA_OK ? 0 : -1;
 }
 
+/* Calls run(ctx, deadline) with the GIL released until it returns anything but SIA_PAUSED,
+ * giving each call a deadline SLICE_NS ahead; between calls it re-takes the GIL and checks for
+ * Ctrl-C. Returns the last status, or -1 with KeyboardInterrupt (or the handler's error) set. */
+static int run_in_slices(int (*run)(void *ctx, int64_t deadline), void *ctx) {
+    int status;
+    PyThreadState *ts = PyEval_SaveThread();
+    while ((status = run(ctx, sia_now_ns() + SLICE_NS)) == SIA_PAUSED) {
+        PyEval_RestoreThread(ts);
+        if (PyErr_CheckSignals() < 0) return -1;
+        ts = PyEval_SaveThread();
+    }
+    PyEval_RestoreThread(ts);
+    return status;
+}
+
 /* ---- a network: (sizes int64 (L+1,), act int32 (L,), beta float64 (L,), params (P,), grads) ---- */
 
 typedef struct {
@@ -506,6 +521,30 @@ static PyObject *py_pixel_errors(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Everything sia_train needs, for run_in_slices. */
+typedef struct {
+    sia_net_f64 net64;
+    sia_net_f32 net32;
+    sia_trainer_f64 tr64;
+    sia_trainer_f32 tr32;
+    sia_train_state st;
+    double *losses;
+    void *X, *Y, *m, *v;
+    int64_t n;
+    const sia_train_cfg *cfg;
+    sia_optim *opt;
+    sia_rng *rng;
+    int is64;
+} train_call;
+
+static int train_slice(void *ctx, int64_t deadline) {
+    train_call *c = ctx;
+    return c->is64 ? sia_train_f64(&c->net64, &c->tr64, &c->st, c->losses, c->X, c->Y, c->n,
+                                   c->cfg, c->opt, c->m, c->v, c->rng, deadline)
+                   : sia_train_f32(&c->net32, &c->tr32, &c->st, c->losses, c->X, c->Y, c->n,
+                                   c->cfg, c->opt, c->m, c->v, c->rng, deadline);
+}
+
 /* train(sizes, act, beta, params, grads, X, Y, m, v, t, rng_state, losses, **cfg)
  *   -> (epochs_done, status) with status 0 done, 1 stopped by a condition, 2 diverged.
  * t (int64 (1,)) and rng_state (uint64 (4,)) are updated in place; losses (float64, >= epochs)
@@ -562,40 +601,20 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
     sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
                          .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = noise,
                          .noise_level = level, .kl_weight = 0};
-    sia_train_state st = {0};
-    int status, interrupted = 0;
-    sia_trainer_f64 tr64;
-    sia_trainer_f32 tr32;
-    sia_net_f64 net64 = NET_INIT(double, s, nthreads);
-    sia_net_f32 net32 = NET_INIT(float, s, nthreads);
-    status = s.is64 ? sia_trainer_alloc_f64(&tr64, s.sizes, s.L, n, batch)
-                    : sia_trainer_alloc_f32(&tr32, s.sizes, s.L, n, batch);
+    train_call c = {.st = {0}, .n = n, .cfg = &cfg, .opt = &opt, .is64 = s.is64,
+                    .net64 = NET_INIT(double, s, nthreads), .net32 = NET_INIT(float, s, nthreads),
+                    .losses = PyArray_DATA(losses), .X = PyArray_DATA(X), .Y = PyArray_DATA(Y),
+                    .m = PyArray_DATA(m), .v = PyArray_DATA(v), .rng = rng};
+    int status = s.is64 ? sia_trainer_alloc_f64(&c.tr64, s.sizes, s.L, n, batch)
+                        : sia_trainer_alloc_f32(&c.tr32, s.sizes, s.L, n, batch);
     if (raise_status(status)) return NULL;
-
-    PyThreadState *ts = PyEval_SaveThread();
-    for (;;) {
-        int64_t deadline = sia_now_ns() + SLICE_NS;
-        status = s.is64 ? sia_train_f64(&net64, &tr64, &st, PyArray_DATA(losses), PyArray_DATA(X),
-                                        PyArray_DATA(Y), n, &cfg, &opt, PyArray_DATA(m),
-                                        PyArray_DATA(v), rng, deadline)
-                        : sia_train_f32(&net32, &tr32, &st, PyArray_DATA(losses), PyArray_DATA(X),
-                                        PyArray_DATA(Y), n, &cfg, &opt, PyArray_DATA(m),
-                                        PyArray_DATA(v), rng, deadline);
-        if (status != SIA_PAUSED) break;
-        PyEval_RestoreThread(ts);
-        if (PyErr_CheckSignals() < 0) {
-            interrupted = 1;
-            break;
-        }
-        ts = PyEval_SaveThread();
-    }
-    if (!interrupted) PyEval_RestoreThread(ts);
-    if (s.is64) sia_trainer_free_f64(&tr64);
-    else sia_trainer_free_f32(&tr32);
+    status = run_in_slices(train_slice, &c);
+    if (s.is64) sia_trainer_free_f64(&c.tr64);
+    else sia_trainer_free_f32(&c.tr32);
     *(int64_t *)PyArray_DATA(t) = opt.t;
-    if (interrupted) return NULL;
-    return Py_BuildValue("Li", (long long)st.epoch,
-                         status == SIA_EDIVERGED ? 2 : (st.stopped ? 1 : 0));
+    if (status < 0) return NULL;
+    return Py_BuildValue("Li", (long long)c.st.epoch,
+                         status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
 }
 
 /* ---- the variational autoencoder (vae.c) ----
@@ -810,6 +829,33 @@ static PyObject *py_vae_loss_grad(PyObject *self, PyObject *args) {
     return Py_BuildValue("ddd", out[0], out[1], out[2]);
 }
 
+/* Everything sia_vae_train needs, for run_in_slices. */
+typedef struct {
+    sia_vae_f64 vae64;
+    sia_vae_f32 vae32;
+    sia_vae_trainer_f64 tr64;
+    sia_vae_trainer_f32 tr32;
+    sia_train_state st;
+    double *rec[3];             /* total, reconstruction and KL loss per epoch */
+    const double *weights;      /* the KL weight of each epoch */
+    void *X, *m, *v;
+    int64_t n;
+    const sia_train_cfg *cfg;
+    sia_optim *opt;
+    sia_rng *rng;
+    int is64;
+} vae_call;
+
+static int vae_slice(void *ctx, int64_t deadline) {
+    vae_call *c = ctx;
+    return c->is64 ? sia_vae_train_f64(&c->vae64, &c->tr64, &c->st, c->rec[0], c->rec[1], c->rec[2],
+                                       c->weights, c->X, c->n, c->cfg, c->opt, c->m, c->v, c->rng,
+                                       deadline)
+                   : sia_vae_train_f32(&c->vae32, &c->tr32, &c->st, c->rec[0], c->rec[1], c->rec[2],
+                                       c->weights, c->X, c->n, c->cfg, c->opt, c->m, c->v, c->rng,
+                                       deadline);
+}
+
 /* vae_train(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, m, v,
  *           t, rng_state, losses, recons, kls, kl_weights, **cfg) -> (epochs_done, status)
  * As train(): status 0 done, 1 stopped by a condition, 2 diverged; t and rng_state are updated
@@ -883,42 +929,21 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
     sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
                          .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = SIA_NOISE_NONE,
                          .noise_level = 0, .kl_weight = epochs > 0 ? weights[0] : 0};
-    sia_train_state state = {0};
-    int status, interrupted = 0;
-    sia_vae_f64 vae64 = VAE_INIT(double, s, nthreads);
-    sia_vae_f32 vae32 = VAE_INIT(float, s, nthreads);
-    sia_vae_trainer_f64 tr64;
-    sia_vae_trainer_f32 tr32;
-    status = s.is64 ? sia_vae_trainer_alloc_f64(&tr64, &vae64, n, batch)
-                    : sia_vae_trainer_alloc_f32(&tr32, &vae32, n, batch);
+    vae_call c = {.st = {0}, .n = n, .cfg = &cfg, .opt = &opt, .is64 = s.is64,
+                  .vae64 = VAE_INIT(double, s, nthreads), .vae32 = VAE_INIT(float, s, nthreads),
+                  .rec = {PyArray_DATA(rec[0]), PyArray_DATA(rec[1]), PyArray_DATA(rec[2])},
+                  .weights = weights, .X = PyArray_DATA(X), .m = PyArray_DATA(m),
+                  .v = PyArray_DATA(v), .rng = rng};
+    int status = s.is64 ? sia_vae_trainer_alloc_f64(&c.tr64, &c.vae64, n, batch)
+                        : sia_vae_trainer_alloc_f32(&c.tr32, &c.vae32, n, batch);
     if (raise_status(status)) return NULL;
-
-    PyThreadState *ts = PyEval_SaveThread();
-    for (;;) {
-        int64_t deadline = sia_now_ns() + SLICE_NS;
-        status = s.is64 ? sia_vae_train_f64(&vae64, &tr64, &state, PyArray_DATA(rec[0]),
-                                            PyArray_DATA(rec[1]), PyArray_DATA(rec[2]), weights,
-                                            PyArray_DATA(X), n, &cfg, &opt, PyArray_DATA(m),
-                                            PyArray_DATA(v), rng, deadline)
-                        : sia_vae_train_f32(&vae32, &tr32, &state, PyArray_DATA(rec[0]),
-                                            PyArray_DATA(rec[1]), PyArray_DATA(rec[2]), weights,
-                                            PyArray_DATA(X), n, &cfg, &opt, PyArray_DATA(m),
-                                            PyArray_DATA(v), rng, deadline);
-        if (status != SIA_PAUSED) break;
-        PyEval_RestoreThread(ts);
-        if (PyErr_CheckSignals() < 0) {
-            interrupted = 1;
-            break;
-        }
-        ts = PyEval_SaveThread();
-    }
-    if (!interrupted) PyEval_RestoreThread(ts);
-    if (s.is64) sia_vae_trainer_free_f64(&tr64);
-    else sia_vae_trainer_free_f32(&tr32);
+    status = run_in_slices(vae_slice, &c);
+    if (s.is64) sia_vae_trainer_free_f64(&c.tr64);
+    else sia_vae_trainer_free_f32(&c.tr32);
     *(int64_t *)PyArray_DATA(t) = opt.t;
-    if (interrupted) return NULL;
-    return Py_BuildValue("Li", (long long)state.epoch,
-                         status == SIA_EDIVERGED ? 2 : (state.stopped ? 1 : 0));
+    if (status < 0) return NULL;
+    return Py_BuildValue("Li", (long long)c.st.epoch,
+                         status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
 }
 
 static PyMethodDef methods[] = {
