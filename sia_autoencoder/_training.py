@@ -41,22 +41,39 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
     records = {k: np.full(max(epochs, 1), np.nan) for k in keys}
     progress = Progress(epochs, verbose)
     per_epoch = bool(callbacks) or validate is not None
-    done, chunk = 0, 1
+    done, chunk, recorded = 0, 1, 0   # epochs run in C; epochs in the history
 
-    def record(start, n):
-        if not per_epoch and not progress.active:  # nobody needs them one by one: in bulk
-            first = model.epochs_trained_ + 1
-            history.epoch.extend(range(first, first + n))
-            for k in keys:
-                history.history.setdefault(k, []).extend(records[k][start:start + n].tolist())
-            model.epochs_trained_ += n
+    def append(logs):
+        nonlocal recorded
+        history.append(model.epochs_trained_ + 1, logs)
+        model.epochs_trained_ += 1
+        recorded += 1
+
+    def record_bulk(end):
+        """Epochs recorded .. end-1 into the history at once, with the C core's logs only."""
+        nonlocal recorded
+        n = end - recorded
+        if n <= 0:
             return
-        for e in range(start, start + n):
+        first = model.epochs_trained_ + 1
+        history.epoch.extend(range(first, first + n))
+        for k in keys:
+            history.history.setdefault(k, []).extend(records[k][recorded:end].tolist())
+        model.epochs_trained_ += n
+        recorded = end
+
+    def record(end):
+        """Bring the history up to epoch ``end``, with validation, progress and callbacks."""
+        if not per_epoch and not progress.active:  # nobody needs them one by one
+            return record_bulk(end)
+        while recorded < end:
+            e = recorded
             logs = {k: records[k][e] for k in keys}
-            if validate is not None:
-                logs.update(validate())
-            history.append(model.epochs_trained_ + 1, logs)
-            model.epochs_trained_ += 1
+            try:
+                if validate is not None:
+                    logs.update(validate())
+            finally:  # Ctrl-C in validate(): the epoch did run, so the history keeps it
+                append(logs)
             progress.update(e + 1, logs)
             for cb in callbacks:
                 cb.on_epoch_end(model.epochs_trained_ - 1, logs)
@@ -65,14 +82,9 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
         while done < epochs and not model.stop_training:
             n = 1 if per_epoch else (min(chunk, epochs - done) if progress.active else epochs - done)
             t0 = time.perf_counter()
-            try:
-                k, status = run_chunk(records, done, n)
-            except KeyboardInterrupt:
-                k = int(np.count_nonzero(~np.isnan(records[keys[0]][done:done + n])))
-                record(done, k)
-                raise
-            record(done, k)
+            k, status = run_chunk(records, done, n)
             done += k
+            record(done)
             if status == 2:
                 hint = f" (now {lr:g})" if lr is not None else ""
                 raise TrainingDivergedError(
@@ -84,6 +96,11 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
                 break
             if time.perf_counter() - t0 < 0.05:
                 chunk *= 2
+    except KeyboardInterrupt:
+        # Wherever the interrupt landed (in C, in validation, between the two), every epoch the
+        # C core completed is in the history: their weights are the model's.
+        record_bulk(int(np.count_nonzero(~np.isnan(records[keys[0]]))))
+        raise
     finally:
         progress.close()
         for cb in callbacks:

@@ -74,7 +74,9 @@ def check(out, delay):
     assert out["outcome"] == "interrupted", out
     assert out["latency"] < BOUND, out        # loose; see bench/bench_interrupt.py for the numbers
     assert out["ran"] >= delay, out
-    assert out["finite"] and out["history_finite"] and out["changed"], out
+    assert out["finite"] and out["history_finite"], out
+    # Ctrl-C may now land inside the first step of a huge batch: weights change iff a step ran.
+    assert out["changed"] == (out["steps"] > 0), out
     # History: one entry per completed epoch, and the weights are those of the last completed step,
     # which lies within the epoch that was running.
     assert out["history"] == out["epochs_trained"], out
