@@ -118,6 +118,15 @@ def check_sizes(sizes, where="layers"):
     return out
 
 
+def format_summary(title, rows, total):
+    """A Keras-style table: ``title``, then one line per (layer, units, activation, params)."""
+    width = max(20, max(len(r[0]) for r in rows) + 2)
+    rule = "-" * (width + 33)
+    lines = [title, f"{'Layer':<{width}}{'Units':>7}  {'Activation':<16}{'Params':>8}", rule]
+    lines += [f"{r[0]:<{width}}{r[1]:>7}  {r[2]:<16}{r[3]:>8,}" for r in rows]
+    return "\n".join(lines + [rule, f"Total params: {total:,}"])
+
+
 class DenseStack:
     """Layers l = 1..L, each ``a_l = f_l(a_{l−1} W_lᵀ + b_l)`` with W_l of shape (n_l, n_{l−1}).
 

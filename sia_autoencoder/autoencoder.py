@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, is_activation_list, parse_activation,
-                   parse_dtype, parse_loss, parse_threads)
+from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
+                   parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
 from .io import Persistable
@@ -175,25 +175,32 @@ class Autoencoder(Persistable):
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
-        opt = self.optimizer
-        if opt.m is None or opt.m.shape != self.params.shape:
-            opt.reset(self.params.size, self.dtype)
-        kind, lr, momentum, beta1, beta2, eps = opt._args()
-        t = np.array([opt.t], dtype=np.int64)
-        net = self.net
+        lr = self.optimizer.learning_rate
 
         def run_chunk(records, start, count):
-            try:
-                return _core.train(
-                    net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
-                    self.rng_state, records["loss"][start:start + count], loss=LOSSES[self.loss],
-                    batch=batch, shuffle=bool(shuffle), epochs=count, optimizer=kind, lr=lr,
-                    momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, loss_tol=loss_tol,
-                    max_wrong=max_wrong, noise=noise_code, noise_level=level, nthreads=self.threads)
-            finally:
-                opt.t = int(t[0])
+            return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
+                                    shuffle, lr, noise_code, level, max_wrong, loss_tol)
 
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose, lr)
+
+    def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
+                    loss_tol):
+        """One ``_core.train`` call: ``epochs`` epochs of X -> Y, each epoch's loss into ``losses``.
+        Returns (epochs done, status); the optimizer's step count follows even on Ctrl-C."""
+        opt, net = self.optimizer, self.net
+        if opt.m is None or opt.m.shape != self.params.shape:
+            opt.reset(self.params.size, self.dtype)
+        kind, _, momentum, beta1, beta2, eps = opt._args()
+        t = np.array([opt.t], dtype=np.int64)
+        try:
+            return _core.train(
+                net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
+                self.rng_state, losses, loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle),
+                epochs=epochs, optimizer=kind, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2,
+                eps=eps, loss_tol=loss_tol, max_wrong=max_wrong, noise=noise, noise_level=level,
+                nthreads=self.threads)
+        finally:
+            opt.t = int(t[0])
 
     def _batch_size(self, batch_size, n):
         if batch_size is None or batch_size == "batch":
@@ -320,12 +327,8 @@ class Autoencoder(Persistable):
                                                             else ("encoder" if l < self.latent_index
                                                                   else "decoder"))
             rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
-        lines = [f'Model: "Autoencoder" ({self.dtype.name}, loss {self.loss}, '
-                 f'optimizer {type(self.optimizer).__name__})',
-                 f"{'Layer':<20}{'Units':>7}  {'Activation':<16}{'Params':>8}", "-" * 53]
-        lines += [f"{r[0]:<20}{r[1]:>7}  {r[2]:<16}{r[3]:>8,}" for r in rows]
-        lines += ["-" * 53, f"Total params: {self.n_params:,}"]
-        print_fn("\n".join(lines))
+        print_fn(format_summary(f'Model: "Autoencoder" ({self.dtype.name}, loss {self.loss}, '
+                                f'optimizer {type(self.optimizer).__name__})', rows, self.n_params))
 
     def __repr__(self):
         return (f"Autoencoder({self.layers}, latent={self.latent_dim}, loss={self.loss!r}, "

@@ -19,9 +19,7 @@ import time
 
 import numpy as np
 
-from . import _core
 from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder
-from ._net import LOSSES
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
 from .callbacks import PixelErrorStop
@@ -121,12 +119,7 @@ class DenoisingAutoencoder(Autoencoder):
         batch = self._batch_size(batch_size, X.shape[0])
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
-        opt = self.optimizer
-        if opt.m is None or opt.m.shape != self.params.shape:
-            opt.reset(self.params.size, self.dtype)
-        kind, lr, momentum, beta1, beta2, eps = opt._args()
-        t = np.array([opt.t], dtype=np.int64)
-        net, code = self.net, NOISE_KINDS[key]
+        lr, code = self.optimizer.learning_rate, NOISE_KINDS[key]
         # Per-epoch calls when the level or the learning rate changes from epoch to epoch.
         per_epoch = len(levels) > 1 or (decay is not None and decay != 1.0)
         # PixelErrorStop must look at the clean data once, not at every tiled copy: C checks X.
@@ -136,23 +129,15 @@ class DenoisingAutoencoder(Autoencoder):
         def run_chunk(records, start, count):
             steps = [(start + j, 1) for j in range(count)] if per_epoch else [(start, count)]
             done = 0
-            try:
-                for e, k in steps:
-                    step_lr = lr * decay ** (e / span) if decay is not None else lr
-                    level = levels[(base + e) % len(levels)]
-                    got, status = _core.train(
-                        net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
-                        self.rng_state, records["loss"][e:e + k], loss=LOSSES[self.loss],
-                        batch=batch, shuffle=bool(shuffle), epochs=k, optimizer=kind, lr=step_lr,
-                        momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, loss_tol=loss_tol,
-                        max_wrong=max_wrong, noise=code, noise_level=level,
-                        nthreads=self.threads)
-                    done += got
-                    if status != 0:
-                        return done, status
-                return done, 0
-            finally:
-                opt.t = int(t[0])
+            for e, k in steps:
+                step_lr = lr * decay ** (e / span) if decay is not None else lr
+                level = levels[(base + e) % len(levels)]
+                got, status = self._train_in_c(X, Y, records["loss"][e:e + k], k, batch, shuffle,
+                                               step_lr, code, level, max_wrong, loss_tol)
+                done += got
+                if status != 0:
+                    return done, status
+            return done, 0
 
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose, lr)
 

@@ -7,8 +7,8 @@ the Gaussian KL, both averaged over the batch.
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, is_activation_list, parse_activation,
-                   parse_dtype, parse_loss, parse_threads)
+from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
+                   parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
 from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_sequence
@@ -352,12 +352,9 @@ class VAE(Persistable):
             role = "output" if l == self.enc.L + self.dec.L else "decoder"
             rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
         warm = f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
-        lines = [f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + {self.beta:g}·KL{warm}, '
-                 f'optimizer {type(self.optimizer).__name__})',
-                 f"{'Layer':<24}{'Units':>7}  {'Activation':<16}{'Params':>8}", "-" * 57]
-        lines += [f"{r[0]:<24}{r[1]:>7}  {r[2]:<16}{r[3]:>8,}" for r in rows]
-        lines += ["-" * 57, f"Total params: {self.n_params:,}"]
-        print_fn("\n".join(lines))
+        print_fn(format_summary(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '
+                                f'{self.beta:g}·KL{warm}, optimizer {type(self.optimizer).__name__})',
+                                rows, self.n_params))
 
     def __repr__(self):
         return (f"VAE(encoder={self.encoder}, latent_dim={self.latent_dim}, decoder={self.decoder}, "
