@@ -22,9 +22,13 @@ train the same network. The VAE's ε differs between systems (each draws its own
 Each (workload, thread count, system) runs in its own subprocess with a controlled environment:
 OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to the thread count,
 torch.set_num_threads(threads), sia ``threads=``; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
-removed (they can pin OpenBLAS to slower kernels). Inside it, after a warm-up of one epoch plus
-a calibration, each of ``--runs`` runs trains enough whole epochs to last about ``--run-time``
-seconds; the reported time per epoch is the median over the runs.
+removed (they can pin OpenBLAS to slower kernels). Each subprocess warms up (one epoch plus a
+doubling calibration) alone, then waits for orders: the timed runs go in ``--runs`` rounds, each
+round timing every system once per dtype, in an order that rotates from round to round, with a
+pause of ``--pause`` s before each run. A run trains enough whole epochs to last about
+``--run-time`` seconds; the reported time per epoch is the median over the runs. Interleaving
+the systems makes a ratio a comparison under the same conditions: on a machine shared with other
+jobs, a burst of load lands on every system's runs alike instead of on one system's cell.
 """
 import argparse
 import datetime
@@ -130,79 +134,75 @@ def initial_weights(w, dtype):
 
 # ---------------------------------------------------------------- the worker (a subprocess)
 
-def time_epochs(fit, runs, run_time):
-    """fit(epochs) -> loss. Warm-up epoch, calibration, then `runs` runs of E epochs each.
-    Returns (seconds per epoch of each run, E, loss of the first epoch)."""
+def calibrate(fit, run_time):
+    """fit(epochs) -> loss. Warm-up epoch, then a doubling calibration (also a second warm-up).
+    Returns (E, the loss of the first epoch): E epochs last about run_time seconds."""
     first_loss = fit(1)
     epochs, elapsed = 1, 0.0
-    while True:  # calibration, doubling: also a second warm-up
+    while True:
         t0 = time.perf_counter()
         fit(epochs)
         elapsed = time.perf_counter() - t0
         if elapsed >= run_time / 4 or epochs >= 1 << 20:
             break
         epochs *= 2
-    E = max(1, round(epochs * run_time / max(elapsed, 1e-9)))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fit(E)
-        times.append((time.perf_counter() - t0) / E)
-    return times, E, first_loss
+    return max(1, round(epochs * run_time / max(elapsed, 1e-9))), first_loss
+
+
+def make_fit(system, w, dtype, threads, init):
+    """fit(epochs) -> loss of the last epoch, for one system on one workload and dtype."""
+    X = init["X"]
+    batch = w["batch"] or X.shape[0]
+    if system == "sia":
+        model = sia_model(w, dtype, threads)
+        if init["params"] is not None:
+            model.params[...] = init["params"]  # the same start as the others
+
+        def fit(epochs):
+            h = model.fit(X, epochs=epochs, batch_size=batch, shuffle=False)
+            return float(h.history["loss"][-1])
+        return fit
+    weights = init["weights"]
+    if system == "numpy":
+        import numpy_ae as impl
+    else:
+        import torch_ae as impl
+    if w["kind"] == "ae":
+        acts = [w["hidden"]] * (len(w["layers"]) - 2) + ["sigmoid"]
+        if system == "numpy":
+            model = impl.NumpyAutoencoder(weights, acts, w["loss"], 1e-3, dtype, cap=batch)
+        else:
+            model = impl.TorchAutoencoder(weights, acts, w["loss"], 1e-3, dtype)
+    elif system == "numpy":
+        model = impl.NumpyVAE(weights, w["hidden"], 1e-3, dtype, cap=batch)
+    else:
+        model = impl.TorchVAE(weights, w["hidden"], 1e-3, dtype)
+    return lambda epochs: model.fit(X, epochs, batch)
 
 
 def worker(job):
-    """Runs in a subprocess: times one system on one workload, both dtypes; prints JSON."""
+    """Runs in a subprocess, one system on one workload at one thread count, serving the
+    parent over stdin/stdout (one JSON object per line): first it builds the model of each
+    dtype, warms it up and calibrates it, and prints {"ready": {dtype: {E, first_loss}},
+    "info": ...}; then each line "run <dtype>" trains E epochs and answers {"time": seconds per
+    epoch}; "quit" ends it. The parent interleaves the systems' runs (see interleaved_runs)."""
     sys.path.insert(0, ROOT)
     sys.path.insert(0, HERE)
-    system, wname, threads = job["system"], job["workload"], job["threads"]
-    w = WORKLOADS[wname]
+    system, threads = job["system"], job["threads"]
+    w = WORKLOADS[job["workload"]]
     info = {}
     if system == "torch":
         import torch
         torch.set_num_threads(threads)
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-    results = {}
+    fits, ready = {}, {}
     for dtype in job["dtypes"]:
         with open(job["init"][dtype], "rb") as f:
             init = pickle.load(f)
-        X = init["X"]
-        batch = w["batch"] or X.shape[0]
-        if system == "sia":
-            model = sia_model(w, dtype, threads)
-            if init["params"] is not None:
-                model.params[...] = init["params"]  # the same start as the others
-            kwargs = {"shuffle": False}
-
-            def fit(epochs, model=model, X=X, batch=batch, kwargs=kwargs):
-                h = model.fit(X, epochs=epochs, batch_size=batch, **kwargs)
-                return float(h.history["loss"][-1])
-        elif system == "numpy":
-            import numpy_ae
-            weights = init["weights"]
-            if w["kind"] == "ae":
-                acts = [w["hidden"]] * (len(w["layers"]) - 2) + ["sigmoid"]
-                model = numpy_ae.NumpyAutoencoder(weights, acts, w["loss"], 1e-3, dtype, cap=batch)
-            else:
-                model = numpy_ae.NumpyVAE(weights, w["hidden"], 1e-3, dtype, cap=batch)
-
-            def fit(epochs, model=model, X=X, batch=batch):
-                return model.fit(X, epochs, batch)
-        else:
-            import torch_ae
-            weights = init["weights"]
-            if w["kind"] == "ae":
-                acts = [w["hidden"]] * (len(w["layers"]) - 2) + ["sigmoid"]
-                model = torch_ae.TorchAutoencoder(weights, acts, w["loss"], 1e-3, dtype)
-            else:
-                model = torch_ae.TorchVAE(weights, w["hidden"], 1e-3, dtype)
-
-            def fit(epochs, model=model, X=X, batch=batch):
-                return model.fit(X, epochs, batch)
-        times, E, first_loss = time_epochs(fit, job["runs"], job["run_time"])
-        results[dtype] = {"times": times, "epochs_per_run": E, "first_loss": first_loss,
-                          "median": float(np.median(times))}
+        fits[dtype] = make_fit(system, w, dtype, threads, init)
+        E, first_loss = calibrate(fits[dtype], job["run_time"])
+        ready[dtype] = {"E": E, "first_loss": first_loss}
     if system == "numpy":
         try:
             from threadpoolctl import threadpool_info
@@ -211,7 +211,16 @@ def worker(job):
                             if p.get("user_api") == "blas"]
         except ImportError:
             info["blas"] = "threadpoolctl not installed"
-    print(json.dumps({"results": results, "info": info}))
+    print(json.dumps({"ready": ready, "info": info}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            break
+        dtype = cmd[1]
+        E = ready[dtype]["E"]
+        t0 = time.perf_counter()
+        fits[dtype](E)
+        print(json.dumps({"time": (time.perf_counter() - t0) / E}), flush=True)
 
 
 def clean_env(threads):
@@ -222,12 +231,68 @@ def clean_env(threads):
     return env
 
 
-def run_job(job):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)],
-                         env=clean_env(job["threads"]), capture_output=True, text=True)
-    if out.returncode:
-        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class Server:
+    """A worker subprocess (see worker), driven line by line."""
+
+    def __init__(self, job):
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
+                                      json.dumps(job)], env=clean_env(job["threads"]), text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.hello = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip().splitlines() or ["failed"]
+            raise RuntimeError(err[-1])
+        return json.loads(line)
+
+    def run(self, dtype):
+        self.proc.stdin.write(f"run {dtype}\n")
+        self.proc.stdin.flush()
+        return self._read()["time"]
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait()
+
+
+def interleaved_runs(jobs, runs, dtypes, pause):
+    """{system: result} for one workload and thread count. The systems' servers start one at a
+    time (each warms up and calibrates alone), then the timed runs go in rounds: each round
+    runs every system once per dtype, in an order that rotates from round to round, so that a
+    change in the machine's load touches every system alike. Between two systems' runs the
+    parent sleeps `pause` seconds, so that the idle threads of one (OpenBLAS, OpenMP) stop
+    spinning before the next one is timed."""
+    servers, results = {}, {}
+    try:
+        for system, job in jobs.items():
+            try:
+                servers[system] = Server(job)
+            except RuntimeError as exc:
+                results[system] = {"error": str(exc)}
+        times = {s: {d: [] for d in dtypes} for s in servers}
+        order = list(servers)
+        for r in range(runs):
+            for dtype in dtypes:
+                for k in range(len(order)):
+                    system = order[(r + k) % len(order)]
+                    time.sleep(pause)
+                    times[system][dtype].append(servers[system].run(dtype))
+        for system, srv in servers.items():
+            results[system] = {"info": srv.hello["info"], "results": {
+                d: {"times": times[system][d], "epochs_per_run": srv.hello["ready"][d]["E"],
+                    "first_loss": srv.hello["ready"][d]["first_loss"],
+                    "median": float(np.median(times[system][d]))} for d in dtypes}}
+    finally:
+        for srv in servers.values():
+            srv.close()
+    return results
 
 
 # ---------------------------------------------------------------- GFLOP/s of workload B
@@ -319,6 +384,8 @@ def main():
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--pause", type=float, default=0.3,
+                    help="seconds of sleep before each timed run (idle threads stop spinning)")
     ap.add_argument("--b-rows", type=int, help="rows of workload B (default 10,000, quick 2,560)")
     ap.add_argument("--out", help="markdown file to write (full mode default: docs/benchmarks.md)")
     ap.add_argument("--json", help="also dump the raw results here")
@@ -360,9 +427,8 @@ def main():
                 init[dtype] = path
                 notes[wname] = source
             for t in threads:
+                jobs = {}
                 for system in systems:
-                    job = dict(system=system, workload=wname, threads=t, dtypes=dtypes, init=init,
-                               runs=runs, run_time=run_time)
                     if system == "sia" and w["kind"] == "vae":
                         try:
                             import sia_autoencoder.vae  # noqa: F401
@@ -370,8 +436,10 @@ def main():
                             results[(wname, t, system)] = {"error": f"sia_autoencoder.vae: {exc}"}
                             print(f"  {wname} {t}t {system}: skipped ({exc})")
                             continue
-                    t0 = time.perf_counter()
-                    r = run_job(job)
+                    jobs[system] = dict(system=system, workload=wname, threads=t, dtypes=dtypes,
+                                        init=init, run_time=run_time)
+                t0 = time.perf_counter()
+                for system, r in interleaved_runs(jobs, runs, dtypes, args.pause).items():
                     results[(wname, t, system)] = r
                     if "error" in r:
                         print(f"  {wname} {t}t {system}: skipped ({r['error']})")
@@ -379,7 +447,8 @@ def main():
                     extra.setdefault(system, r["info"])
                     cells = "  ".join(f"{d} {fmt_rate(v['median'])}/s (loss1 {v['first_loss']:.6g})"
                                       for d, v in r["results"].items())
-                    print(f"  {wname:<8} {t}t {system:<5} {cells}   [{time.perf_counter() - t0:.0f} s]")
+                    print(f"  {wname:<8} {t}t {system:<5} {cells}")
+                print(f"  [{wname} {t}t: {time.perf_counter() - t0:.0f} s]")
 
         # GFLOP/s of B: the whole step, and sia's gemm calls alone, against the FMA probe.
         gflops = None
@@ -455,6 +524,10 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
           "`Autoencoder(threads=threads)`.",
           f"- Warm-up (one epoch, then a doubling calibration), then {runs} timed runs of whole "
           f"epochs, each ~{run_time} s long; the table gives the **median** epochs per second.",
+          f"- The runs are interleaved: {runs} rounds, each timing every system once per dtype, in "
+          "an order that rotates between rounds, after a pause of "
+          f"{args.pause} s (so that idle BLAS/OpenMP threads of the previous system have stopped "
+          "spinning). A change in the machine's load thus reaches every system alike.",
           "- Ratios are sia's epochs/s over the other system's (> 1: sia is faster).",
           "- Loss of the first epoch is printed by the script for every system as a check that "
           "they train the same network (the VAE's ε is drawn by each system itself)."]
