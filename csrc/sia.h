@@ -59,6 +59,8 @@ typedef struct {
     double momentum;             /* α of momentum */
     double beta1, beta2, eps;    /* Adam */
     int64_t t;                   /* steps taken so far */
+    int64_t t_flat;              /* Adam: from this t on both bias corrections are exactly 1
+                                    (0: not found yet; optim.c finds it) */
 } sia_optim;
 
 /* ---- one training run: what to do, and where it is, so that a paused run resumes ---- */

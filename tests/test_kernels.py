@@ -137,6 +137,21 @@ def test_one_optimizer_step_against_closed_form(rng, dtype, kind):
         np.testing.assert_allclose(v, want_v, **tol)
 
 
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
+@pytest.mark.parametrize("t", [0, 3, 10, 20, 25, 30, 34, 63, 64, 65, 66, 100, 200, 421, 422, 10**6])
+def test_adam_bias_correction_late_steps(rng, beta, t):
+    """optim.c stops calling pow once β^t is too small to change 1 - β^t: the steps around that
+    point (t ≈ 64 / -log2 β) must still move p as the closed form does, to float64 precision."""
+    n = 16
+    p0, g = rng.normal(size=n), rng.normal(size=n)
+    m0, v0 = rng.normal(size=n) * 0.1, rng.uniform(0.01, 0.1, size=n)
+    p, m, v = p0.copy(), m0.copy(), v0.copy()
+    _core.optim_step(p, m, v, g, _core.ADAM, 0.1, 0.0, beta, beta, 1e-8, t)
+    want_p = twins.optim_step(p0, m0, v0, g, twins.ADAM, 0.1, beta1=beta, beta2=beta, eps=1e-8, t=t)[0]
+    # the step, not p: a correction off by 1e-10 would change p only in its last digits
+    np.testing.assert_allclose(p - p0, want_p - p0, rtol=1e-11)
+
+
 def test_adam_first_step_moves_every_weight_by_lr():
     """From zero state, Adam's bias correction makes the first step exactly lr·sign(g)."""
     g = np.array([3.0, -0.001, 250.0])
