@@ -278,34 +278,38 @@ GEMM_INLINE void gemm_transpose(vreal *v) {
 }
 
 /* Bp (kc, NR) = columns j0 .. j0+nr of op(B) over k = p0 .. p0+kc, zero beyond nr.
- * B (K, N): each k is a contiguous run of B's row. B (N, K): each column j is a contiguous run
- * of B's row j, so this is a transpose, done VL × VL at a time in the registers. */
+ * B (K, N): each k is a contiguous run of B's row, copied as two vectors; in a panel cut to
+ * nr < NR columns (the last one) they are masked to nr lanes, reading ahead into B's next row
+ * but never past B's end (there, element by element). B (N, K): each column j is a contiguous
+ * run of B's row j, so this is a transpose, done VL × VL at a time in the registers, with zero
+ * rows past nr; the last kc % VL k element by element. */
 GEMM_INLINE void gemm_pack_b(REAL *restrict Bp, const REAL *restrict B, int64_t N, int64_t K,
                              int transB, int64_t p0, int64_t kc, int64_t j0, int nr) {
     if (!transB) {
-        const REAL *b = B + p0 * N + j0;
-        if (nr == GEMM_NR) {
-            for (int64_t k = 0; k < kc; k++, b += N, Bp += GEMM_NR) {
-                *(vreal *)Bp = *(const vreal_u *)b;
-                *(vreal *)(Bp + GEMM_VL) = *(const vreal_u *)(b + GEMM_VL);
-            }
-        } else {
-            for (int64_t k = 0; k < kc; k++, b += N, Bp += GEMM_NR)
-                for (int j = 0; j < GEMM_NR; j++) Bp[j] = j < nr ? b[j] : 0;
+        const REAL *b = B + p0 * N + j0, *end = B + K * N;
+        FN(gemm_ivec) m0, m1; /* all ones in the lanes of columns < nr */
+        for (int l = 0; l < GEMM_VL; l++) m0[l] = l < nr ? -1 : 0, m1[l] = GEMM_VL + l < nr ? -1 : 0;
+        int64_t k = 0;
+        for (; k < kc && b + GEMM_NR <= end; k++, b += N, Bp += GEMM_NR) {
+            *(vreal *)Bp = (vreal)((FN(gemm_ivec)) * (const vreal_u *)b & m0);
+            *(vreal *)(Bp + GEMM_VL) = (vreal)((FN(gemm_ivec)) * (const vreal_u *)(b + GEMM_VL) & m1);
         }
+        for (; k < kc; k++, b += N, Bp += GEMM_NR)
+            for (int j = 0; j < GEMM_NR; j++) Bp[j] = j < nr ? b[j] : 0;
         return;
     }
     const REAL *b = B + j0 * K + p0;
     int64_t k = 0;
-    if (nr == GEMM_NR) {
-        for (; k + GEMM_VL <= kc; k += GEMM_VL)
-            for (int h = 0; h < 2; h++) {
-                vreal v[GEMM_VL];
-                for (int r = 0; r < GEMM_VL; r++) v[r] = *(const vreal_u *)(b + (h * GEMM_VL + r) * K + k);
-                gemm_transpose(v);
-                for (int r = 0; r < GEMM_VL; r++) *(vreal *)(Bp + (k + r) * GEMM_NR + h * GEMM_VL) = v[r];
+    for (; k + GEMM_VL <= kc; k += GEMM_VL)
+        for (int h = 0; h < 2; h++) {
+            vreal v[GEMM_VL];
+            for (int r = 0; r < GEMM_VL; r++) {
+                v[r] = (vreal){0};
+                if (h * GEMM_VL + r < nr) v[r] = *(const vreal_u *)(b + (h * GEMM_VL + r) * K + k);
             }
-    }
+            gemm_transpose(v);
+            for (int r = 0; r < GEMM_VL; r++) *(vreal *)(Bp + (k + r) * GEMM_NR + h * GEMM_VL) = v[r];
+        }
     for (int j = 0; j < GEMM_NR; j++)
         for (int64_t kk = k; kk < kc; kk++) Bp[kk * GEMM_NR + j] = j < nr ? b[j * K + kk] : 0;
 }
