@@ -505,12 +505,14 @@ static void gemm_tiny(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t 
         const REAL *b = in_place ? B + j0 : Bp + p * K * GEMM_NR;
         const int64_t ldb = in_place ? N : GEMM_NR;
         if (!in_place) gemm_pack_b(Bp + p * K * GEMM_NR, B, N, K, transB, 0, K, j0, nc);
-        /* ceil(M / tile) row tiles of even heights: 32 rows are 6, 6, 5, 5, 5, 5, not 6 × 5 + 2 */
+        /* nt = ceil(M / tile) row tiles of even heights: 32 rows are 6, 6, 5, 5, 5, 5, not
+           6 × 5 + 2. The first M % nt tiles have one row more than the others. */
         const int nv = nc > GEMM_VL ? 2 : 1, tr = nv > 1 ? GEMM_TINY_MR : 2 * GEMM_TINY_MR;
-        const int64_t nt = (M + tr - 1) / tr;
-        for (int64_t t = 0; t < nt; t++) {
-            const int64_t i0 = M * t / nt, mr = M * (t + 1) / nt - i0;
-            gemm_tiny_tile(C + i0 * N + j0, N, A + i0 * rs, rs, ks, b, ldb, K, (int)mr, nv, nc, !accumulate);
+        const int64_t nt = (M + tr - 1) / tr, low = M / nt, taller = M % nt;
+        for (int64_t t = 0, i0 = 0; t < nt; t++) {
+            const int mr = (int)(low + (t < taller));
+            gemm_tiny_tile(C + i0 * N + j0, N, A + i0 * rs, rs, ks, b, ldb, K, mr, nv, nc, !accumulate);
+            i0 += mr;
         }
     }
 }
