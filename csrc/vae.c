@@ -214,6 +214,11 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
         for (int64_t i = 0; i < B; i++)
             memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));
+        /* The next step's rows are scattered over X, which outgrows L2: ask for them now, so
+           that its gather does not wait for one row after another while this step computes. */
+        for (int64_t i = r0 + B; i < r0 + B + batch && i < n; i++)
+            for (int64_t j = 0; j < d; j += 64 / (int64_t)sizeof(REAL))
+                __builtin_prefetch(X + tr->order[i] * d + j, 0, 1);
         for (int64_t i = 0; i < B * k; i++) tr->eps[i] = (REAL)sia_rng_normal(rng);
         double out[3];
         FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
