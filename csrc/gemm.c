@@ -1,10 +1,14 @@
 /* gemm.c (template, see real.h): the matrix product under every dense layer.
  * C (M, N) = op(A) (M, K) · op(B) (K, N) [+ C].
  *
- * Two paths, chosen from the shape alone (never from nthreads), so a given shape always takes
+ * Three paths, chosen from the shape alone (never from nthreads), so a given shape always takes
  * the same arithmetic:
+ *   - tiny: operands that fit in L1 and K in one block, as in the layers of the letters model
+ *     and of the digits VAE (M = batch <= ~100, N, K <= ~64). No blocking, no packing of A, and
+ *     B packed only when it must be (transposed, or rows that are not whole vectors); tiles of
+ *     6 × NR with edge tiles cut to size instead of padded. No threads: it is microseconds.
  *   - small: plain loops, no packing, no threads, no buffers, for vector-matrix products
- *     (M < MR) and other slivers.
+ *     (M < 4) and other slivers.
  *   - blocked: GotoBLAS/BLIS style. For each (jc, pc) block, a KC × NC slab of op(B) is packed
  *     into NR-wide micro-panels (one pair of 32-byte vectors per k), and an MC × KC block of
  *     op(A) into MR-row micro-panels (MR scalars per k, broadcast one at a time). An MR × NR
@@ -51,8 +55,8 @@ enum {
     GEMM_NC = (1 << 20) / (GEMM_KC * sizeof(REAL)) / GEMM_NR * GEMM_NR,
 };
 
-/* The blocked path wins from a few thousand multiply-adds on (1.5 µs for 32 × 25 × 35, 3-6×
-   the small path), even padding a sliver of columns to NR, except for fewer rows than a micro-tile
+/* Past the tiny path's shapes (gemm_tiny_fits), the blocked path wins from a few thousand
+   multiply-adds on, even padding a sliver of columns to NR, except for fewer rows than a micro-tile
    (a vector-matrix product, where packing B costs as much as using it) and for a sliver of
    columns that the small path gets as contiguous dot products. Threads start at
    GEMM_THREAD_WORK multiply-adds, ~100 µs on one core: each of 2 threads then gets ~50 µs,
@@ -62,6 +66,12 @@ enum {
 #define GEMM_TASKS_PER_THREAD 2
 /* op(A) up to this many bytes is read in place by the micro-kernel instead of packed. */
 #define GEMM_INPLACE_A 16384.0
+/* Tiny path: tiles of GEMM_TINY_MR rows × NR columns (12 accumulators, as the blocked
+   micro-kernel), for products of at least GEMM_TINY_MIN_M rows whose op(A) and op(B) each fit
+   in GEMM_TINY_BYTES (L1 is 32 KB). */
+#define GEMM_TINY_MR 6
+#define GEMM_TINY_MIN_M 4
+#define GEMM_TINY_BYTES 32768.0
 
 /* Each thread's packed B slab and packed A block.
    Thread-local, so concurrent callers and the threads of one call never share them. */
@@ -268,34 +278,38 @@ GEMM_INLINE void gemm_transpose(vreal *v) {
 }
 
 /* Bp (kc, NR) = columns j0 .. j0+nr of op(B) over k = p0 .. p0+kc, zero beyond nr.
- * B (K, N): each k is a contiguous run of B's row. B (N, K): each column j is a contiguous run
- * of B's row j, so this is a transpose, done VL × VL at a time in the registers. */
+ * B (K, N): each k is a contiguous run of B's row, copied as two vectors; in a panel cut to
+ * nr < NR columns (the last one) they are masked to nr lanes, reading ahead into B's next row
+ * but never past B's end (there, element by element). B (N, K): each column j is a contiguous
+ * run of B's row j, so this is a transpose, done VL × VL at a time in the registers, with zero
+ * rows past nr; the last kc % VL k element by element. */
 GEMM_INLINE void gemm_pack_b(REAL *restrict Bp, const REAL *restrict B, int64_t N, int64_t K,
                              int transB, int64_t p0, int64_t kc, int64_t j0, int nr) {
     if (!transB) {
-        const REAL *b = B + p0 * N + j0;
-        if (nr == GEMM_NR) {
-            for (int64_t k = 0; k < kc; k++, b += N, Bp += GEMM_NR) {
-                *(vreal *)Bp = *(const vreal_u *)b;
-                *(vreal *)(Bp + GEMM_VL) = *(const vreal_u *)(b + GEMM_VL);
-            }
-        } else {
-            for (int64_t k = 0; k < kc; k++, b += N, Bp += GEMM_NR)
-                for (int j = 0; j < GEMM_NR; j++) Bp[j] = j < nr ? b[j] : 0;
+        const REAL *b = B + p0 * N + j0, *end = B + K * N;
+        FN(gemm_ivec) m0, m1; /* all ones in the lanes of columns < nr */
+        for (int l = 0; l < GEMM_VL; l++) m0[l] = l < nr ? -1 : 0, m1[l] = GEMM_VL + l < nr ? -1 : 0;
+        int64_t k = 0;
+        for (; k < kc && b + GEMM_NR <= end; k++, b += N, Bp += GEMM_NR) {
+            *(vreal *)Bp = (vreal)((FN(gemm_ivec)) * (const vreal_u *)b & m0);
+            *(vreal *)(Bp + GEMM_VL) = (vreal)((FN(gemm_ivec)) * (const vreal_u *)(b + GEMM_VL) & m1);
         }
+        for (; k < kc; k++, b += N, Bp += GEMM_NR)
+            for (int j = 0; j < GEMM_NR; j++) Bp[j] = j < nr ? b[j] : 0;
         return;
     }
     const REAL *b = B + j0 * K + p0;
     int64_t k = 0;
-    if (nr == GEMM_NR) {
-        for (; k + GEMM_VL <= kc; k += GEMM_VL)
-            for (int h = 0; h < 2; h++) {
-                vreal v[GEMM_VL];
-                for (int r = 0; r < GEMM_VL; r++) v[r] = *(const vreal_u *)(b + (h * GEMM_VL + r) * K + k);
-                gemm_transpose(v);
-                for (int r = 0; r < GEMM_VL; r++) *(vreal *)(Bp + (k + r) * GEMM_NR + h * GEMM_VL) = v[r];
+    for (; k + GEMM_VL <= kc; k += GEMM_VL)
+        for (int h = 0; h < 2; h++) {
+            vreal v[GEMM_VL];
+            for (int r = 0; r < GEMM_VL; r++) {
+                v[r] = (vreal){0};
+                if (h * GEMM_VL + r < nr) v[r] = *(const vreal_u *)(b + (h * GEMM_VL + r) * K + k);
             }
-    }
+            gemm_transpose(v);
+            for (int r = 0; r < GEMM_VL; r++) *(vreal *)(Bp + (k + r) * GEMM_NR + h * GEMM_VL) = v[r];
+        }
     for (int j = 0; j < GEMM_NR; j++)
         for (int64_t kk = k; kk < kc; kk++) Bp[kk * GEMM_NR + j] = j < nr ? b[j * K + kk] : 0;
 }
@@ -410,6 +424,109 @@ static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64
     }
 }
 
+/* ---- tiny path ---- */
+
+/* c (mr, nv·VL cut to nc) of C (ldc) = [c +] Σ_k a_r[k] b[k, :] over k < K, with a tile of
+ * mr rows × nv vectors in the registers: mr <= GEMM_TINY_MR for nv = 2, mr <= 2·GEMM_TINY_MR
+ * for nv = 1, so that a full tile has 12 accumulators (more than the 4-cycle FMA latency × 2
+ * FMA units) and 3 registers left for b and the broadcast of a. Row r of op(A) is read in place
+ * at a + r·rs + k·ks (as gemm_micro); row k of the panel at b + k·ldb. Called with constant mr
+ * and nv (gemm_tiny_tile), so that an edge tile computes only its own rows and vectors. */
+GEMM_INLINE void gemm_tiny_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_t rs,
+                                 int64_t ks, const REAL *restrict b, int64_t ldb, int64_t K,
+                                 int mr, int nv, int nc, int overwrite) {
+    vreal acc[2 * GEMM_TINY_MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = (vreal){0};
+    for (int64_t k = 0; k < K; k++, a += ks, b += ldb) {
+        const vreal b0 = *(const vreal_u *)b;
+        vreal b1 = b0;
+        if (nv > 1) b1 = *(const vreal_u *)(b + GEMM_VL);
+        for (int r = 0; r < mr; r++) {
+            const REAL x = a[r * rs];
+            acc[r][0] += x * b0;
+            if (nv > 1) acc[r][1] += x * b1;
+        }
+    }
+    const int full = nc / GEMM_VL; /* whole vectors of the tile's columns: 0 .. nv */
+    for (int r = 0; r < mr; r++) {
+        REAL *cr = c + r * ldc;
+        for (int h = 0; h < nv; h++) {
+            if (h < full) {
+                if (overwrite) *(vreal_u *)(cr + h * GEMM_VL) = acc[r][h];
+                else *(vreal_u *)(cr + h * GEMM_VL) += acc[r][h];
+            } else { /* the last, partial vector: through memory, so acc stays in registers */
+                REAL t[GEMM_VL];
+                *(vreal_u *)t = acc[r][h];
+                REAL *cj = cr + h * GEMM_VL;
+                for (int l = 0; l < GEMM_VL; l++) /* not "l < nc - ...": GCC makes a memcpy call */
+                    if (h * GEMM_VL + l < nc) cj[l] = overwrite ? t[l] : cj[l] + t[l];
+            }
+        }
+    }
+}
+
+/* gemm_tiny_micro with mr and nv made constants, one specialization per case. */
+GEMM_INLINE void gemm_tiny_tile(REAL *c, int64_t ldc, const REAL *a, int64_t rs, int64_t ks,
+                                const REAL *b, int64_t ldb, int64_t K, int mr, int nv, int nc,
+                                int overwrite) {
+#define GEMM_TINY_CASE(m, v) \
+    case m: gemm_tiny_micro(c, ldc, a, rs, ks, b, ldb, K, m, v, nc, overwrite); break;
+    if (nv > 1) {
+        switch (mr) {
+            GEMM_TINY_CASE(1, 2) GEMM_TINY_CASE(2, 2) GEMM_TINY_CASE(3, 2) GEMM_TINY_CASE(4, 2)
+            GEMM_TINY_CASE(5, 2) GEMM_TINY_CASE(6, 2)
+        }
+    } else {
+        switch (mr) {
+            GEMM_TINY_CASE(1, 1) GEMM_TINY_CASE(2, 1) GEMM_TINY_CASE(3, 1) GEMM_TINY_CASE(4, 1)
+            GEMM_TINY_CASE(5, 1) GEMM_TINY_CASE(6, 1) GEMM_TINY_CASE(7, 1) GEMM_TINY_CASE(8, 1)
+            GEMM_TINY_CASE(9, 1) GEMM_TINY_CASE(10, 1) GEMM_TINY_CASE(11, 1) GEMM_TINY_CASE(12, 1)
+        }
+    }
+#undef GEMM_TINY_CASE
+}
+
+/* C (M, N) = op(A) · op(B) [+ C] when both fit in L1 and K in one block (gemm_tiny_fits).
+ * op(A) is read in place. op(B) is read in place when it is B (K, N) with whole vectors per row;
+ * otherwise it is packed once, as the blocked path packs it (NR-wide panels, zero beyond N).
+ * For each NR-wide panel of op(B), which stays in L1, the rows of C are cut into tiles of at
+ * most GEMM_TINY_MR rows (2·GEMM_TINY_MR when the panel is one vector wide), of even heights;
+ * the last vector of a row is cut to N, never padded. With K <= KC each C
+ * element is one FMA chain over k = 0 .. K-1, added to C at the end: the blocked path's
+ * arithmetic, without its packing of A, its 6-row tiles and its loops over blocks. */
+GEMM_CLONES
+static void gemm_tiny(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
+                      int transA, int transB, int accumulate, REAL *Bp) {
+    const int64_t rs = transA ? 1 : K, ks = transA ? M : 1, np = (N + GEMM_NR - 1) / GEMM_NR;
+    const int in_place = !transB && N % GEMM_VL == 0;
+    for (int64_t p = 0; p < np; p++) {
+        const int64_t j0 = p * GEMM_NR;
+        const int nc = (int)(N - j0 < GEMM_NR ? N - j0 : GEMM_NR);
+        const REAL *b = in_place ? B + j0 : Bp + p * K * GEMM_NR;
+        const int64_t ldb = in_place ? N : GEMM_NR;
+        if (!in_place) gemm_pack_b(Bp + p * K * GEMM_NR, B, N, K, transB, 0, K, j0, nc);
+        /* nt = ceil(M / tile) row tiles of even heights: 32 rows are 6, 6, 5, 5, 5, 5, not
+           6 × 5 + 2. The first M % nt tiles have one row more than the others. */
+        const int nv = nc > GEMM_VL ? 2 : 1, tr = nv > 1 ? GEMM_TINY_MR : 2 * GEMM_TINY_MR;
+        const int64_t nt = (M + tr - 1) / tr, low = M / nt, taller = M % nt;
+        for (int64_t t = 0, i0 = 0; t < nt; t++) {
+            const int mr = (int)(low + (t < taller));
+            gemm_tiny_tile(C + i0 * N + j0, N, A + i0 * rs, rs, ks, b, ldb, K, mr, nv, nc, !accumulate);
+            i0 += mr;
+        }
+    }
+}
+
+/* The tiny path's shapes: a few rows at least (fewer: a vector-matrix product, where packing
+   B costs as much as using it), one K block, op(A) and op(B) (its panels padded to NR columns)
+   each within GEMM_TINY_BYTES, and below the threads' threshold. Shape alone decides. */
+static int FN(gemm_tiny_fits)(int64_t M, int64_t N, int64_t K, double work) {
+    const double np = (double)((N + GEMM_NR - 1) / GEMM_NR * GEMM_NR);
+    return M >= GEMM_TINY_MIN_M && K <= GEMM_KC && work < GEMM_THREAD_WORK &&
+           (double)M * (double)K * sizeof(REAL) <= GEMM_TINY_BYTES &&
+           np * (double)K * sizeof(REAL) <= GEMM_TINY_BYTES;
+}
+
 /* One threaded product, cut into ntasks strips of whole tiles (columns or rows). */
 typedef struct {
     REAL *C;
@@ -438,6 +555,10 @@ void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, i
         return;
     }
     const double work = (double)M * (double)N * (double)K;
+    if (FN(gemm_tiny_fits)(M, N, K, work)) {
+        gemm_tiny(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack);
+        return;
+    }
     if (work < GEMM_SMALL_WORK || M < GEMM_MR || (4 * N < GEMM_NR && transB && !transA)) {
         gemm_small(C, A, B, M, N, K, transA, transB, accumulate);
         return;

@@ -121,7 +121,7 @@ typedef struct {
 } FN(sia_vae);
 
 typedef struct {
-    FN(sia_acts) enc, dec;   /* the batch through each stack; dec.t holds the targets */
+    FN(sia_acts) enc, dec;   /* the batch through each stack; enc.a[0] is also the target */
     REAL *eps;               /* (batch, k) the ε of the current step */
     int64_t *order;          /* (n,) sample order of the current epoch */
 } FN(sia_vae_trainer);

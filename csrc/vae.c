@@ -84,17 +84,6 @@ void FN(sia_kl_backward)(REAL *dh, const REAL *h, int64_t B, int64_t k, double w
     }
 }
 
-/* Σ g·0 is NaN as soon as one element is NaN or inf. Eight partial sums, so that the compiler
-   may vectorize the loop without reassociating one long chain (train.c's check is one chain). */
-static int FN(vae_all_finite)(const REAL *g, int64_t n) {
-    REAL s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += g[i + j] * 0;
-    for (; i < n; i++) s[0] += g[i] * 0;
-    return isfinite(s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]);
-}
-
 int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,
                               int64_t batch) {
     const int64_t k = vae->dec.sizes[0];
@@ -130,37 +119,40 @@ void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr) {
     tr->eps = NULL;
 }
 
-/* Forward of B rows already in E->a[0] (and targets in D->t), with eps (B, k): fills every
-   activation and returns recon and KL in out[1], out[2], and recon + w KL in out[0]. */
+/* Forward of B rows already in E->a[0], which are also the targets, with eps (B, k): fills
+   every activation and returns recon and KL in out[1], out[2], and recon + w KL in out[0]. */
 static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D,
                             const REAL *eps, int64_t B, int loss, double w, double out[3]) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     FN(sia_net_forward)(&vae->enc, E, B, 0, Le);
     FN(sia_reparam_forward)(D->a[0], E->a[Le], eps, B, k);
     FN(sia_net_forward)(&vae->dec, D, B, 0, Ld);
-    out[1] = FN(sia_loss_forward)(D->z[Ld], D->a[Ld], D->t, B, d, loss, vae->dec.act[Ld - 1],
+    out[1] = FN(sia_loss_forward)(D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
                                   vae->dec.beta[Ld - 1]);
     out[2] = FN(sia_kl_forward)(E->a[Le], B, k);
     out[0] = out[1] + w * out[2];
 }
 
-/* Backward after vae_forward: accumulates the gradient of recon + w KL into both nets' grads. */
+/* Backward after vae_forward: the gradient of recon + w KL, written into both nets' grads, or
+ * added to them when accumulate. Written, it needs no zeroed grads (net.c's net_backward writes
+ * every parameter's gradient), so a training step makes no pass over them before the optimizer.
+ * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels. */
 static void FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
-                             int64_t B, int loss, double w) {
+                             int64_t B, int loss, double w, int accumulate) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     const int64_t h2 = vae->enc.sizes[Le];
     /* Decoder: dL/dy -> ... -> dL/dz in D->dA (B, k). */
     memset(D->dZ, 0, (size_t)(B * d) * sizeof(REAL));
-    FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], D->t, B, d, loss, vae->dec.act[Ld - 1],
+    FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
                           vae->dec.beta[Ld - 1]);
-    FN(sia_net_backward)(&vae->dec, D, B, 0, Ld, 1);
-    /* dL/dh (B, 2k) in E->dA, from z and from the KL; then through the head's activation. */
-    memset(E->dA, 0, (size_t)(B * h2) * sizeof(REAL));
-    FN(sia_reparam_backward)(E->dA, D->dA, E->a[Le], eps, B, k);
-    FN(sia_kl_backward)(E->dA, E->a[Le], B, k, w);
+    FN(net_backward)(&vae->dec, D, B, 0, Ld, 1, accumulate);
+    /* dL/dh (B, 2k) from z and from the KL, straight into E->dZ; then times the head's f'(h)
+       (nothing to do for the usual linear head). */
     memset(E->dZ, 0, (size_t)(B * h2) * sizeof(REAL));
-    FN(sia_act_backward)(E->dZ, E->dA, E->a[Le], B * h2, vae->enc.act[Le - 1], vae->enc.beta[Le - 1]);
-    FN(sia_net_backward)(&vae->enc, E, B, 0, Le, 0);
+    FN(sia_reparam_backward)(E->dZ, D->dA, E->a[Le], eps, B, k);
+    FN(sia_kl_backward)(E->dZ, E->a[Le], B, k, w);
+    FN(act_grad_scale)(E->dZ, E->a[Le], B * h2, vae->enc.act[Le - 1], vae->enc.beta[Le - 1]);
+    FN(net_backward)(&vae->enc, E, B, 0, Le, 0, accumulate);
 }
 
 int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
@@ -174,9 +166,8 @@ int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const 
         return SIA_ENOMEM;
     }
     memcpy(E.a[0], X, (size_t)(n * d) * sizeof(REAL));
-    memcpy(D.t, X, (size_t)(n * d) * sizeof(REAL));
     FN(vae_forward)(vae, &E, &D, eps, n, loss, kl_weight, out);
-    if (vae->enc.grads && vae->dec.grads) FN(vae_backward)(vae, &E, &D, eps, n, loss, kl_weight);
+    if (vae->enc.grads && vae->dec.grads) FN(vae_backward)(vae, &E, &D, eps, n, loss, kl_weight, 1);
     FN(sia_acts_free)(&E);
     FN(sia_acts_free)(&D);
     return SIA_OK;
@@ -219,20 +210,21 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
             st->loss_sum = st->recon_sum = st->kl_sum = 0;
             if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
         }
-        /* One step: the batch rows in the epoch's order, then ε row by row. */
+        /* One step: the batch rows in the epoch's order (inputs and targets), then ε row by row. */
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        for (int64_t i = 0; i < B; i++) {
-            const REAL *x = X + tr->order[r0 + i] * d;
-            memcpy(E->a[0] + i * d, x, (size_t)d * sizeof(REAL));
-            memcpy(D->t + i * d, x, (size_t)d * sizeof(REAL));
-        }
+        for (int64_t i = 0; i < B; i++)
+            memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));
+        /* The next step's rows are scattered over X, which outgrows L2: ask for them now, so
+           that its gather does not wait for one row after another while this step computes. */
+        for (int64_t i = r0 + B; i < r0 + B + batch && i < n; i++)
+            for (int64_t j = 0; j < d; j += 64 / (int64_t)sizeof(REAL))
+                __builtin_prefetch(X + tr->order[i] * d + j, 0, 1);
         for (int64_t i = 0; i < B * k; i++) tr->eps[i] = (REAL)sia_rng_normal(rng);
         double out[3];
         FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
         if (!isfinite(out[0])) return SIA_EDIVERGED;
-        memset(vae->enc.grads, 0, (size_t)P * sizeof(REAL)); /* the decoder's grads follow */
-        FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w);
-        if (!FN(vae_all_finite)(vae->enc.grads, P)) return SIA_EDIVERGED;
+        FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0); /* writes every gradient */
+        if (!FN(all_finite)(vae->enc.grads, P)) return SIA_EDIVERGED; /* train.c's check */
         FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
         st->loss_sum += out[0] * (double)B;
         st->recon_sum += out[1] * (double)B;

@@ -21,6 +21,19 @@ SHAPES = [
 ]
 
 
+# The tiny path (at least 4 rows, K <= 256, op(A) and op(B) within 32 KB each): row tiles of
+# 1-6 rows (12 for one vector of columns), NR-wide panels cut at N (1, 2, 4, VL-1 .. VL+1,
+# 2 VL +- 1 columns), B read in place (N a multiple of VL, not transposed) or packed; K from 1
+# to 256; the digits VAE's products at batch 32 and the letters model's; (64, 64, 128) is tiny
+# in float32 and blocked in float64.
+TINY_SHAPES = [
+    (4, 1, 1), (4, 16, 3), (5, 2, 7), (6, 9, 31), (7, 4, 2), (13, 8, 5), (13, 7, 64), (25, 15, 1),
+    (31, 17, 33), (32, 31, 256), (32, 64, 64), (32, 4, 32), (32, 32, 2), (64, 64, 32),
+    (32, 2, 32), (32, 32, 4), (4, 32, 32), (32, 2, 10), (10, 2, 32), (32, 10, 2), (64, 64, 128),
+    (40, 24, 100), (1000, 3, 2),
+]
+
+
 def operands(M, N, K, transA, transB, dtype, seed=0):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((K, M) if transA else (M, K)).astype(dtype)
@@ -53,7 +66,7 @@ def check_close(C, ref, scale, K):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
 @pytest.mark.parametrize("accumulate", [0, 1])
-@pytest.mark.parametrize("M,N,K", SHAPES)
+@pytest.mark.parametrize("M,N,K", SHAPES + TINY_SHAPES)
 def test_matches_numpy(M, N, K, transA, transB, accumulate, dtype):
     A, B, C0 = operands(M, N, K, transA, transB, dtype)
     C = C0.copy()
@@ -64,7 +77,8 @@ def test_matches_numpy(M, N, K, transA, transB, accumulate, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
-@pytest.mark.parametrize("M,N,K", [(7, 17, 13), (13, 33, 300), (128, 784, 512), (37, 1030, 20)])
+@pytest.mark.parametrize("M,N,K", [(7, 17, 13), (13, 33, 300), (128, 784, 512), (37, 1030, 20),
+                                   (31, 17, 33), (32, 2, 32), (13, 7, 64)])
 def test_small_integers_are_exact(M, N, K, transA, transB, dtype):
     """Integers in [-4, 4]: every partial sum is an integer below 2^24, exact in float32."""
     rng = np.random.default_rng(1)
@@ -78,7 +92,7 @@ def test_small_integers_are_exact(M, N, K, transA, transB, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
-@pytest.mark.parametrize("M,N,K", [(5, 3, 2), (32, 25, 35), (200, 70, 600)])
+@pytest.mark.parametrize("M,N,K", [(5, 3, 2), (32, 25, 35), (200, 70, 600), (13, 7, 64), (32, 2, 32)])
 def test_overwrite_ignores_old_C(M, N, K, transA, transB, dtype):
     """accumulate off must overwrite C, not add 0 * C: NaN in the old C must not leak."""
     A, B, _ = operands(M, N, K, transA, transB, dtype)
@@ -91,7 +105,8 @@ def test_overwrite_ignores_old_C(M, N, K, transA, transB, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
-@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (7, 17, 13), (121, 19, 257), (37, 1030, 20)])
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (7, 17, 13), (121, 19, 257), (37, 1030, 20),
+                                   (5, 2, 7), (31, 17, 33), (13, 7, 64), (1000, 3, 2)])
 def test_writes_only_C_and_reads_only(M, N, K, transA, transB, dtype):
     """C is a view at the front of a bigger buffer: the guard after it stays, A and B too."""
     A, B, C0 = operands(M, N, K, transA, transB, dtype)
@@ -110,7 +125,8 @@ def test_writes_only_C_and_reads_only(M, N, K, transA, transB, dtype):
 @pytest.mark.parametrize("transA,transB", TRANS)
 @pytest.mark.parametrize("accumulate", [0, 1])
 @pytest.mark.parametrize("M,N,K", [(128, 784, 512), (512, 784, 128), (31, 515, 333),
-                                   (200, 70, 600), (128, 32, 256), (13, 33, 300)])
+                                   (200, 70, 600), (128, 32, 256), (13, 33, 300),
+                                   (32, 64, 64), (31, 17, 33), (1000, 3, 2)])
 def test_bit_identical_for_any_nthreads(M, N, K, transA, transB, accumulate, dtype):
     """Every C element is reduced over k in one order whatever the thread count."""
     A, B, C0 = operands(M, N, K, transA, transB, dtype, seed=2)
