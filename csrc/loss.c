@@ -12,29 +12,43 @@ static inline REAL FN(bce_clamp)(REAL y) {
     return y < lo ? lo : (y > hi ? hi : y);
 }
 
+/* The MSE or logistic-BCE terms of one vector: z, y, t (pre-activation, output, target). */
+SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2) {
+    if (mse) {
+        const sia_vr d = y - t;
+        return d * d;
+    }
+    /* softplus(u) - t u = max(u, 0) - t u + log1p(exp(-|u|)); exp(-|u|) below the clamp is 0
+       in libm too; u = NaN must stay NaN (vmax keeps it) */
+    const sia_vr u = b2 * z;
+    sia_vr e;
+    FN(vexpm1)(FN(vmax)(-FN(vabs)(u), SIA_IS32 ? (REAL)-88 : (REAL)-708), &e);
+    return FN(vmax)(u, 0) - t * u + FN(vlog1p01)(e);
+}
+
 /* Σ_j of the MSE or logistic-BCE terms over n elements, in VL partial sums (vector lanes),
-   added lane by lane at the end: the same value as the plain loop up to float rounding. */
+   added lane by lane at the end: the same value as the plain loop up to float rounding. One
+   loop per loss over the whole vectors, the partial one after it: with the kind tested and
+   the tail masked inside one loop, GCC kept the sums on the stack, a store and a reload per
+   vector on the loop's critical path. */
 SIA_INLINE REAL FN(row_loss)(const REAL *zr, const REAL *yr, const REAL *tr, int64_t n, int mse,
                              REAL b2) {
     sia_vr acc = {0};
-    for (int64_t j = 0; j < n; j += SIA_VL) {
+    int64_t j = 0;
+    if (mse)
+        for (; j + SIA_VL <= n; j += SIA_VL)
+            acc += FN(loss_terms)((sia_vr){0}, *(const sia_vr_u *)(yr + j), *(const sia_vr_u *)(tr + j), 1, b2);
+    else
+        for (; j + SIA_VL <= n; j += SIA_VL)
+            acc += FN(loss_terms)(*(const sia_vr_u *)(zr + j), (sia_vr){0}, *(const sia_vr_u *)(tr + j), 0, b2);
+    if (j < n) { /* the padding lanes would hold log1p(1) for BCE: drop them */
         const int64_t m = n - j;
-        sia_vr t = FN(vload)(tr + j, m), term;
-        if (mse) {
-            sia_vr d = FN(vload)(yr + j, m) - t;
-            term = d * d;
-        } else { /* softplus(u) - t u = max(u, 0) - t u + log1p(exp(-|u|)) */
-            sia_vr u = b2 * FN(vload)(zr + j, m), e;
-            FN(vexpm1)(FN(vmax)(-FN(vabs)(u), SIA_IS32 ? (REAL)-88 : (REAL)-708), &e);
-            term = FN(vmax)(u, 0) - t * u + FN(vlog1p01)(e);
-            /* exp(-|u|) below the clamp is 0 in libm too; u = NaN must stay NaN (vmax keeps it) */
-        }
-        if (m < SIA_VL) { /* the padding lanes hold log1p(1) for BCE: drop them */
-            sia_vi lane;
-            for (int l = 0; l < SIA_VL; l++) lane[l] = l;
-            term = FN(vselect)(lane < (int)m, term, (sia_vr){0});
-        }
-        acc += term;
+        sia_vr term = FN(loss_terms)(mse ? (sia_vr){0} : FN(vload_part)(zr + j, m),
+                                     mse ? FN(vload_part)(yr + j, m) : (sia_vr){0},
+                                     FN(vload_part)(tr + j, m), mse, b2);
+        sia_vi lane;
+        for (int l = 0; l < SIA_VL; l++) lane[l] = l;
+        acc += FN(vselect)(lane < (int)m, term, (sia_vr){0});
     }
     REAL s = 0;
     for (int l = 0; l < SIA_VL; l++) s += acc[l];
