@@ -160,6 +160,20 @@ GEMM_INLINE void gemm_row_block(REAL *c, const REAL *a, int64_t ak, const REAL *
     }
 }
 
+/* Stores (or adds, when accumulate) the vector t of columns j0 .. j0+VL of a row c of C (N,)
+ * computed for columns j..: a whole vector when j + VL <= N; else the last group, whose lanes
+ * before j - j0 are columns already stored and those past N do not exist. */
+GEMM_INLINE void gemm_store_cols(REAL *c, vreal t, int64_t j, int64_t j0, int64_t N, int accumulate) {
+    if (j + GEMM_VL <= N) {
+        vreal_u *cv = (vreal_u *)(c + j);
+        if (accumulate) *cv += t;
+        else *cv = t;
+        return;
+    }
+    for (int64_t l = j - j0; l < GEMM_VL && j0 + l < N; l++)
+        c[j0 + l] = accumulate ? c[j0 + l] + t[l] : t[l];
+}
+
 /* C (M, N) = op(A) (M, K) · op(B) (K, N) [+ C], one row of C at a time, no buffers.
  * B (K, N): C[i, j..j+VL) = Σ_k op(A)[i,k] B[k, j..j+VL), 4, then 1 vector of columns at a time;
  *   a last vector ending at column N covers the rest (its overlap recomputes the same values).
@@ -187,14 +201,7 @@ static void gemm_small(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t
                 vreal t = {0};
                 for (int k = 0; k < GEMM_VL; k++)
                     if (k < K) t += a[k] * bc[k];
-                if (j + GEMM_VL <= N) {
-                    vreal_u *cv = (vreal_u *)(c + j);
-                    if (accumulate) *cv += t;
-                    else *cv = t;
-                } else {
-                    for (int64_t l = j - j0; l < GEMM_VL && j0 + l < N; l++)
-                        c[j0 + l] = accumulate ? c[j0 + l] + t[l] : t[l];
-                }
+                gemm_store_cols(c, t, j, j0, N, accumulate);
             }
         }
         return;
@@ -209,14 +216,7 @@ static void gemm_small(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t
                 const REAL *w[GEMM_VL];
                 for (int r = 0; r < GEMM_VL; r++) w[r] = B + (j0 + r < N ? j0 + r : N - 1) * K;
                 const vreal t = gemm_dot_rows(w, a, xt, K);
-                if (j + GEMM_VL <= N) {
-                    vreal_u *cv = (vreal_u *)(c + j);
-                    if (accumulate) *cv += t;
-                    else *cv = t;
-                } else {
-                    for (int64_t l = j - j0; l < GEMM_VL && j0 + l < N; l++)
-                        c[j0 + l] = accumulate ? c[j0 + l] + t[l] : t[l];
-                }
+                gemm_store_cols(c, t, j, j0, N, accumulate);
             }
         }
         return;

@@ -31,21 +31,21 @@ SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2)
    loop per loss over the whole vectors, the partial one after it: with the kind tested and
    the tail masked inside one loop, GCC kept the sums on the stack, a store and a reload per
    vector on the loop's critical path. */
-SIA_INLINE REAL FN(row_loss)(const REAL *zr, const REAL *yr, const REAL *tr, int64_t n, int mse,
-                             REAL b2) {
+SIA_INLINE REAL FN(loss_terms_sum)(const REAL *z, const REAL *y, const REAL *t, int64_t n, int mse,
+                                   REAL b2) {
     sia_vr acc = {0};
     int64_t j = 0;
     if (mse)
         for (; j + SIA_VL <= n; j += SIA_VL)
-            acc += FN(loss_terms)((sia_vr){0}, *(const sia_vr_u *)(yr + j), *(const sia_vr_u *)(tr + j), 1, b2);
+            acc += FN(loss_terms)((sia_vr){0}, *(const sia_vr_u *)(y + j), *(const sia_vr_u *)(t + j), 1, b2);
     else
         for (; j + SIA_VL <= n; j += SIA_VL)
-            acc += FN(loss_terms)(*(const sia_vr_u *)(zr + j), (sia_vr){0}, *(const sia_vr_u *)(tr + j), 0, b2);
+            acc += FN(loss_terms)(*(const sia_vr_u *)(z + j), (sia_vr){0}, *(const sia_vr_u *)(t + j), 0, b2);
     if (j < n) { /* the padding lanes would hold log1p(1) for BCE: drop them */
         const int64_t m = n - j;
-        sia_vr term = FN(loss_terms)(mse ? (sia_vr){0} : FN(vload_part)(zr + j, m),
-                                     mse ? FN(vload_part)(yr + j, m) : (sia_vr){0},
-                                     FN(vload_part)(tr + j, m), mse, b2);
+        sia_vr term = FN(loss_terms)(mse ? (sia_vr){0} : FN(vload_part)(z + j, m),
+                                     mse ? FN(vload_part)(y + j, m) : (sia_vr){0},
+                                     FN(vload_part)(t + j, m), mse, b2);
         sia_vi lane;
         for (int l = 0; l < SIA_VL; l++) lane[l] = l;
         acc += FN(vselect)(lane < (int)m, term, (sia_vr){0});
@@ -67,7 +67,7 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
         enum { LOSS_PIECE = 32 * SIA_VL };
         const int64_t N = B * n;
         for (int64_t i = 0; i < N; i += LOSS_PIECE)
-            total += (double)FN(row_loss)(z + i, y + i, t + i, N - i < LOSS_PIECE ? N - i : LOSS_PIECE,
+            total += (double)FN(loss_terms_sum)(z + i, y + i, t + i, N - i < LOSS_PIECE ? N - i : LOSS_PIECE,
                                           loss == SIA_MSE, b2);
     } else {
         for (int64_t r = 0; r < B; r++) {

@@ -43,6 +43,17 @@ def _seed_sequence(seed):
     return np.random.SeedSequence(int(seed))
 
 
+def _seed_streams(seed):
+    """From a seed: its entropy (``seed_``), the generator of the initial weights, and the C
+    core's rng state for the training loop (order, noise, ε), drawn from two independent
+    streams of the seed."""
+    ss = _seed_sequence(seed)
+    init_ss, loop_ss = ss.spawn(2)
+    rng_state = np.zeros(4, dtype=np.uint64)
+    _core.rng_seed(rng_state, int(loop_ss.generate_state(1, np.uint64)[0]))
+    return ss.entropy, np.random.default_rng(init_ss), rng_state
+
+
 class Autoencoder(Persistable):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
@@ -102,13 +113,9 @@ class Autoencoder(Persistable):
         self.dtype = parse_dtype(dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
-        ss = _seed_sequence(seed)
-        self.seed_ = ss.entropy
-        init_ss, loop_ss = ss.spawn(2)
+        self.seed_, init_rng, self.rng_state = _seed_streams(seed)
         self.net = DenseStack(sizes, acts, self.dtype)
-        self.net.init(np.random.default_rng(init_ss))
-        self.rng_state = np.zeros(4, dtype=np.uint64)
-        _core.rng_seed(self.rng_state, int(loop_ss.generate_state(1, np.uint64)[0]))
+        self.net.init(init_rng)
         self.optimizer.reset(self.net.params.size, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None

@@ -11,7 +11,7 @@ from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activatio
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
-from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_sequence
+from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -91,9 +91,7 @@ class VAE(Persistable):
         self.dtype = parse_dtype(dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
-        ss = _seed_sequence(seed)
-        self.seed_ = ss.entropy
-        init_ss, loop_ss = ss.spawn(2)
+        self.seed_, init_rng, self.rng_state = _seed_streams(seed)
 
         k = self.latent_dim
         linear = parse_activation("linear")
@@ -106,11 +104,8 @@ class VAE(Persistable):
         self._params = np.zeros(n, dtype=self.dtype)
         self._grads = np.zeros(n, dtype=self.dtype)
         self._bind_views()
-        init_rng = np.random.default_rng(init_ss)
         self.enc.init(init_rng)
         self.dec.init(init_rng)
-        self.rng_state = np.zeros(4, dtype=np.uint64)
-        _core.rng_seed(self.rng_state, int(loop_ss.generate_state(1, np.uint64)[0]))
         self.optimizer.reset(n, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None
