@@ -247,6 +247,18 @@ class Xoshiro:
         u2 = self.uniform()
         return np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)
 
+    def normals(self, n):
+        """n normals as sia_rng_normals: R cos θ and R sin θ of each pair of uniforms."""
+        out = []
+        while len(out) + 1 < n:
+            u1 = 1.0 - self.uniform()
+            u2 = self.uniform()
+            R, theta = np.sqrt(-2.0 * np.log(u1)), 6.283185307179586 * u2
+            out += [R * np.cos(theta), R * np.sin(theta)]
+        if len(out) < n:
+            out.append(self.normal())
+        return out
+
     def below(self, n):
         m = self.next() * n
         low = m & MASK64
@@ -274,6 +286,6 @@ def replay_epochs(state, n, k, batch, epochs, shuffle=True):
         eps = []
         for r0 in range(0, n, batch):
             B = min(batch, n - r0)
-            eps.append(np.array([rng.normal() for _ in range(B * k)]).reshape(B, k))
+            eps.append(np.array(rng.normals(B * k)).reshape(B, k))
         out.append((np.array(order), eps))
     return out

@@ -39,6 +39,20 @@ double sia_rng_normal(sia_rng *r) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+void sia_rng_normals(sia_rng *r, double *out, int64_t n) {
+    /* Box-Muller, both of its normals: R cos θ and R sin θ of one pair of uniforms (GCC makes
+       the two one sincos call). The last of an odd n is the R cos θ of a pair, as sia_rng_normal. */
+    int64_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        double u1 = 1.0 - sia_rng_uniform(r);
+        double u2 = sia_rng_uniform(r);
+        double R = sqrt(-2.0 * log(u1)), theta = 6.283185307179586 * u2;
+        out[i] = R * cos(theta);
+        out[i + 1] = R * sin(theta);
+    }
+    if (i < n) out[i] = sia_rng_normal(r);
+}
+
 uint64_t sia_rng_below(sia_rng *r, uint64_t n) {
     /* Lemire's multiply-and-reject: unbiased for every n >= 1. */
     __uint128_t m = (__uint128_t)sia_rng_next(r) * n;

@@ -49,6 +49,7 @@ void sia_rng_seed(sia_rng *r, uint64_t seed);          /* splitmix64 expansion o
 uint64_t sia_rng_next(sia_rng *r);
 double sia_rng_uniform(sia_rng *r);                    /* [0, 1), 53 bits */
 double sia_rng_normal(sia_rng *r);                     /* N(0, 1), Box-Muller */
+void sia_rng_normals(sia_rng *r, double *out, int64_t n); /* n N(0, 1), two per pair of uniforms */
 uint64_t sia_rng_below(sia_rng *r, uint64_t n);        /* uniform in [0, n), unbiased (Lemire) */
 void sia_rng_shuffle(int64_t *idx, int64_t n, sia_rng *r); /* Fisher-Yates, in place */
 

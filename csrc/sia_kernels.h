@@ -134,7 +134,8 @@ void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr);
 int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
                           int64_t n, int loss, double kl_weight);
 /* Trains on X (n, d) for cfg->epochs epochs from state st, as sia_train does (same statuses and
-   pausing). Each step draws its ε (B, k) from rng, row by row, after the epoch's shuffle.
+   pausing). Each step draws its ε (B, k) from rng (sia_rng_normals, in row-major order) after
+   the epoch's shuffle.
    The KL weight of epoch e of this call is kl_weights[e] (kl_weights NULL: cfg->kl_weight).
    Writes each epoch's mean total, reconstruction and KL loss to loss_out, recon_out, kl_out.
    loss_tol applies to the total; max_wrong to the reconstructions through the mean (z = μ). */

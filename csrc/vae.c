@@ -210,7 +210,7 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
             st->loss_sum = st->recon_sum = st->kl_sum = 0;
             if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
         }
-        /* One step: the batch rows in the epoch's order (inputs and targets), then ε row by row. */
+        /* One step: the batch rows in the epoch's order (inputs and targets), then ε (B, k). */
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
         for (int64_t i = 0; i < B; i++)
             memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));
@@ -219,7 +219,12 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         for (int64_t i = r0 + B; i < r0 + B + batch && i < n; i++)
             for (int64_t j = 0; j < d; j += 64 / (int64_t)sizeof(REAL))
                 __builtin_prefetch(X + tr->order[i] * d + j, 0, 1);
-        for (int64_t i = 0; i < B * k; i++) tr->eps[i] = (REAL)sia_rng_normal(rng);
+        for (int64_t i = 0; i < B * k; i += 64) { /* in even pieces: pairs stay whole */
+            double e[64];
+            const int64_t m = B * k - i < 64 ? B * k - i : 64;
+            sia_rng_normals(rng, e, m);
+            for (int64_t j = 0; j < m; j++) tr->eps[i + j] = (REAL)e[j];
+        }
         double out[3];
         FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
         if (!isfinite(out[0])) return SIA_EDIVERGED;
