@@ -30,13 +30,50 @@ static inline int FN(logvar_inside)(REAL lv) {
     return lv >= (REAL)SIA_LOGVAR_MIN && lv <= (REAL)SIA_LOGVAR_MAX;
 }
 
+/* The latent kernels take their exps in the vectors (activation.c's vexpm1), LAT_PIECE latent
+ * elements at a time: e = r k + j for row r and unit j, the logvar of e being h[r 2k + k + j].
+ * One scalar libm exp per element and kernel was 3% of a digits step. */
+enum { LAT_PIECE = 128 };
+
+/* buf[i] = exp(c · clamp(logvar)) for the latent elements e0 .. e0 + m - 1 (m <= LAT_PIECE).
+   c · clamp(logvar) lies in [-30, 20]: exp is finite there, as vexpm1 needs; NaN stays NaN. */
+SIA_CLONES
+static void FN(logvar_exps)(REAL *buf, const REAL *h, int64_t e0, int64_t m, int64_t k, REAL c) {
+    for (int64_t i = 0, r = e0 / k, j = e0 % k; i < m; i++) {
+        buf[i] = c * FN(clamp_logvar)(h[r * 2 * k + k + j]);
+        if (++j == k) j = 0, r++;
+    }
+    int64_t i = 0;
+    sia_vr e;
+    for (; i + SIA_VL <= m; i += SIA_VL) {
+        FN(vexpm1)(*(const sia_vr_u *)(buf + i), &e);
+        *(sia_vr_u *)(buf + i) = e;
+    }
+    if (i < m) {
+        FN(vexpm1)(FN(vload_part)(buf + i, m - i), &e);
+        FN(vstore_part)(buf + i, e, m - i);
+    }
+}
+
+/* Runs the statements after C for every latent element e (row r, unit j) of B rows, piece by
+   piece, with x = exp(C · clamp(logvar)) of that element in a local. */
+#define LATENT_LOOP(B, k, h, C, ...)                                                    \
+    do {                                                                                \
+        REAL buf_[LAT_PIECE];                                                           \
+        for (int64_t e0_ = 0, r = 0, j = 0; e0_ < (B) * (k); e0_ += LAT_PIECE) {        \
+            const int64_t m_ = (B) * (k) - e0_ < LAT_PIECE ? (B) * (k) - e0_ : LAT_PIECE; \
+            FN(logvar_exps)(buf_, h, e0_, m_, k, C);                                     \
+            for (int64_t i_ = 0; i_ < m_; i_++) {                                       \
+                const REAL x = buf_[i_];                                                \
+                __VA_ARGS__;                                                            \
+                if (++j == (k)) j = 0, r++;                                             \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
 /* h (B, 2k) rows [μ | logvar], eps (B, k), z (B, k): z = μ + exp(s/2) ε. */
 void FN(sia_reparam_forward)(REAL *z, const REAL *h, const REAL *eps, int64_t B, int64_t k) {
-    for (int64_t r = 0; r < B; r++) {
-        const REAL *mu = h + r * 2 * k, *lv = mu + k, *e = eps + r * k;
-        REAL *zr = z + r * k;
-        for (int64_t j = 0; j < k; j++) zr[j] = mu[j] + exp((REAL)0.5 * FN(clamp_logvar)(lv[j])) * e[j];
-    }
+    LATENT_LOOP(B, k, h, (REAL)0.5, z[r * k + j] = h[r * 2 * k + j] + x * eps[r * k + j]);
 }
 
 /* Forward was z = μ + exp(s/2) ε, so
@@ -44,28 +81,22 @@ void FN(sia_reparam_forward)(REAL *z, const REAL *h, const REAL *eps, int64_t B,
  *   dlogvar += dz · ε · ½ exp(s/2)   inside the clamp, 0 outside. */
 void FN(sia_reparam_backward)(REAL *dh, const REAL *dz, const REAL *h, const REAL *eps, int64_t B,
                               int64_t k) {
-    for (int64_t r = 0; r < B; r++) {
-        const REAL *lv = h + r * 2 * k + k, *e = eps + r * k, *d = dz + r * k;
-        REAL *dmu = dh + r * 2 * k, *dlv = dmu + k;
-        for (int64_t j = 0; j < k; j++) {
-            dmu[j] += d[j];
-            if (FN(logvar_inside)(lv[j])) dlv[j] += d[j] * e[j] * (REAL)0.5 * exp((REAL)0.5 * lv[j]);
-        }
-    }
+    LATENT_LOOP(B, k, h, (REAL)0.5, {
+        const REAL d = dz[r * k + j];
+        dh[r * 2 * k + j] += d;
+        if (FN(logvar_inside)(h[r * 2 * k + k + j])) dh[r * 2 * k + k + j] += d * eps[r * k + j] * (REAL)0.5 * x;
+    });
 }
 
 /* h (B, 2k): the KL of N(μ, exp(s)) from N(0, I), summed over the k units, mean over the batch. */
 double FN(sia_kl_forward)(const REAL *h, int64_t B, int64_t k) {
     double total = 0;
-    for (int64_t r = 0; r < B; r++) {
-        const REAL *mu = h + r * 2 * k, *lv = mu + k;
-        REAL s = 0;
-        for (int64_t j = 0; j < k; j++) {
-            REAL c = FN(clamp_logvar)(lv[j]);
-            s += 1 + c - mu[j] * mu[j] - exp(c);
-        }
-        total += -0.5 * (double)s;
-    }
+    REAL s = 0; /* the current row's sum */
+    LATENT_LOOP(B, k, h, (REAL)1, {
+        const REAL mu = h[r * 2 * k + j];
+        s += 1 + FN(clamp_logvar)(h[r * 2 * k + k + j]) - mu * mu - x;
+        if (j == k - 1) total += -0.5 * (double)s, s = 0;
+    });
     return B > 0 ? total / (double)B : 0.0;
 }
 
@@ -74,15 +105,12 @@ double FN(sia_kl_forward)(const REAL *h, int64_t B, int64_t k) {
  *   dlogvar += (w/B) ½ (exp(s) − 1)   inside the clamp, 0 outside. */
 void FN(sia_kl_backward)(REAL *dh, const REAL *h, int64_t B, int64_t k, double weight) {
     const REAL g = (REAL)(weight / (double)(B > 0 ? B : 1));
-    for (int64_t r = 0; r < B; r++) {
-        const REAL *mu = h + r * 2 * k, *lv = mu + k;
-        REAL *dmu = dh + r * 2 * k, *dlv = dmu + k;
-        for (int64_t j = 0; j < k; j++) {
-            dmu[j] += g * mu[j];
-            if (FN(logvar_inside)(lv[j])) dlv[j] += g * (REAL)0.5 * (exp(lv[j]) - 1);
-        }
-    }
+    LATENT_LOOP(B, k, h, (REAL)1, {
+        dh[r * 2 * k + j] += g * h[r * 2 * k + j];
+        if (FN(logvar_inside)(h[r * 2 * k + k + j])) dh[r * 2 * k + k + j] += g * (REAL)0.5 * (x - 1);
+    });
 }
+#undef LATENT_LOOP
 
 int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,
                               int64_t batch) {

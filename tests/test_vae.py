@@ -64,6 +64,28 @@ def test_kl_matches_twin(rng, dtype):
     assert dh[1, 5] == 0.0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B, k", [(50, 3), (7, 130)])
+def test_latent_kernels_over_several_pieces(rng, dtype, B, k):
+    """More latent elements than the C kernels take at once (128), cut inside a row, with
+    logvars on both sides of the clamp: every element matches the twins."""
+    h = random_h(rng, B, k, dtype)
+    h[3, k], h[B - 1, 2 * k - 1] = 25.0, -45.0
+    eps, dz = (rng.standard_normal((B, k)).astype(dtype) for _ in range(2))
+    hf, ef = h.astype(float), eps.astype(float)
+    z = np.empty((B, k), dtype)
+    _core.reparam_forward(z, h, eps)
+    np.testing.assert_allclose(z, vn.reparam_forward(hf, ef), **TOL[dtype])
+    dh = np.zeros_like(h)
+    _core.reparam_backward(dh, dz, h, eps)
+    np.testing.assert_allclose(dh, vn.reparam_backward(dz.astype(float), hf, ef), **TOL[dtype])
+    assert _core.kl_forward(h) == pytest.approx(vn.kl_forward(hf), rel=1e-5 if dtype == np.float32 else 1e-13)
+    dh[...] = 0
+    _core.kl_backward(dh, h, 0.7)
+    np.testing.assert_allclose(dh, vn.kl_backward(hf, 0.7), **TOL[dtype])
+    assert dh[3, k] == 0.0 and dh[B - 1, 2 * k - 1] == 0.0
+
+
 def test_kl_zero_at_standard_normal_and_analytic_values():
     k = 3
     assert _core.kl_forward(np.zeros((4, 2 * k))) == 0.0
