@@ -12,8 +12,10 @@ static inline REAL FN(bce_clamp)(REAL y) {
     return y < lo ? lo : (y > hi ? hi : y);
 }
 
-/* The MSE or logistic-BCE terms of one vector: z, y, t (pre-activation, output, target). */
-SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2) {
+/* The MSE or logistic-BCE terms of one vector: z, y, t (pre-activation, output, target).
+   With yout (BCE only), also the output y = 1/(1 + exp(-u)) from the same e = exp(-|u|):
+   1/(1 + e) for u >= 0, e/(1 + e) below, so one exp serves the output and its loss. */
+SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2, sia_vr *yout) {
     if (mse) {
         const sia_vr d = y - t;
         return d * d;
@@ -23,6 +25,10 @@ SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2)
     const sia_vr u = b2 * z;
     sia_vr e;
     FN(vexpm1)(FN(vmax)(-FN(vabs)(u), SIA_IS32 ? (REAL)-88 : (REAL)-708), &e);
+    if (yout) {
+        const sia_vr q = 1 / (1 + e);
+        *yout = FN(vselect)(u >= 0, q, e * q);
+    }
     return FN(vmax)(u, 0) - t * u + FN(vlog1p01)(e);
 }
 
@@ -32,20 +38,26 @@ SIA_INLINE sia_vr FN(loss_terms)(sia_vr z, sia_vr y, sia_vr t, int mse, REAL b2)
    the tail masked inside one loop, GCC kept the sums on the stack, a store and a reload per
    vector on the loop's critical path. */
 SIA_INLINE REAL FN(loss_terms_sum)(const REAL *z, const REAL *y, const REAL *t, int64_t n, int mse,
-                                   REAL b2) {
-    sia_vr acc = {0};
+                                   REAL b2, REAL *yout) {
+    sia_vr acc = {0}, yv;
     int64_t j = 0;
     if (mse)
         for (; j + SIA_VL <= n; j += SIA_VL)
-            acc += FN(loss_terms)((sia_vr){0}, *(const sia_vr_u *)(y + j), *(const sia_vr_u *)(t + j), 1, b2);
+            acc += FN(loss_terms)((sia_vr){0}, *(const sia_vr_u *)(y + j), *(const sia_vr_u *)(t + j), 1, b2, NULL);
+    else if (yout)
+        for (; j + SIA_VL <= n; j += SIA_VL) {
+            acc += FN(loss_terms)(*(const sia_vr_u *)(z + j), (sia_vr){0}, *(const sia_vr_u *)(t + j), 0, b2, &yv);
+            *(sia_vr_u *)(yout + j) = yv;
+        }
     else
         for (; j + SIA_VL <= n; j += SIA_VL)
-            acc += FN(loss_terms)(*(const sia_vr_u *)(z + j), (sia_vr){0}, *(const sia_vr_u *)(t + j), 0, b2);
+            acc += FN(loss_terms)(*(const sia_vr_u *)(z + j), (sia_vr){0}, *(const sia_vr_u *)(t + j), 0, b2, NULL);
     if (j < n) { /* the padding lanes would hold log1p(1) for BCE: drop them */
         const int64_t m = n - j;
         sia_vr term = FN(loss_terms)(mse ? (sia_vr){0} : FN(vload_part)(z + j, m),
                                      mse ? FN(vload_part)(y + j, m) : (sia_vr){0},
-                                     FN(vload_part)(t + j, m), mse, b2);
+                                     FN(vload_part)(t + j, m), mse, b2, yout ? &yv : NULL);
+        if (yout) FN(vstore_part)(yout + j, yv, m);
         sia_vi lane;
         for (int l = 0; l < SIA_VL; l++) lane[l] = l;
         acc += FN(vselect)(lane < (int)m, term, (sia_vr){0});
@@ -55,9 +67,11 @@ SIA_INLINE REAL FN(loss_terms_sum)(const REAL *z, const REAL *y, const REAL *t, 
     return s;
 }
 
+/* sia_loss_forward; for BCE with a logistic output, yout non-NULL also receives the output
+   (B, n) computed from z (loss_terms), so that the network's forward may leave it out. */
 SIA_CLONES
-double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
-                            int loss, int kind, double beta) {
+static double FN(loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                               int loss, int kind, double beta, REAL *yout) {
     const REAL b2 = (REAL)(2 * beta);
     double total = 0;
     if (loss == SIA_MSE || kind == SIA_LOGISTIC) {
@@ -68,7 +82,7 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
         const int64_t N = B * n;
         for (int64_t i = 0; i < N; i += LOSS_PIECE)
             total += (double)FN(loss_terms_sum)(z + i, y + i, t + i, N - i < LOSS_PIECE ? N - i : LOSS_PIECE,
-                                          loss == SIA_MSE, b2);
+                                                loss == SIA_MSE, b2, yout && loss != SIA_MSE ? yout + i : NULL);
     } else {
         for (int64_t r = 0; r < B; r++) {
             REAL s = 0;
@@ -81,6 +95,11 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
         }
     }
     return B > 0 ? total / (double)B : 0.0;
+}
+
+double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                            int loss, int kind, double beta) {
+    return FN(loss_forward)(z, y, t, B, n, loss, kind, beta, NULL);
 }
 
 /* MSE: dL/dy = 2 (y - t) / B, then dz = dL/dy · f'(y).

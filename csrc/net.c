@@ -240,7 +240,10 @@ static void FN(col_sums)(REAL *db, const REAL *dz, int64_t B, int64_t n, int acc
     if (n % SIA_VL) *(sia_vr_u *)(db + n - SIA_VL) = sl;
 }
 
-void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1) {
+/* sia_net_forward, leaving out the activation of layer l1 (a[l1] unset) when !last_act and
+   B > 1. */
+static void FN(net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0,
+                            int64_t l1, int last_act) {
     REAL *W = FN(sia_net_W)(net, l0 + 1);
     for (int64_t l = l0 + 1; l <= l1; l++) {
         int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
@@ -252,10 +255,28 @@ void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int
             /* z = inp Wᵀ + b, as sia_dense_forward, but the bias added after the product */
             FN(sia_gemm)(A->z[l], A->a[l - 1], W, B, n_out, n_in, 0, 1, 0, net->nthreads);
             FN(add_bias_rows)(A->z[l], b, B, n_out);
-            FN(sia_act_forward)(A->a[l], A->z[l], B * n_out, net->act[l - 1], net->beta[l - 1]);
+            if (l < l1 || last_act)
+                FN(sia_act_forward)(A->a[l], A->z[l], B * n_out, net->act[l - 1], net->beta[l - 1]);
         }
         W += n_out * (n_in + 1);
     }
+}
+
+void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1) {
+    FN(net_forward)(net, A, B, l0, l1, 1);
+}
+
+/* The whole forward of B rows already in A->a[0], and the loss (as sia_loss_forward) against
+   the targets t (B, n_L). A logistic output under BCE is computed by the loss from z, with the
+   exp that its loss takes anyway (loss.c's loss_forward), instead of once more before it. */
+static double FN(net_forward_loss)(const FN(sia_net) *net, FN(sia_acts) *A, const REAL *t,
+                                   int64_t B, int loss) {
+    const int64_t L = net->L, d = net->sizes[L];
+    const int kind = net->act[L - 1];
+    const double beta = net->beta[L - 1];
+    const int fold = B > 1 && loss == SIA_BCE && kind == SIA_LOGISTIC;
+    FN(net_forward)(net, A, B, 0, L, !fold);
+    return FN(loss_forward)(A->z[L], A->a[L], t, B, d, loss, kind, beta, fold ? A->a[L] : NULL);
 }
 
 /* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
@@ -321,10 +342,9 @@ int FN(sia_net_loss_grad)(FN(sia_net) *net, double *loss_out, const REAL *X, con
     FN(sia_acts) A;
     if (FN(sia_acts_alloc)(&A, net->sizes, L, n > 0 ? n : 1) != SIA_OK) return SIA_ENOMEM;
     memcpy(A.a[0], X, (size_t)(n * d_in) * sizeof(REAL));
-    FN(sia_net_forward)(net, &A, n, 0, L);
+    *loss_out = FN(net_forward_loss)(net, &A, Y, n, loss);
     int kind = net->act[L - 1];
     double beta = net->beta[L - 1];
-    *loss_out = FN(sia_loss_forward)(A.z[L], A.a[L], Y, n, d_out, loss, kind, beta);
     if (!net->grads) {
         FN(sia_acts_free)(&A);
         return SIA_OK;

@@ -92,9 +92,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
             }
             if (cfg->noise != SIA_NOISE_NONE)
                 FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
-            FN(sia_net_forward)(net, A, Bc, 0, L);
-            double loss = FN(sia_loss_forward)(A->z[L], A->a[L], A->t, Bc, d_out, cfg->loss,
-                                               out_kind, out_beta);
+            double loss = FN(net_forward_loss)(net, A, A->t, Bc, cfg->loss);
             if (!isfinite(loss)) {
                 st->row = 0, st->step_loss = 0;
                 return SIA_EDIVERGED;

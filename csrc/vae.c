@@ -151,12 +151,10 @@ void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr) {
    every activation and returns recon and KL in out[1], out[2], and recon + w KL in out[0]. */
 static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D,
                             const REAL *eps, int64_t B, int loss, double w, double out[3]) {
-    const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
+    const int64_t Le = vae->enc.L, k = vae->dec.sizes[0];
     FN(sia_net_forward)(&vae->enc, E, B, 0, Le);
     FN(sia_reparam_forward)(D->a[0], E->a[Le], eps, B, k);
-    FN(sia_net_forward)(&vae->dec, D, B, 0, Ld);
-    out[1] = FN(sia_loss_forward)(D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
-                                  vae->dec.beta[Ld - 1]);
+    out[1] = FN(net_forward_loss)(&vae->dec, D, E->a[0], B, loss);
     out[2] = FN(sia_kl_forward)(E->a[Le], B, k);
     out[0] = out[1] + w * out[2];
 }
