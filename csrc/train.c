@@ -26,20 +26,6 @@ void FN(sia_trainer_free)(FN(sia_trainer) *tr) {
     tr->order = NULL;
 }
 
-/* No element of g is NaN or inf: none has all its exponent bits set. One pass, VL lanes at a
-   time, OR-ing the lanes' verdicts (no dependency chain through a floating-point sum). */
-SIA_CLONES
-static int FN(all_finite)(const REAL *g, int64_t n) {
-    const sia_vi expo = (sia_vi)((sia_vr){0} + (REAL)INFINITY); /* the exponent bits */
-    sia_vi bad = {0};
-    int64_t i = 0;
-    for (; i + SIA_VL <= n; i += SIA_VL) bad |= ((sia_vi)*(const sia_vr_u *)(g + i) & expo) == expo;
-    int any = 0;
-    for (int l = 0; l < SIA_VL; l++) any |= bad[l] != 0;
-    for (; i < n; i++) any |= !isfinite(g[i]);
-    return !any;
-}
-
 /* Largest number of wrong pixels over the rows of X -> Y, in batches of the trainer's size. */
 static int64_t FN(max_wrong_pixels)(const FN(sia_net) *net, FN(sia_acts) *A, const REAL *X,
                                     const REAL *Y, int64_t n) {
@@ -82,6 +68,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
            the others add to them; the deadline may pause between chunks, and the next call
            resumes at st->row. Nothing is applied before the last chunk. */
         const int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
+        int finite = 1;
         while (st->row < B) {
             const int64_t c0 = st->row, Bc = B - c0 < A->cap ? B - c0 : A->cap;
             for (int64_t i = 0, run; i < Bc; i += run) { /* runs of consecutive rows, one copy */
@@ -104,13 +91,15 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
                 const REAL share = (REAL)((double)Bc / (double)B);
                 for (int64_t i = 0; i < Bc * d_out; i++) A->dZ[i] *= share;
             }
-            FN(net_backward)(net, A, Bc, 0, L, 0, c0 > 0); /* the first chunk writes every gradient */
+            /* The first chunk writes every gradient, the others add to them. A sum with a NaN
+               or inf term is not finite either, so the last chunk's check covers all of them. */
+            finite = FN(net_backward)(net, A, Bc, 0, L, 0, c0 > 0);
             st->step_loss += loss * (double)Bc;
             st->row += Bc;
             if (st->row < B && deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
         }
         st->row = 0;
-        if (!FN(all_finite)(net->grads, P)) {
+        if (!finite) {
             st->step_loss = 0;
             return SIA_EDIVERGED;
         }

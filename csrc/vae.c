@@ -162,8 +162,9 @@ static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts
 /* Backward after vae_forward: the gradient of recon + w KL, written into both nets' grads, or
  * added to them when accumulate. Written, it needs no zeroed grads (net.c's net_backward writes
  * every parameter's gradient), so a training step makes no pass over them before the optimizer.
- * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels. */
-static void FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
+ * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels.
+ * Returns whether every gradient is finite (net_backward checks each layer's). */
+static int FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
                              int64_t B, int loss, double w, int accumulate) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     const int64_t h2 = vae->enc.sizes[Le];
@@ -171,14 +172,14 @@ static void FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D,
     memset(D->dZ, 0, (size_t)(B * d) * sizeof(REAL));
     FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
                           vae->dec.beta[Ld - 1]);
-    FN(net_backward)(&vae->dec, D, B, 0, Ld, 1, accumulate);
+    int finite = FN(net_backward)(&vae->dec, D, B, 0, Ld, 1, accumulate);
     /* dL/dh (B, 2k) from z and from the KL, straight into E->dZ; then times the head's f'(h)
        (nothing to do for the usual linear head). */
     memset(E->dZ, 0, (size_t)(B * h2) * sizeof(REAL));
     FN(sia_reparam_backward)(E->dZ, D->dA, E->a[Le], eps, B, k);
     FN(sia_kl_backward)(E->dZ, E->a[Le], B, k, w);
     FN(act_grad_scale)(E->dZ, E->a[Le], B * h2, vae->enc.act[Le - 1], vae->enc.beta[Le - 1]);
-    FN(net_backward)(&vae->enc, E, B, 0, Le, 0, accumulate);
+    return FN(net_backward)(&vae->enc, E, B, 0, Le, 0, accumulate) && finite;
 }
 
 int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
@@ -254,8 +255,8 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         double out[3];
         FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
         if (!isfinite(out[0])) return SIA_EDIVERGED;
-        FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0); /* writes every gradient */
-        if (!FN(all_finite)(vae->enc.grads, P)) return SIA_EDIVERGED; /* train.c's check */
+        if (!FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0)) /* writes every gradient */
+            return SIA_EDIVERGED;
         FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
         st->loss_sum += out[0] * (double)B;
         st->recon_sum += out[1] * (double)B;

@@ -11,6 +11,7 @@ import pytest
 
 import sia_autoencoder as sa
 from sia_autoencoder import optimizers
+from sia_autoencoder.vae import VAE
 
 D = 6
 
@@ -347,6 +348,31 @@ def test_divergence_names_the_epoch_and_keeps_finite_weights():
     ae.optimizer.learning_rate = 1e-3
     h = ae.fit(X, epochs=2, batch_size=5)
     assert np.isfinite(h.history["loss"]).all() and np.isfinite(ae.reconstruct(X)).all()
+
+
+@pytest.mark.parametrize("rows", [1, 2])  # the one-row path and the batched one
+def test_an_infinite_gradient_with_a_finite_loss_diverges(rows):
+    """x = 1e10 through two linear layers (1e10, then 0.1) gives y - x ≈ 1e19: the float32 MSE
+    (1e38) is finite, the output weight's gradient 2 (y - x) · 1e20 is not. The step is refused."""
+    X = np.full((rows, 1), 1e10, np.float32)
+    ae = sa.Autoencoder([1, 1, 1], activation="linear", latent_activation="linear",
+                        output_activation="linear", loss="mse", optimizer="gd", seed=0,
+                        dtype="float32")
+    ae.params[...] = [1e10, 0, 0.1, 0]
+    assert np.isfinite(ae.net.loss(X, X, "mse", grad=True)) and np.isinf(ae.net.grads[2])
+    with pytest.raises(sa.TrainingDivergedError, match="epoch 1"):
+        ae.fit(X, epochs=3, batch_size=rows)
+    np.testing.assert_array_equal(ae.params, np.array([1e10, 0, 0.1, 0], np.float32))
+    # The VAE's steps too: μ = x, a tiny σ, then the same decoder.
+    v = VAE([1, 1], 1, activation="linear", output_activation="linear", loss="mse",
+            optimizer="gd", seed=0, dtype="float32")
+    start = [1, 0, 1, 0, 0, -30, 1e10, 0, 0.1, 0]
+    v.params[...] = start
+    total, _, _ = v._loss_terms(X, np.zeros((rows, 1), np.float32), 1.0, grad=True)
+    assert np.isfinite(total) and not np.isfinite(v._grads).all()
+    with pytest.raises(sa.TrainingDivergedError, match="epoch 1"):
+        v.fit(X, epochs=3, batch_size=rows)
+    np.testing.assert_array_equal(v.params, np.array(start, np.float32))
 
 
 def test_divergence_keeps_the_weights_of_the_last_finite_step():
