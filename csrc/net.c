@@ -300,7 +300,7 @@ static int FN(all_finite)(const REAL *g, int64_t n) {
  * it is formed, while it is still in L1: a pass over all of them before the optimizer, from
  * L2, was 3% of a digits VAE step. */
 static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0,
-                             int64_t l1, int want_dinp, int accumulate) {
+                            int64_t l1, int want_dinp, int accumulate) {
     REAL *dz = A->dZ, *next = A->dA;
     int64_t off = FN(sia_net_W)(net, l1) - net->params;
     int finite = 1;
