@@ -242,18 +242,21 @@ class Xoshiro:
     def uniform(self):
         return (self.next() >> 11) * 2.0 ** -53
 
-    def normal(self):
+    def _box_muller(self):
+        """Box-Muller's radius R and angle θ from one pair of uniforms, as csrc/rng.c."""
         u1 = 1.0 - self.uniform()
         u2 = self.uniform()
-        return np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)
+        return np.sqrt(-2.0 * np.log(u1)), 6.283185307179586 * u2
+
+    def normal(self):
+        R, theta = self._box_muller()
+        return R * np.cos(theta)
 
     def normals(self, n):
         """n normals as sia_rng_normals: R cos θ and R sin θ of each pair of uniforms."""
         out = []
         while len(out) + 1 < n:
-            u1 = 1.0 - self.uniform()
-            u2 = self.uniform()
-            R, theta = np.sqrt(-2.0 * np.log(u1)), 6.283185307179586 * u2
+            R, theta = self._box_muller()
             out += [R * np.cos(theta), R * np.sin(theta)]
         if len(out) < n:
             out.append(self.normal())

@@ -32,21 +32,28 @@ uint64_t sia_rng_next(sia_rng *r) {
 
 double sia_rng_uniform(sia_rng *r) { return (double)(sia_rng_next(r) >> 11) * 0x1.0p-53; }
 
-double sia_rng_normal(sia_rng *r) {
-    /* Box-Muller: u1 in (0, 1] keeps the log finite. */
+/* Box-Muller's radius R and angle θ from one pair of uniforms: R cos θ and R sin θ are two
+   independent N(0, 1). u1 in (0, 1] keeps the log finite. */
+static void box_muller(sia_rng *r, double *R, double *theta) {
     double u1 = 1.0 - sia_rng_uniform(r);
     double u2 = sia_rng_uniform(r);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    *R = sqrt(-2.0 * log(u1));
+    *theta = 6.283185307179586 * u2;
+}
+
+double sia_rng_normal(sia_rng *r) {
+    double R, theta;
+    box_muller(r, &R, &theta);
+    return R * cos(theta);
 }
 
 void sia_rng_normals(sia_rng *r, double *out, int64_t n) {
-    /* Box-Muller, both of its normals: R cos θ and R sin θ of one pair of uniforms (GCC makes
-       the two one sincos call). The last of an odd n is the R cos θ of a pair, as sia_rng_normal. */
+    /* Both normals of each pair (GCC makes cos and sin one sincos call); the last of an odd n
+       is the R cos θ of a pair, as sia_rng_normal. */
     int64_t i = 0;
     for (; i + 1 < n; i += 2) {
-        double u1 = 1.0 - sia_rng_uniform(r);
-        double u2 = sia_rng_uniform(r);
-        double R = sqrt(-2.0 * log(u1)), theta = 6.283185307179586 * u2;
+        double R, theta;
+        box_muller(r, &R, &theta);
         out[i] = R * cos(theta);
         out[i + 1] = R * sin(theta);
     }

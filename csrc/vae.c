@@ -165,7 +165,7 @@ static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts
  * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels.
  * Returns whether every gradient is finite (net_backward checks each layer's). */
 static int FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
-                             int64_t B, int loss, double w, int accumulate) {
+                            int64_t B, int loss, double w, int accumulate) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     const int64_t h2 = vae->enc.sizes[Le];
     /* Decoder: dL/dy -> ... -> dL/dz in D->dA (B, k). */
