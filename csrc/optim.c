@@ -24,31 +24,55 @@ static void sia_adam_corrections(sia_optim *opt, double *c1, double *c2) {
     *c1 = 1.0 / (1.0 - pow(opt->beta1, (double)opt->t));
     *c2 = 1.0 / (1.0 - pow(opt->beta2, (double)opt->t));
 }
+
+/* Starts a step: opt->t += 1, and Adam's corrections for it (1 for the other optimizers). */
+static void sia_optim_begin(sia_optim *opt, double *c1, double *c2) {
+    opt->t += 1;
+    *c1 = *c2 = 1;
+    if (opt->kind == SIA_ADAM) sia_adam_corrections(opt, c1, c2);
+}
 #endif
 
-/* Every loop is element-wise and branch-free, so it vectorizes (sqrt and divide included, with
-   -fno-math-errno); SIA_CLONES (activation.c) adds an AVX2 + FMA build of it. */
-SIA_CLONES
-void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
-    opt->t += 1;
+/* The update of elements [0, n) from the gradient g, or g + h when h is not NULL (the sum of a
+   data-parallel step's parts, vae.c), at step opt->t with Adam's corrections c1, c2. Every loop
+   is element-wise and branch-free, so it vectorizes (sqrt and divide included, with
+   -fno-math-errno), and any slice of the vectors can be updated on its own, to the same values.
+   Inlined twice by optim_update, once with h = NULL, so the plain step reads no second gradient. */
+SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
+                               const sia_optim *opt, double c1d, double c2d) {
     const REAL lr = (REAL)opt->lr;
+#define GRAD(i) (h ? g[i] + h[i] : g[i])
     if (opt->kind == SIA_GD) {
-        for (int64_t i = 0; i < n; i++) p[i] -= lr * g[i];
+        for (int64_t i = 0; i < n; i++) p[i] -= lr * GRAD(i);
     } else if (opt->kind == SIA_MOMENTUM) {
         const REAL a = (REAL)opt->momentum;
         for (int64_t i = 0; i < n; i++) {
-            m[i] = a * m[i] - lr * g[i];
+            m[i] = a * m[i] - lr * GRAD(i);
             p[i] += m[i];
         }
     } else {
         const REAL b1 = (REAL)opt->beta1, b2 = (REAL)opt->beta2, eps = (REAL)opt->eps;
-        double c1d, c2d;
-        sia_adam_corrections(opt, &c1d, &c2d);
         const REAL c1 = (REAL)c1d, c2 = (REAL)c2d;
         for (int64_t i = 0; i < n; i++) {
-            m[i] = b1 * m[i] + (1 - b1) * g[i];
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+            const REAL gi = GRAD(i);
+            m[i] = b1 * m[i] + (1 - b1) * gi;
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi;
             p[i] -= lr * (m[i] * c1) / (sqrt(v[i] * c2) + eps);
         }
     }
+#undef GRAD
+}
+
+/* SIA_CLONES (activation.c) adds an AVX2 + FMA build. */
+SIA_CLONES
+static void FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
+                             const sia_optim *opt, double c1, double c2) {
+    if (h) FN(optim_loop)(p, m, v, g, h, n, opt, c1, c2);
+    else FN(optim_loop)(p, m, v, g, NULL, n, opt, c1, c2);
+}
+
+void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
+    double c1, c2;
+    sia_optim_begin(opt, &c1, &c2);
+    FN(optim_update)(p, m, v, g, NULL, n, opt, c1, c2);
 }

@@ -120,10 +120,24 @@ typedef struct {
     FN(sia_net) enc, dec;
 } FN(sia_vae);
 
+/* Data parallel: with nthreads >= 2, a step of B rows runs as `parts` parts, part i taking rows
+   [i B / parts, (i+1) B / parts) through its own activations and gradient buffer; the step's
+   gradient is their sum, in the order of the parts, and the optimizer then updates a slice of
+   the parameters per thread. parts = min(nthreads, SIA_VAE_PARTS, B / SIA_VAE_PART_ROWS); a
+   step with parts < 2 runs whole on the caller. The parts depend on B and nthreads alone, not
+   on which thread runs them, so results are bit-identical for a given thread count; they
+   differ from 1 thread's by the order of the batch sums only. */
+#ifndef SIA_VAE_PARTS
+#define SIA_VAE_PARTS 4
+#define SIA_VAE_PART_ROWS 4
+#endif
 typedef struct {
     FN(sia_acts) enc, dec;   /* the batch through each stack; enc.a[0] is also the target */
     REAL *eps;               /* (batch, k) the ε of the current step */
     int64_t *order;          /* (n,) sample order of the current epoch */
+    int parts;               /* 1, or the parts of a split step (see above) */
+    FN(sia_acts) penc[SIA_VAE_PARTS], pdec[SIA_VAE_PARTS]; /* parts 1..: their rows; part 0 uses enc, dec */
+    REAL *pgrads;            /* ((parts - 1) P,) the gradients of parts 1.. */
 } FN(sia_vae_trainer);
 
 int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,

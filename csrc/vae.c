@@ -118,7 +118,14 @@ int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, i
     int64_t order_bytes, eps_bytes;
     tr->order = NULL;
     tr->eps = NULL;
+    tr->pgrads = NULL;
     tr->enc.block = tr->dec.block = NULL;
+    for (int i = 0; i < SIA_VAE_PARTS; i++) tr->penc[i].block = tr->pdec[i].block = NULL;
+    /* parts: as many as threads, up to SIA_VAE_PARTS, each of at least SIA_VAE_PART_ROWS rows */
+    const int64_t most = batch / SIA_VAE_PART_ROWS, want = vae->enc.nthreads;
+    tr->parts = (int)(want < most ? want : most);
+    if (tr->parts > SIA_VAE_PARTS) tr->parts = SIA_VAE_PARTS;
+    if (tr->parts < 2) tr->parts = 1;
     if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &order_bytes) || !sia_mul_ok(batch, k, &eps_bytes) ||
         !sia_mul_ok(eps_bytes, (int64_t)sizeof(REAL), &eps_bytes) ||
         (uint64_t)order_bytes > SIZE_MAX / 2 || (uint64_t)eps_bytes > SIZE_MAX / 2)
@@ -134,6 +141,22 @@ int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, i
         FN(sia_vae_trainer_free)(tr);
         return SIA_ENOMEM;
     }
+    if (tr->parts > 1) { /* parts 1..: at most ceil(batch / 2) rows each, and their gradients */
+        const int64_t P = sia_param_count(vae->enc.sizes, vae->enc.L) +
+                          sia_param_count(vae->dec.sizes, vae->dec.L);
+        int64_t bytes;
+        if (!sia_mul_ok(P, (int64_t)(tr->parts - 1) * (int64_t)sizeof(REAL), &bytes) ||
+            (uint64_t)bytes > SIZE_MAX / 2 || !(tr->pgrads = malloc((size_t)bytes))) {
+            FN(sia_vae_trainer_free)(tr);
+            return SIA_ENOMEM;
+        }
+        for (int i = 1; i < tr->parts; i++)
+            if (FN(sia_acts_alloc)(&tr->penc[i], vae->enc.sizes, vae->enc.L, (batch + 1) / 2) != SIA_OK ||
+                FN(sia_acts_alloc)(&tr->pdec[i], vae->dec.sizes, vae->dec.L, (batch + 1) / 2) != SIA_OK) {
+                FN(sia_vae_trainer_free)(tr);
+                return SIA_ENOMEM;
+            }
+    }
     for (int64_t i = 0; i < n; i++) tr->order[i] = i;
     return SIA_OK;
 }
@@ -141,10 +164,16 @@ int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, i
 void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr) {
     FN(sia_acts_free)(&tr->enc);
     FN(sia_acts_free)(&tr->dec);
+    for (int i = 0; i < SIA_VAE_PARTS; i++) {
+        FN(sia_acts_free)(&tr->penc[i]);
+        FN(sia_acts_free)(&tr->pdec[i]);
+    }
     free(tr->order);
     free(tr->eps);
+    free(tr->pgrads);
     tr->order = NULL;
     tr->eps = NULL;
+    tr->pgrads = NULL;
 }
 
 /* Forward of B rows already in E->a[0], which are also the targets, with eps (B, k): fills
@@ -159,25 +188,28 @@ static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts
     out[0] = out[1] + w * out[2];
 }
 
-/* Backward after vae_forward: the gradient of recon + w KL, written into both nets' grads, or
- * added to them when accumulate. Written, it needs no zeroed grads (net.c's net_backward writes
+/* Backward after vae_forward: the gradient of share · (recon + w KL), written into both nets'
+ * grads, or added to them when accumulate. share = B / B_step for a part of B rows of a step of
+ * B_step rows: the step's loss is the mean over all its rows. Written, it needs no zeroed grads (net.c's net_backward writes
  * every parameter's gradient), so a training step makes no pass over them before the optimizer.
  * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels.
  * Returns whether every gradient is finite (net_backward checks each layer's). */
 static int FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
-                            int64_t B, int loss, double w, int accumulate) {
+                            int64_t B, int loss, double w, int accumulate, double share) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     const int64_t h2 = vae->enc.sizes[Le];
     /* Decoder: dL/dy -> ... -> dL/dz in D->dA (B, k). */
     memset(D->dZ, 0, (size_t)(B * d) * sizeof(REAL));
     FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
                           vae->dec.beta[Ld - 1]);
+    if (share != 1)
+        for (int64_t i = 0; i < B * d; i++) D->dZ[i] *= (REAL)share;
     int finite = FN(net_backward)(&vae->dec, D, B, 0, Ld, 1, accumulate);
     /* dL/dh (B, 2k) from z and from the KL, straight into E->dZ; then times the head's f'(h)
        (nothing to do for the usual linear head). */
     memset(E->dZ, 0, (size_t)(B * h2) * sizeof(REAL));
     FN(sia_reparam_backward)(E->dZ, D->dA, E->a[Le], eps, B, k);
-    FN(sia_kl_backward)(E->dZ, E->a[Le], B, k, w);
+    FN(sia_kl_backward)(E->dZ, E->a[Le], B, k, w * share);
     FN(act_grad_scale)(E->dZ, E->a[Le], B * h2, vae->enc.act[Le - 1], vae->enc.beta[Le - 1]);
     return FN(net_backward)(&vae->enc, E, B, 0, Le, 0, accumulate) && finite;
 }
@@ -194,7 +226,7 @@ int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const 
     }
     memcpy(E.a[0], X, (size_t)(n * d) * sizeof(REAL));
     FN(vae_forward)(vae, &E, &D, eps, n, loss, kl_weight, out);
-    if (vae->enc.grads && vae->dec.grads) FN(vae_backward)(vae, &E, &D, eps, n, loss, kl_weight, 1);
+    if (vae->enc.grads && vae->dec.grads) FN(vae_backward)(vae, &E, &D, eps, n, loss, kl_weight, 1, 1);
     FN(sia_acts_free)(&E);
     FN(sia_acts_free)(&D);
     return SIA_OK;
@@ -221,6 +253,90 @@ static int64_t FN(vae_max_wrong)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia
     return worst;
 }
 
+/* ---- a data-parallel step (see sia_vae_trainer) ---- */
+typedef struct {
+    FN(sia_vae) *vae;
+    FN(sia_vae_trainer) *tr;
+    const REAL *X;
+    const int64_t *rows;     /* (B,) the step's rows of X */
+    int64_t B, P;
+    int parts, loss;
+    double w;
+    double out[SIA_VAE_PARTS][3]; /* each part's {total, recon, KL}, means over its rows */
+    int ok[SIA_VAE_PARTS];        /* each part's loss and gradients are finite */
+    REAL *m, *v;
+    const sia_optim *opt;
+    double c1, c2;           /* Adam's corrections of this step */
+} FN(vae_split);
+
+static int64_t FN(part_start)(int64_t i, int64_t n, int parts) { return i * n / parts; }
+
+/* Part i: its rows through the forward and backward, the gradient of its share of the step's
+   mean loss written into its own buffer (part 0: the nets' grads). */
+static void FN(vae_part_task)(void *ctx, int64_t i) {
+    FN(vae_split) *c = ctx;
+    const int64_t d = c->vae->enc.sizes[0], k = c->vae->dec.sizes[0];
+    const int64_t r0 = FN(part_start)(i, c->B, c->parts), B = FN(part_start)(i + 1, c->B, c->parts) - r0;
+    FN(sia_vae) view = *c->vae;
+    FN(sia_acts) *E = &c->tr->enc, *D = &c->tr->dec;
+    if (i > 0) {
+        view.enc.grads = c->tr->pgrads + (i - 1) * c->P;
+        view.dec.grads = view.enc.grads + (c->vae->dec.grads - c->vae->enc.grads);
+        E = &c->tr->penc[i];
+        D = &c->tr->pdec[i];
+    }
+    view.enc.nthreads = view.dec.nthreads = 1; /* this part is one thread's work */
+    for (int64_t r = 0; r < B; r++)
+        memcpy(E->a[0] + r * d, c->X + c->rows[r0 + r] * d, (size_t)d * sizeof(REAL));
+    const REAL *eps = c->tr->eps + r0 * k;
+    FN(vae_forward)(&view, E, D, eps, B, c->loss, c->w, c->out[i]);
+    c->ok[i] = isfinite(c->out[i][0]) &&
+               FN(vae_backward)(&view, E, D, eps, B, c->loss, c->w, 0, (double)B / (double)c->B);
+}
+
+/* g (n) += h (n) */
+SIA_CLONES
+static void FN(vec_add)(REAL *g, const REAL *h, int64_t n) {
+    for (int64_t j = 0; j < n; j++) g[j] += h[j];
+}
+
+/* Slice i of the parameters (whole 64-byte lines, the last slice up to P): the update from the
+   parts' gradients summed in the order of the parts, ((g0 + g1) + g2) + ..., the last one
+   added inside the update. */
+static void FN(vae_update_task)(void *ctx, int64_t i) {
+    FN(vae_split) *c = ctx;
+    const int64_t line = 64 / (int64_t)sizeof(REAL), lines = (c->P + line - 1) / line;
+    const int64_t a = FN(part_start)(i, lines, c->parts) * line;
+    const int64_t b = i + 1 == c->parts ? c->P : FN(part_start)(i + 1, lines, c->parts) * line;
+    if (a >= b) return;
+    REAL *g = c->vae->enc.grads, *h = c->tr->pgrads + a;
+    for (int q = 1; q < c->parts - 1; q++, h += c->P) FN(vec_add)(g + a, h, b - a);
+    FN(optim_update)(c->vae->enc.params + a, c->m + a, c->v + a, g + a, h, b - a, c->opt, c->c1, c->c2);
+}
+
+/* One step over the rows (B,) split into parts (>= 2): forward, backward, the summed gradient
+   and the update, on up to `parts` threads. out: the step's means. Returns SIA_OK, or
+   SIA_EDIVERGED (nothing applied) when a loss or gradient is not finite. */
+static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const REAL *X,
+                              const int64_t *rows, int64_t B, int64_t P, int parts, int loss,
+                              double w, sia_optim *opt, REAL *m, REAL *v, double out[3]) {
+    FN(vae_split) c = {.vae = vae, .tr = tr, .X = X, .rows = rows, .B = B, .P = P,
+                       .parts = parts, .loss = loss, .w = w, .m = m, .v = v, .opt = opt};
+    sia_pool_run(parts, parts, FN(vae_part_task), &c);
+    int ok = 1;
+    out[0] = out[1] = out[2] = 0;
+    for (int i = 0; i < parts; i++) {
+        const double rows_i = (double)(FN(part_start)(i + 1, B, parts) - FN(part_start)(i, B, parts));
+        ok &= c.ok[i];
+        for (int j = 0; j < 3; j++) out[j] += c.out[i][j] * rows_i;
+    }
+    for (int j = 0; j < 3; j++) out[j] /= (double)B;
+    if (!ok) return SIA_EDIVERGED;
+    sia_optim_begin(opt, &c.c1, &c.c2);
+    sia_pool_run(parts, parts, FN(vae_update_task), &c);
+    return SIA_OK;
+}
+
 int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state *st,
                       double *loss_out, double *recon_out, double *kl_out, const double *kl_weights,
                       const REAL *X, int64_t n, const sia_train_cfg *cfg, sia_optim *opt, REAL *m,
@@ -239,8 +355,11 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         }
         /* One step: the batch rows in the epoch's order (inputs and targets), then ε (B, k). */
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        for (int64_t i = 0; i < B; i++)
-            memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));
+        const int64_t fit = B / SIA_VAE_PART_ROWS;
+        const int parts = tr->parts < fit ? tr->parts : (int)fit;
+        if (parts < 2)
+            for (int64_t i = 0; i < B; i++)
+                memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));
         /* The next step's rows are scattered over X, which outgrows L2: ask for them now, so
            that its gather does not wait for one row after another while this step computes. */
         for (int64_t i = r0 + B; i < r0 + B + batch && i < n; i++)
@@ -253,11 +372,17 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
             for (int64_t j = 0; j < m; j++) tr->eps[i + j] = (REAL)e[j];
         }
         double out[3];
-        FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
-        if (!isfinite(out[0])) return SIA_EDIVERGED;
-        if (!FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0)) /* writes every gradient */
-            return SIA_EDIVERGED;
-        FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
+        if (parts >= 2) {
+            if (FN(vae_split_step)(vae, tr, X, tr->order + r0, B, P, parts, cfg->loss, w, opt, m,
+                                   v, out) != SIA_OK)
+                return SIA_EDIVERGED;
+        } else {
+            FN(vae_forward)(vae, E, D, tr->eps, B, cfg->loss, w, out);
+            if (!isfinite(out[0])) return SIA_EDIVERGED;
+            if (!FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0, 1)) /* writes every gradient */
+                return SIA_EDIVERGED;
+            FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
+        }
         st->loss_sum += out[0] * (double)B;
         st->recon_sum += out[1] * (double)B;
         st->kl_sum += out[2] * (double)B;

@@ -202,6 +202,76 @@ def test_training_epochs_match_numpy_vae(rng, dtype, k):
     np.testing.assert_allclose(v.params, twin.params, rtol=0, atol=atol)
 
 
+# ---- data-parallel steps (threads >= 2) ----
+
+def epochs_against_twin(X, v, batch, epochs, rel, atol):
+    """v's first `epochs` epochs against the NumPy VAE's over the same batches and ε."""
+    twin = twin_of(v)
+    replay = vn.replay_epochs(v.rng_state, n=len(X), k=v.latent_dim, batch=batch, epochs=epochs)
+    history = v.fit(X, epochs=epochs, batch_size=batch)
+    for e, (order, eps) in enumerate(replay):
+        want = twin.train_epoch(X.astype(float), order, eps, batch, kl_weight=0.5 * (e + 1) / epochs)
+        got = [history.history[name][e] for name in ("loss", "reconstruction_loss", "kl_loss")]
+        assert got == pytest.approx(want, rel=rel)
+    np.testing.assert_allclose(v.params, twin.params, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [2, 3])
+def test_split_steps_match_numpy_vae(rng, dtype, threads):
+    """With 2 or 3 threads a step of 16 rows runs as 2 or 3 parts (8+8, 5+5+6), and the last
+    batch of 5 rows, too small to split, runs whole: still the NumPy VAE's epochs."""
+    X = rng.uniform(size=(37, 16)).astype(dtype)
+    v = VAE([16, 10], 3, beta=0.5, kl_warmup_epochs=3, seed=7, dtype=dtype, threads=threads)
+    epochs_against_twin(X, v, 16, 3, rel=1e-5 if dtype == np.float32 else 1e-12,
+                        atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def fit_digits_like(threads, dtype, X, epochs=4):
+    v = VAE([64, 32, 16], 2, activation="relu", seed=3, dtype=dtype, threads=threads)
+    h = v.fit(X, epochs=epochs, batch_size=32)
+    return v.params.copy(), h.history["loss"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_steps_are_bit_identical_for_a_thread_count(dtype):
+    """The parts are fixed by the batch and the thread count, not by which thread runs them:
+    two runs with 2 threads agree to the bit, also while another model holds the thread pool
+    (its parts then all run on the caller). 1 thread sums the batch in another order, so it
+    agrees within rounding only."""
+    import threading
+    X = np.random.default_rng(5).random((300, 64)).astype(dtype)
+    first, again = fit_digits_like(2, dtype, X), fit_digits_like(2, dtype, X)
+    np.testing.assert_array_equal(first[0], again[0])
+    assert first[1] == again[1]
+    busy = []
+    hog = threading.Thread(target=lambda: busy.append(fit_digits_like(2, dtype, X, epochs=40)))
+    hog.start()
+    crowded = fit_digits_like(2, dtype, X)
+    hog.join()
+    np.testing.assert_array_equal(first[0], crowded[0])
+    one = fit_digits_like(1, dtype, X)
+    tol = dict(rtol=1e-3, atol=1e-4) if dtype == "float32" else dict(rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(one[0], first[0], **tol)
+    np.testing.assert_allclose(one[1], first[1], **tol)
+
+
+@pytest.mark.parametrize("bad", [0, 1])  # the part with the infinite gradient
+def test_split_step_with_one_infinite_part_is_refused(bad):
+    """8 rows on 2 threads: 2 parts of 4. Part `bad` has x = 1e10 (finite loss, infinite
+    gradient, as in test_validation); the step is refused and no weight moves."""
+    X = np.zeros((8, 1), np.float32)
+    X[4 * bad:4 * bad + 4] = 1e10
+    v = VAE([1, 1], 1, activation="linear", output_activation="linear", loss="mse",
+            optimizer="gd", seed=0, dtype="float32", threads=2)
+    start = [1, 0, 1, 0, 0, -30, 1e10, 0, 0.1, 0]
+    v.params[...] = start
+    from sia_autoencoder import TrainingDivergedError
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        v.fit(X, epochs=3, batch_size=8, shuffle=False)
+    np.testing.assert_array_equal(v.params, np.array(start, np.float32))
+
+
 # ---- the model ----
 
 def small_vae(**kw):
