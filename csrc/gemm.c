@@ -62,7 +62,7 @@ enum {
    GEMM_THREAD_WORK multiply-adds, ~100 µs on one core: each of 2 threads then gets ~50 µs,
    well above the few µs of waking a worker. */
 #define GEMM_SMALL_WORK 2048.0
-#define GEMM_THREAD_WORK 4194304.0
+#define GEMM_THREAD_WORK SIA_THREAD_WORK /* sia.h: also where steps go data-parallel */
 #define GEMM_TASKS_PER_THREAD 2
 /* op(A) up to this many bytes is read in place by the micro-kernel instead of packed. */
 #define GEMM_INPLACE_A 16384.0

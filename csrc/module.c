@@ -605,8 +605,8 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
                     .net64 = NET_INIT(double, s, nthreads), .net32 = NET_INIT(float, s, nthreads),
                     .losses = PyArray_DATA(losses), .X = PyArray_DATA(X), .Y = PyArray_DATA(Y),
                     .m = PyArray_DATA(m), .v = PyArray_DATA(v), .rng = rng};
-    int status = s.is64 ? sia_trainer_alloc_f64(&c.tr64, s.sizes, s.L, n, batch)
-                        : sia_trainer_alloc_f32(&c.tr32, s.sizes, s.L, n, batch);
+    int status = s.is64 ? sia_trainer_alloc_f64(&c.tr64, s.sizes, s.L, n, batch, c.net64.nthreads)
+                        : sia_trainer_alloc_f32(&c.tr32, s.sizes, s.L, n, batch, c.net32.nthreads);
     if (raise_status(status)) return NULL;
     status = run_in_slices(train_slice, &c);
     if (s.is64) sia_trainer_free_f64(&c.tr64);

@@ -76,3 +76,41 @@ void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia
     sia_optim_begin(opt, &c1, &c2);
     FN(optim_update)(p, m, v, g, NULL, n, opt, c1, c2);
 }
+
+/* ---- the update of a data-parallel step (vae.c, train.c) ----
+ * g (n) and more ((parts - 1) n, one buffer after another): the gradients of a step's parts.
+ * The update uses their sum in the order of the parts, ((g + more_1) + more_2) + ..., the last
+ * term added inside the update (g receives the partial sums), one slice of whole 64-byte lines
+ * per task, on up to `parts` threads. */
+typedef struct {
+    REAL *p, *m, *v, *g;
+    const REAL *more;
+    int64_t n;
+    int parts;
+    const sia_optim *opt;
+    double c1, c2;
+} FN(parts_update);
+
+/* g (n) += h (n) */
+SIA_CLONES
+static void FN(vec_add)(REAL *g, const REAL *h, int64_t n) {
+    for (int64_t j = 0; j < n; j++) g[j] += h[j];
+}
+
+static void FN(parts_update_task)(void *ctx, int64_t i) {
+    const FN(parts_update) *c = ctx;
+    const int64_t line = 64 / (int64_t)sizeof(REAL), lines = (c->n + line - 1) / line;
+    const int64_t a = i * lines / c->parts * line;
+    const int64_t b = i + 1 == c->parts ? c->n : (i + 1) * lines / c->parts * line;
+    if (a >= b) return;
+    const REAL *h = c->more + a;
+    for (int q = 1; q < c->parts - 1; q++, h += c->n) FN(vec_add)(c->g + a, h, b - a);
+    FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, c->c1, c->c2);
+}
+
+void FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
+                              int parts, sia_optim *opt) {
+    FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
+    sia_optim_begin(opt, &c.c1, &c.c2);
+    sia_pool_run(parts, parts, FN(parts_update_task), &c);
+}

@@ -109,6 +109,32 @@ static inline int sia_add_ok(int64_t a, int64_t b, int64_t *out) {
 /* Parameters of a dense stack with widths sizes[0..L]; -1 on overflow. */
 int64_t sia_param_count(const int64_t *sizes, int64_t L);
 
+/* Data-parallel steps (vae.c, train.c). With nthreads >= 2, a step of B rows runs as parts:
+   part i of `parts` takes rows [i B / parts, (i+1) B / parts) through its own activations into
+   its own gradient buffer, and the step's gradient is their sum in the order of the parts
+   (sia_optim_step_parts). parts = min(nthreads, SIA_PARTS, B / SIA_PART_ROWS); 1 (the step runs
+   whole) when that is under 2, or when a product of the step would be threaded by gemm itself
+   (B · n_in · n_out >= SIA_THREAD_WORK multiply-adds for its widest layer). The parts depend
+   on B, nthreads and the layer sizes alone, not on which thread runs them, so results are
+   bit-identical for a given thread count; they differ from 1 thread's by the order of the
+   batch sums only. */
+#define SIA_THREAD_WORK 4194304.0
+#define SIA_PARTS 4
+#define SIA_PART_ROWS 4
+static inline int sia_step_parts(int nthreads, int64_t B, double widest) {
+    const int64_t most = B / SIA_PART_ROWS;
+    if (nthreads < 2 || most < 2 || (double)B * widest >= SIA_THREAD_WORK) return 1;
+    int parts = nthreads < SIA_PARTS ? nthreads : SIA_PARTS;
+    return most < parts ? (int)most : parts;
+}
+/* The widest layer of sizes (L+1,): the largest n_in · n_out. */
+static inline double sia_widest(const int64_t *sizes, int64_t L) {
+    double w = 0;
+    for (int64_t l = 1; l <= L; l++)
+        if ((double)sizes[l - 1] * (double)sizes[l] > w) w = (double)sizes[l - 1] * (double)sizes[l];
+    return w;
+}
+
 /* A monotonic clock in nanoseconds, for the deadlines of paused runs. */
 int64_t sia_now_ns(void);
 

@@ -37,6 +37,11 @@ void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t
  * p, g (n,): one step of opt->kind over the flat vectors; m, v (n,) are its state
  * (momentum keeps its velocity in m). Increments opt->t. */
 void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt);
+/* One step from the sum of a data-parallel step's gradients g (n) and more ((parts - 1) n),
+ * added in the order of the parts; g is overwritten. On up to `parts` threads, each updating a
+ * slice: the same values whichever thread runs which slice. */
+void FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
+                              int parts, sia_optim *opt);
 
 /* ---- noise.c ----
  * x (n,) in place: salt-and-pepper (p: set to 0 or 1 at random), bit flip (p: x -> 1 - x),
@@ -85,10 +90,15 @@ void FN(sia_pixel_errors)(int64_t *errs, const REAL *Y, const REAL *T, int64_t n
 typedef struct {
     FN(sia_acts) acts;       /* the batch */
     int64_t *order;          /* (n,) sample order of the current epoch */
+    int parts;               /* most parts of a data-parallel step (sia_step_parts, sia.h) */
+    double widest;           /* the largest n_in · n_out */
+    FN(sia_acts) pacts[SIA_PARTS]; /* parts 1..: their activations, inputs and targets read in acts' */
+    REAL *pgrads;            /* ((parts - 1) P,) the gradients of parts 1.. */
 } FN(sia_trainer);
 
+/* nthreads: the net's, which decides the parts of a step. */
 int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, int64_t n,
-                          int64_t batch);
+                          int64_t batch, int nthreads);
 void FN(sia_trainer_free)(FN(sia_trainer) *tr);
 /* Trains on X (n, n0) -> Y (n, n_L) for cfg->epochs epochs from state st, writing each epoch's
    mean loss to loss_out[epoch]. Returns SIA_OK when done or stopped (st->stopped), SIA_PAUSED
@@ -120,23 +130,13 @@ typedef struct {
     FN(sia_net) enc, dec;
 } FN(sia_vae);
 
-/* Data parallel: with nthreads >= 2, a step of B rows runs as `parts` parts, part i taking rows
-   [i B / parts, (i+1) B / parts) through its own activations and gradient buffer; the step's
-   gradient is their sum, in the order of the parts, and the optimizer then updates a slice of
-   the parameters per thread. parts = min(nthreads, SIA_VAE_PARTS, B / SIA_VAE_PART_ROWS); a
-   step with parts < 2 runs whole on the caller. The parts depend on B and nthreads alone, not
-   on which thread runs them, so results are bit-identical for a given thread count; they
-   differ from 1 thread's by the order of the batch sums only. */
-#ifndef SIA_VAE_PARTS
-#define SIA_VAE_PARTS 4
-#define SIA_VAE_PART_ROWS 4
-#endif
 typedef struct {
     FN(sia_acts) enc, dec;   /* the batch through each stack; enc.a[0] is also the target */
     REAL *eps;               /* (batch, k) the ε of the current step */
     int64_t *order;          /* (n,) sample order of the current epoch */
-    int parts;               /* 1, or the parts of a split step (see above) */
-    FN(sia_acts) penc[SIA_VAE_PARTS], pdec[SIA_VAE_PARTS]; /* parts 1..: their rows; part 0 uses enc, dec */
+    int parts;               /* most parts of a step (sia_step_parts, sia.h) */
+    double widest;           /* the largest n_in · n_out of both stacks */
+    FN(sia_acts) penc[SIA_PARTS], pdec[SIA_PARTS]; /* parts 1..: their rows; part 0 uses enc, dec */
     REAL *pgrads;            /* ((parts - 1) P,) the gradients of parts 1.. */
 } FN(sia_vae_trainer);
 

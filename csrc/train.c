@@ -4,26 +4,93 @@
  * so that it can check for Ctrl-C between steps. */
 
 int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, int64_t n,
-                          int64_t batch) {
+                          int64_t batch, int nthreads) {
     int64_t bytes;
     tr->order = NULL;
+    tr->pgrads = NULL;
+    tr->acts.block = NULL;
+    for (int i = 0; i < SIA_PARTS; i++) tr->pacts[i].block = NULL;
     if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
         return SIA_ENOMEM;
     int64_t cap = batch < SIA_STEP_ROWS ? batch : SIA_STEP_ROWS;
+    tr->widest = sia_widest(sizes, L);
+    tr->parts = sia_step_parts(nthreads, cap, tr->widest);
     if (FN(sia_acts_alloc)(&tr->acts, sizes, L, cap) != SIA_OK) return SIA_ENOMEM;
     tr->order = malloc((size_t)(bytes > 0 ? bytes : 1));
     if (!tr->order) {
-        FN(sia_acts_free)(&tr->acts);
+        FN(sia_trainer_free)(tr);
         return SIA_ENOMEM;
     }
     for (int64_t i = 0; i < n; i++) tr->order[i] = i;
+    if (tr->parts > 1) { /* parts 1..: at most ceil(cap / 2) rows each, and their gradients */
+        if (!sia_mul_ok(sia_param_count(sizes, L), (int64_t)(tr->parts - 1) * (int64_t)sizeof(REAL), &bytes) ||
+            (uint64_t)bytes > SIZE_MAX / 2 || !(tr->pgrads = malloc((size_t)bytes))) {
+            FN(sia_trainer_free)(tr);
+            return SIA_ENOMEM;
+        }
+        for (int i = 1; i < tr->parts; i++)
+            if (FN(sia_acts_alloc)(&tr->pacts[i], sizes, L, (cap + 1) / 2) != SIA_OK) {
+                FN(sia_trainer_free)(tr);
+                return SIA_ENOMEM;
+            }
+    }
     return SIA_OK;
 }
 
 void FN(sia_trainer_free)(FN(sia_trainer) *tr) {
     FN(sia_acts_free)(&tr->acts);
+    for (int i = 0; i < SIA_PARTS; i++) FN(sia_acts_free)(&tr->pacts[i]);
     free(tr->order);
+    free(tr->pgrads);
     tr->order = NULL;
+    tr->pgrads = NULL;
+}
+
+/* Rows already in A (inputs a[0], targets t) through forward, loss and backward: the gradient
+   of share · (their mean loss) written into net's grads, or added when accumulate. *loss_out:
+   that mean. Returns whether the loss and every gradient are finite (backward is skipped when
+   the loss is not). */
+static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int loss, double share,
+                         int accumulate, double *loss_out) {
+    const int64_t L = net->L, d_out = net->sizes[L];
+    *loss_out = FN(net_forward_loss)(net, A, A->t, B, loss);
+    if (!isfinite(*loss_out)) return 0;
+    memset(A->dZ, 0, (size_t)(B * d_out) * sizeof(REAL));
+    FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, B, d_out, loss, net->act[L - 1],
+                          net->beta[L - 1]);
+    if (share != 1) {
+        const REAL s = (REAL)share;
+        for (int64_t i = 0; i < B * d_out; i++) A->dZ[i] *= s;
+    }
+    return FN(net_backward)(net, A, B, 0, L, 0, accumulate);
+}
+
+/* A chunk of a data-parallel step (sia.h): part i of the chunk's Bc rows into its own
+   gradient buffer (part 0: the net's grads), its share of the step's B rows. */
+typedef struct {
+    FN(sia_net) *net;
+    FN(sia_trainer) *tr;
+    int64_t Bc, B, P;
+    int parts, loss, accumulate;
+    double loss_out[SIA_PARTS];
+    int ok[SIA_PARTS];
+} FN(train_split);
+
+static void FN(train_part_task)(void *ctx, int64_t i) {
+    FN(train_split) *c = ctx;
+    const int64_t L = c->net->L, r0 = i * c->Bc / c->parts, B = (i + 1) * c->Bc / c->parts - r0;
+    FN(sia_net) view = *c->net;
+    FN(sia_acts) *A = &c->tr->acts;
+    view.nthreads = 1; /* this part is one thread's work */
+    if (i > 0) {
+        FN(sia_acts) *own = &c->tr->pacts[i];
+        own->a[0] = A->a[0] + r0 * c->net->sizes[0];
+        own->t = A->t + r0 * c->net->sizes[L];
+        view.grads = c->tr->pgrads + (i - 1) * c->P;
+        A = own;
+    }
+    c->ok[i] = FN(rows_grad)(&view, A, B, c->loss, (double)B / (double)c->B, c->accumulate,
+                             &c->loss_out[i]);
 }
 
 /* Largest number of wrong pixels over the rows of X -> Y, in batches of the trainer's size. */
@@ -50,8 +117,6 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
     const int64_t L = net->L, d_in = net->sizes[0], d_out = net->sizes[L];
     const int64_t P = sia_param_count(net->sizes, L);
     const int64_t batch = cfg->batch, n_steps = (n + batch - 1) / batch;
-    const int out_kind = net->act[L - 1];
-    const double out_beta = net->beta[L - 1];
     FN(sia_acts) *A = &tr->acts;
 
     while (st->epoch < cfg->epochs) {
@@ -68,7 +133,6 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
            the others add to them; the deadline may pause between chunks, and the next call
            resumes at st->row. Nothing is applied before the last chunk. */
         const int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        int finite = 1;
         while (st->row < B) {
             const int64_t c0 = st->row, Bc = B - c0 < A->cap ? B - c0 : A->cap;
             for (int64_t i = 0, run; i < Bc; i += run) { /* runs of consecutive rows, one copy */
@@ -79,31 +143,35 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
             }
             if (cfg->noise != SIA_NOISE_NONE)
                 FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
-            double loss = FN(net_forward_loss)(net, A, A->t, Bc, cfg->loss);
-            if (!isfinite(loss)) {
+            /* The first chunk writes every gradient, the others add to them. A chunk of a step
+               too large for one chunk has the first chunk's parts or fewer (sia_step_parts). */
+            const int parts = sia_step_parts(tr->parts, Bc, tr->widest);
+            double loss = 0;
+            int ok = 1;
+            if (parts > 1) {
+                FN(train_split) c = {.net = net, .tr = tr, .Bc = Bc, .B = B, .P = P, .parts = parts,
+                                     .loss = cfg->loss, .accumulate = c0 > 0};
+                sia_pool_run(parts, parts, FN(train_part_task), &c);
+                for (int i = 0; i < parts; i++) {
+                    ok &= c.ok[i];
+                    loss += c.loss_out[i] * (double)((i + 1) * Bc / parts - i * Bc / parts);
+                }
+                loss /= (double)Bc;
+            } else {
+                ok = FN(rows_grad)(net, A, Bc, cfg->loss, (double)Bc / (double)B, c0 > 0, &loss);
+            }
+            if (!ok) { /* a loss or gradient is NaN or inf: nothing of the step is applied */
                 st->row = 0, st->step_loss = 0;
                 return SIA_EDIVERGED;
             }
-            memset(A->dZ, 0, (size_t)(Bc * d_out) * sizeof(REAL));
-            FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, Bc, d_out, cfg->loss, out_kind,
-                                  out_beta);
-            if (Bc != B) {
-                const REAL share = (REAL)((double)Bc / (double)B);
-                for (int64_t i = 0; i < Bc * d_out; i++) A->dZ[i] *= share;
-            }
-            /* The first chunk writes every gradient, the others add to them. A sum with a NaN
-               or inf term is not finite either, so the last chunk's check covers all of them. */
-            finite = FN(net_backward)(net, A, Bc, 0, L, 0, c0 > 0);
             st->step_loss += loss * (double)Bc;
             st->row += Bc;
             if (st->row < B && deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
         }
         st->row = 0;
-        if (!finite) {
-            st->step_loss = 0;
-            return SIA_EDIVERGED;
-        }
-        FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
+        const int parts = sia_step_parts(tr->parts, B < A->cap ? B : A->cap, tr->widest); /* the first chunk's */
+        if (parts > 1) FN(sia_optim_step_parts)(net->params, m, v, net->grads, tr->pgrads, P, parts, opt);
+        else FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
         st->loss_sum += st->step_loss;
         st->step_loss = 0;
         st->step += 1;

@@ -120,12 +120,10 @@ int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, i
     tr->eps = NULL;
     tr->pgrads = NULL;
     tr->enc.block = tr->dec.block = NULL;
-    for (int i = 0; i < SIA_VAE_PARTS; i++) tr->penc[i].block = tr->pdec[i].block = NULL;
-    /* parts: as many as threads, up to SIA_VAE_PARTS, each of at least SIA_VAE_PART_ROWS rows */
-    const int64_t most = batch / SIA_VAE_PART_ROWS, want = vae->enc.nthreads;
-    tr->parts = (int)(want < most ? want : most);
-    if (tr->parts > SIA_VAE_PARTS) tr->parts = SIA_VAE_PARTS;
-    if (tr->parts < 2) tr->parts = 1;
+    for (int i = 0; i < SIA_PARTS; i++) tr->penc[i].block = tr->pdec[i].block = NULL;
+    const double we = sia_widest(vae->enc.sizes, vae->enc.L), wd = sia_widest(vae->dec.sizes, vae->dec.L);
+    tr->widest = we > wd ? we : wd;
+    tr->parts = sia_step_parts(vae->enc.nthreads, batch, tr->widest);
     if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &order_bytes) || !sia_mul_ok(batch, k, &eps_bytes) ||
         !sia_mul_ok(eps_bytes, (int64_t)sizeof(REAL), &eps_bytes) ||
         (uint64_t)order_bytes > SIZE_MAX / 2 || (uint64_t)eps_bytes > SIZE_MAX / 2)
@@ -164,7 +162,7 @@ int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, i
 void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr) {
     FN(sia_acts_free)(&tr->enc);
     FN(sia_acts_free)(&tr->dec);
-    for (int i = 0; i < SIA_VAE_PARTS; i++) {
+    for (int i = 0; i < SIA_PARTS; i++) {
         FN(sia_acts_free)(&tr->penc[i]);
         FN(sia_acts_free)(&tr->pdec[i]);
     }
@@ -262,11 +260,8 @@ typedef struct {
     int64_t B, P;
     int parts, loss;
     double w;
-    double out[SIA_VAE_PARTS][3]; /* each part's {total, recon, KL}, means over its rows */
-    int ok[SIA_VAE_PARTS];        /* each part's loss and gradients are finite */
-    REAL *m, *v;
-    const sia_optim *opt;
-    double c1, c2;           /* Adam's corrections of this step */
+    double out[SIA_PARTS][3]; /* each part's {total, recon, KL}, means over its rows */
+    int ok[SIA_PARTS];        /* each part's loss and gradients are finite */
 } FN(vae_split);
 
 static int64_t FN(part_start)(int64_t i, int64_t n, int parts) { return i * n / parts; }
@@ -294,26 +289,6 @@ static void FN(vae_part_task)(void *ctx, int64_t i) {
                FN(vae_backward)(&view, E, D, eps, B, c->loss, c->w, 0, (double)B / (double)c->B);
 }
 
-/* g (n) += h (n) */
-SIA_CLONES
-static void FN(vec_add)(REAL *g, const REAL *h, int64_t n) {
-    for (int64_t j = 0; j < n; j++) g[j] += h[j];
-}
-
-/* Slice i of the parameters (whole 64-byte lines, the last slice up to P): the update from the
-   parts' gradients summed in the order of the parts, ((g0 + g1) + g2) + ..., the last one
-   added inside the update. */
-static void FN(vae_update_task)(void *ctx, int64_t i) {
-    FN(vae_split) *c = ctx;
-    const int64_t line = 64 / (int64_t)sizeof(REAL), lines = (c->P + line - 1) / line;
-    const int64_t a = FN(part_start)(i, lines, c->parts) * line;
-    const int64_t b = i + 1 == c->parts ? c->P : FN(part_start)(i + 1, lines, c->parts) * line;
-    if (a >= b) return;
-    REAL *g = c->vae->enc.grads, *h = c->tr->pgrads + a;
-    for (int q = 1; q < c->parts - 1; q++, h += c->P) FN(vec_add)(g + a, h, b - a);
-    FN(optim_update)(c->vae->enc.params + a, c->m + a, c->v + a, g + a, h, b - a, c->opt, c->c1, c->c2);
-}
-
 /* One step over the rows (B,) split into parts (>= 2): forward, backward, the summed gradient
    and the update, on up to `parts` threads. out: the step's means. Returns SIA_OK, or
    SIA_EDIVERGED (nothing applied) when a loss or gradient is not finite. */
@@ -321,7 +296,7 @@ static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const R
                               const int64_t *rows, int64_t B, int64_t P, int parts, int loss,
                               double w, sia_optim *opt, REAL *m, REAL *v, double out[3]) {
     FN(vae_split) c = {.vae = vae, .tr = tr, .X = X, .rows = rows, .B = B, .P = P,
-                       .parts = parts, .loss = loss, .w = w, .m = m, .v = v, .opt = opt};
+                       .parts = parts, .loss = loss, .w = w};
     sia_pool_run(parts, parts, FN(vae_part_task), &c);
     int ok = 1;
     out[0] = out[1] = out[2] = 0;
@@ -332,8 +307,7 @@ static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const R
     }
     for (int j = 0; j < 3; j++) out[j] /= (double)B;
     if (!ok) return SIA_EDIVERGED;
-    sia_optim_begin(opt, &c.c1, &c.c2);
-    sia_pool_run(parts, parts, FN(vae_update_task), &c);
+    FN(sia_optim_step_parts)(vae->enc.params, m, v, vae->enc.grads, tr->pgrads, P, parts, opt);
     return SIA_OK;
 }
 
@@ -355,8 +329,7 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         }
         /* One step: the batch rows in the epoch's order (inputs and targets), then ε (B, k). */
         int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
-        const int64_t fit = B / SIA_VAE_PART_ROWS;
-        const int parts = tr->parts < fit ? tr->parts : (int)fit;
+        const int parts = sia_step_parts(tr->parts, B, tr->widest);
         if (parts < 2)
             for (int64_t i = 0; i < B; i++)
                 memcpy(E->a[0] + i * d, X + tr->order[r0 + i] * d, (size_t)d * sizeof(REAL));

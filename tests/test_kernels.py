@@ -239,13 +239,14 @@ def test_random_narrow_networks_match_numpy_for_every_batch_size(dtype, seed):
 
 @pytest.mark.parametrize("batch_size", [1, 5, 32])
 @pytest.mark.parametrize("optimizer", ["gd", "adam"])
-def test_one_training_epoch_matches_numpy_step_by_step(batch_size, optimizer):
+@pytest.mark.parametrize("threads", [1, 2, 3])  # 32 rows: 2 or 3 data-parallel parts (sia.h)
+def test_one_training_epoch_matches_numpy_step_by_step(batch_size, optimizer, threads):
     """The C training loop (gather, forward, loss, its own backward, optimizer) against the
     twins, batch by batch in order, in float64."""
     from sia_autoencoder import Autoencoder, datasets
     X, _ = datasets.load_font()
     ae = Autoencoder([35, 9, 3, 9, 35], activation=("tanh", 0.8), seed=3, dtype="float64",
-                     optimizer=optimizer, learning_rate=0.05)
+                     optimizer=optimizer, learning_rate=0.05, threads=threads)
     sizes, acts, betas = ae.net.sizes, ae.net.act, ae.net.beta
     p = ae.params.copy()
     m, v, t = np.zeros_like(p), np.zeros_like(p), 0
@@ -259,15 +260,17 @@ def test_one_training_epoch_matches_numpy_step_by_step(batch_size, optimizer):
     np.testing.assert_allclose(ae.params, p, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("batch_size", [300, None])
-def test_a_batch_larger_than_one_chunk_matches_numpy(batch_size):
+@pytest.mark.parametrize("batch_size", [300, 260, None])
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_a_batch_larger_than_one_chunk_matches_numpy(batch_size, threads):
     """Batches over SIA_STEP_ROWS (256) rows are summed chunk by chunk in C; the step must still
-    be the full batch's mean gradient."""
+    be the full batch's mean gradient. With threads, each chunk is split into data-parallel
+    parts, a later chunk into fewer (260 rows: 256, then 4 rows in one part)."""
     from sia_autoencoder import Autoencoder
     rng = np.random.default_rng(7)
     X = (rng.uniform(size=(700, 12)) > 0.5).astype(float)
     ae = Autoencoder([12, 6, 3, 6, 12], seed=1, dtype="float64", optimizer="gd",
-                     learning_rate=0.5)
+                     learning_rate=0.5, threads=threads)
     p = ae.params.copy()
     B = batch_size or 700
     total = 0.0

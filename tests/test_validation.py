@@ -375,6 +375,21 @@ def test_an_infinite_gradient_with_a_finite_loss_diverges(rows):
     np.testing.assert_array_equal(v.params, np.array(start, np.float32))
 
 
+@pytest.mark.parametrize("bad", [0, 1])
+def test_a_data_parallel_step_with_one_infinite_part_is_refused(bad):
+    """8 rows on 2 threads: two parts of 4 rows (sia.h). Only part `bad` has the rows of the
+    test above; its gradient is infinite, the other's finite: the step is refused."""
+    X = np.zeros((8, 1), np.float32)
+    X[4 * bad:4 * bad + 4] = 1e10
+    ae = sa.Autoencoder([1, 1, 1], activation="linear", latent_activation="linear",
+                        output_activation="linear", loss="mse", optimizer="gd", seed=0,
+                        dtype="float32", threads=2)
+    ae.params[...] = [1e10, 0, 0.1, 0]
+    with pytest.raises(sa.TrainingDivergedError, match="epoch 1"):
+        ae.fit(X, epochs=3, batch_size=8, shuffle=False)
+    np.testing.assert_array_equal(ae.params, np.array([1e10, 0, 0.1, 0], np.float32))
+
+
 def test_divergence_keeps_the_weights_of_the_last_finite_step():
     """Replay the diverging run step by step from the same state: the kept weights are exactly
     those after the last step whose loss and gradient were finite."""
