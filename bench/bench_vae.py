@@ -2,11 +2,12 @@
 
 Both train the same architecture from the same weights with Adam, the same batch size and
 float32; NumPy draws its order and ε with its own fast generator. Both use the same number of
-threads (OpenBLAS is limited before NumPy is imported). Prints the median time per epoch over
---runs runs and the ratio.
+threads: sia ``VAE(threads=...)``, which splits each step's batch into one part per thread
+(csrc/sia.h), and OpenBLAS, limited before NumPy is imported. Each thread count runs in its own
+process. Prints the median time per epoch over --runs runs and the ratio.
 
-    python3 bench/bench_vae.py                       # emojis and digits, the recipes' settings
-    python3 bench/bench_vae.py --dataset digits --batch 8 16 32 --runs 7
+    python3 bench/bench_vae.py                       # emojis and digits, 1 and 2 threads
+    python3 bench/bench_vae.py --dataset digits --batch 8 16 32 --runs 7 --threads 1
 """
 import argparse
 import os
@@ -22,11 +23,22 @@ def main():
     p.add_argument("--encoder", type=int, nargs="+", help="encoder widths, input first (default: "
                    "each recipe's)")
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                   help="thread counts, each run in its own process (default: 1 2)")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall: perf_counter; cpu: process time (steadier on a shared machine, "
                         "only meaningful with --threads 1)")
     args = p.parse_args()
+    if len(args.threads) > 1:  # OpenBLAS reads its thread count once, when NumPy is imported
+        import subprocess
+        same = ["--dataset", args.dataset, "--runs", str(args.runs), "--clock", args.clock]
+        same += ["--batch", *map(str, args.batch)] if args.batch else []
+        same += ["--activation", args.activation] if args.activation else []
+        same += ["--encoder", *map(str, args.encoder)] if args.encoder else []
+        for t in args.threads:
+            subprocess.run([sys.executable, __file__, *same, "--threads", str(t)], check=True)
+        return
+    args.threads = args.threads[0]
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
 

@@ -78,9 +78,11 @@ class Autoencoder(Persistable):
         Seeds the weights, the sample order and the noise. None draws fresh entropy.
     dtype : 'float32' or 'float64'
     threads : int, 'auto' or None
-        Threads for the large matrix products (1 by default; 'auto' or None: every core). Worth
-        2+ only for large layers (e.g. 784-512) on an idle machine. Results are bit-identical
-        for a given seed, data and thread count.
+        Compute threads (1 by default; 'auto' or None: every core). With 2+, each training
+        step of 8 rows or more runs as one part of its batch per thread (gradients summed in a
+        fixed order), and products too large for that (e.g. 784-512 in batches of 128) are
+        split instead. Worth it on an idle machine: a thread that waits for a busy core costs
+        more than it saves. Results are bit-identical for a given seed, data and thread count.
     latent_index : int, optional
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
     """
