@@ -94,6 +94,29 @@ static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REA
     }
 }
 
+/* dx[c] = Σ_o dz[o] W[o, c] (times f'(y[c]) when kind >= 0) for the nv vectors of columns
+ * c = v VL (v < nv) of a block of dx, W and y that starts at their column j; left = n_in - j
+ * columns from there. The last vector is the one ending at n_in when left is not a whole
+ * number of vectors (same values where it overlaps the one before). nv is a constant at each
+ * call, so that the nv sums stay in registers over the rows o: with nv a variable GCC kept
+ * them on the stack, a store and a reload on each sum's chain. */
+SIA_INLINE void FN(dx_block)(REAL *dx, const REAL *dz, const REAL *y, const REAL *W, int64_t n_in,
+                             int64_t n_out, int64_t left, const int nv, int kind, REAL bt) {
+    int64_t at[6];
+    for (int v = 0; v < nv; v++) at[v] = (v + 1) * SIA_VL <= left ? v * SIA_VL : left - SIA_VL;
+    sia_vr s[6];
+    for (int v = 0; v < nv; v++) s[v] = (sia_vr){0};
+    const REAL *w = W;
+    for (int64_t o = 0; o < n_out; o++, w += n_in) {
+        const REAL d = dz[o];
+        for (int v = 0; v < nv; v++) s[v] += d * *(const sia_vr_u *)(w + at[v]);
+    }
+    for (int v = 0; v < nv; v++) {
+        if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(y + at[v]), kind, bt);
+        *(sia_vr_u *)(dx + at[v]) = s[v];
+    }
+}
+
 /* Forward was z = W x + b for one row x (n_in), so with dz (n_out):
  *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update);
  *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0.
@@ -136,22 +159,17 @@ static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz,
     }
     const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
     for (int64_t j0 = 0; j0 < nvec; j0 += 6) {
-        const int nv = (int)(nvec - j0 < 6 ? nvec - j0 : 6);
-        int64_t at[6];
-        for (int v = 0; v < 6; v++) {
-            const int64_t c = (j0 + v) * SIA_VL;
-            at[v] = c + SIA_VL <= n_in ? c : n_in - SIA_VL;
-        }
-        sia_vr s[6] = {{0}};
-        const REAL *w = W;
-        for (int64_t o = 0; o < n_out; o++, w += n_in) {
-            const REAL d = dz[o];
-            for (int v = 0; v < 6; v++)
-                if (v < nv) s[v] += d * *(const sia_vr_u *)(w + at[v]);
-        }
-        for (int v = 0; v < nv; v++) {
-            if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(x + at[v]), kind, bt);
-            *(sia_vr_u *)(dx + at[v]) = s[v];
+        const REAL *const w = W + j0 * SIA_VL;
+        REAL *const d = dx + j0 * SIA_VL;
+        const REAL *const y = x + j0 * SIA_VL;
+        const int64_t left = n_in - j0 * SIA_VL; /* columns from this block on */
+        switch (nvec - j0 < 6 ? nvec - j0 : 6) { /* a constant count, so that s stays in registers */
+        case 1: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 1, kind, bt); break;
+        case 2: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 2, kind, bt); break;
+        case 3: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 3, kind, bt); break;
+        case 4: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 4, kind, bt); break;
+        case 5: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 5, kind, bt); break;
+        default: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 6, kind, bt); break;
         }
     }
 }
