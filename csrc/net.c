@@ -311,6 +311,21 @@ static int FN(all_finite)(const REAL *g, int64_t n) {
     return !any;
 }
 
+/* Whether the gradient of a one-row layer, dW = dz xᵀ (n_out, n_in) and db = dz, is finite,
+ * from its factors alone: n_out + n_in elements instead of n_out (n_in + 1). Rounding is
+ * monotone, |dz[o] x[k]| <= |fl(max|dz| max|x|)|, and that product is one of dW's elements:
+ * with every dz[o] and x[k] finite, dW is finite iff it is. An inf or NaN factor makes its
+ * whole row or column of dW inf or NaN (inf · 0 = NaN), and db is dz. */
+SIA_CLONES
+static int FN(rank1_finite)(const REAL *dz, const REAL *x, int64_t n_out, int64_t n_in) {
+    if (!FN(all_finite)(dz, n_out) || !FN(all_finite)(x, n_in)) return 0;
+    REAL mz = 0, mx = 0;
+    for (int64_t o = 0; o < n_out; o++) mz = fabs(dz[o]) > mz ? fabs(dz[o]) : mz;
+    for (int64_t k = 0; k < n_in; k++) mx = fabs(x[k]) > mx ? fabs(x[k]) : mx;
+    const REAL top = mz * mx; /* in REAL, as dW's products are rounded */
+    return isfinite(top);
+}
+
 /* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
  * the caller need not zero them: every parameter of layers l0+1 .. l1 is written).
  * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other.
@@ -340,7 +355,10 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_
                 if (below) FN(act_grad_scale)(dx, A->a[l - 1], B * n_in, kind, beta);
             }
         }
-        finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
+        if (B == 1 && !accumulate) /* dW = dz xᵀ was written, not added to */
+            finite &= FN(rank1_finite)(dz, A->a[l - 1], n_out, n_in);
+        else
+            finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
         if (dx) next = dz, dz = dx;
         if (below) off -= n_in * (net->sizes[l - 2] + 1);
     }
