@@ -94,22 +94,32 @@ static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REA
     }
 }
 
+/* Vectors of columns that one pass of the one-row backward keeps in registers: 9 sums (35
+   doubles), a broadcast dz[o] and a product, of the 16 of AVX2. */
+enum { SIA_DX_VECS = 9 };
+
 /* dx[c] = Σ_o dz[o] W[o, c] (times f'(y[c]) when kind >= 0) for the nv vectors of columns
  * c = v VL (v < nv) of a block of dx, W and y that starts at their column j; left = n_in - j
  * columns from there. The last vector is the one ending at n_in when left is not a whole
  * number of vectors (same values where it overlaps the one before). nv is a constant at each
  * call, so that the nv sums stay in registers over the rows o: with nv a variable GCC kept
- * them on the stack, a store and a reload on each sum's chain. */
-SIA_INLINE void FN(dx_block)(REAL *dx, const REAL *dz, const REAL *y, const REAL *W, int64_t n_in,
-                             int64_t n_out, int64_t left, const int nv, int kind, REAL bt) {
-    int64_t at[6];
+ * them on the stack, a store and a reload on each sum's chain.
+ * dW non-NULL (the block is the whole row, j = 0): also dW[o, :] = dz[o] y, row o written as
+ * its dz[o] is used, so that the stores run alongside the chains of sums instead of before or
+ * after them. */
+SIA_INLINE void FN(dx_block)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
+                             int64_t n_in, int64_t n_out, int64_t left, const int nv, int kind,
+                             REAL bt) {
+    int64_t at[SIA_DX_VECS];
     for (int v = 0; v < nv; v++) at[v] = (v + 1) * SIA_VL <= left ? v * SIA_VL : left - SIA_VL;
-    sia_vr s[6];
+    sia_vr s[SIA_DX_VECS];
     for (int v = 0; v < nv; v++) s[v] = (sia_vr){0};
     const REAL *w = W;
     for (int64_t o = 0; o < n_out; o++, w += n_in) {
         const REAL d = dz[o];
         for (int v = 0; v < nv; v++) s[v] += d * *(const sia_vr_u *)(w + at[v]);
+        if (dW)
+            for (int v = 0; v < nv; v++) *(sia_vr_u *)(dW + o * n_in + at[v]) = d * *(const sia_vr_u *)(y + at[v]);
     }
     for (int v = 0; v < nv; v++) {
         if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(y + at[v]), kind, bt);
@@ -117,17 +127,49 @@ SIA_INLINE void FN(dx_block)(REAL *dx, const REAL *dz, const REAL *y, const REAL
     }
 }
 
+/* dx (n_in) = Wᵀ dz, times f'(y) (kind, bt) unless kind < 0, for W (n_out, n_in), dz (n_out):
+ * VL columns at a time with up to SIA_DX_VECS vectors of sums in the registers over the rows o
+ * (dx_block). dW non-NULL: also dW = dz yᵀ, written, when the row is one block (n_in >= VL);
+ * returns whether it was. */
+SIA_INLINE int FN(dx_row)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
+                          int64_t n_in, int64_t n_out, int kind, REAL bt) {
+    if (n_in < SIA_VL) {
+        sia_vr s = {0};
+        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
+        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(y, n_in), kind, bt);
+        FN(vstore_part)(dx, s, n_in);
+        return 0;
+    }
+    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
+    if (nvec > SIA_DX_VECS) dW = NULL;
+    for (int64_t j0 = 0; j0 < nvec; j0 += SIA_DX_VECS) {
+        const REAL *const w = W + j0 * SIA_VL, *const yj = y + j0 * SIA_VL;
+        REAL *const d = dx + j0 * SIA_VL;
+        const int64_t left = n_in - j0 * SIA_VL; /* columns from this block on */
+        /* a constant count, so that s stays in registers */
+#define SIA_DX_CASE(nv) case nv: FN(dx_block)(d, dW, dz, yj, w, n_in, n_out, left, nv, kind, bt); break
+        switch (nvec - j0 < SIA_DX_VECS ? nvec - j0 : SIA_DX_VECS) {
+        SIA_DX_CASE(1); SIA_DX_CASE(2); SIA_DX_CASE(3); SIA_DX_CASE(4); SIA_DX_CASE(5);
+        SIA_DX_CASE(6); SIA_DX_CASE(7); SIA_DX_CASE(8); default: SIA_DX_CASE(9);
+        }
+#undef SIA_DX_CASE
+    }
+    return dW != NULL;
+}
+
 /* Forward was z = W x + b for one row x (n_in), so with dz (n_out):
- *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update);
- *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0.
- * dx (n_in) is written, VL columns at a time with up to 6 vectors of sums in the registers over
- * the rows o; the last vector is the one ending at n_in (same values where it overlaps).
- * dx NULL: skipped. */
+ *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0;
+ *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update).
+ * dx (n_in) is written (dx_row), the last vector the one ending at n_in (same values where it
+ * overlaps); dx NULL: skipped. When it is written, dW is too, in the same pass (dx_row), unless
+ * accumulate or the row is too short or too long for it. */
 SIA_CLONES
 static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz, const REAL *x,
                                    const REAL *W, int64_t n_in, int64_t n_out, int accumulate,
                                    int kind, double beta) {
-    if (n_in >= SIA_VL) {
+    if (dx && FN(dx_row)(dx, accumulate ? NULL : dW, dz, x, W, n_in, n_out, kind, (REAL)beta)) {
+        /* dW written with dx */
+    } else if (n_in >= SIA_VL) {
         const sia_vr xt = gemm_tail_x(x, n_in), xl = *(const sia_vr_u *)(x + n_in - SIA_VL);
         for (int64_t o = 0; o < n_out; o++) {
             REAL *dw = dW + o * n_in;
@@ -147,31 +189,6 @@ static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz,
                 dW[o * n_in + k] = accumulate ? dW[o * n_in + k] + dz[o] * x[k] : dz[o] * x[k];
     }
     for (int64_t o = 0; o < n_out; o++) db[o] = accumulate ? db[o] + dz[o] : dz[o];
-    if (!dx) return;
-
-    const REAL bt = (REAL)beta;
-    if (n_in < SIA_VL) {
-        sia_vr s = {0};
-        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
-        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(x, n_in), kind, bt);
-        FN(vstore_part)(dx, s, n_in);
-        return;
-    }
-    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
-    for (int64_t j0 = 0; j0 < nvec; j0 += 6) {
-        const REAL *const w = W + j0 * SIA_VL;
-        REAL *const d = dx + j0 * SIA_VL;
-        const REAL *const y = x + j0 * SIA_VL;
-        const int64_t left = n_in - j0 * SIA_VL; /* columns from this block on */
-        switch (nvec - j0 < 6 ? nvec - j0 : 6) { /* a constant count, so that s stays in registers */
-        case 1: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 1, kind, bt); break;
-        case 2: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 2, kind, bt); break;
-        case 3: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 3, kind, bt); break;
-        case 4: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 4, kind, bt); break;
-        case 5: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 5, kind, bt); break;
-        default: FN(dx_block)(d, dz, y, w, n_in, n_out, left, 6, kind, bt); break;
-        }
-    }
 }
 
 /* dz (n,) = dz · f'(y), in place: the activation's backward for a gradient just written. */
