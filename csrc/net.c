@@ -328,18 +328,36 @@ static int FN(all_finite)(const REAL *g, int64_t n) {
     return !any;
 }
 
+/* max |v[i]| over v (n,), taken on the bits: with the sign cleared, the order of the bits as
+ * integers is that of the values, and NaN's lie above inf's. So the result is NaN if some v[i]
+ * is, else inf if some v[i] is, else the largest |v[i]|. The loads are those of the one-row
+ * kernels' stores (whole vectors, then the one ending at n), so that each is forwarded from a
+ * single store: a load across two of them waits until they reach the cache. */
+SIA_INLINE REAL FN(max_abs)(const REAL *v, int64_t n) {
+    sia_vi m = {0};
+    int64_t i = 0;
+    for (; i + SIA_VL <= n; i += SIA_VL) {
+        const sia_vi a = (sia_vi)FN(vabs)(*(const sia_vr_u *)(v + i));
+        m = (sia_vi)FN(vselect)(a > m, (sia_vr)a, (sia_vr)m);
+    }
+    if (i < n) { /* the vector ending at n, or the n < VL elements zero-padded */
+        const sia_vr t = n >= SIA_VL ? (sia_vr) * (const sia_vr_u *)(v + n - SIA_VL) : FN(vload_part)(v, n);
+        const sia_vi a = (sia_vi)FN(vabs)(t);
+        m = (sia_vi)FN(vselect)(a > m, (sia_vr)a, (sia_vr)m);
+    }
+    int l = 0;
+    for (int k = 1; k < SIA_VL; k++) l = m[k] > m[l] ? k : l;
+    return ((sia_vr)m)[l];
+}
+
 /* Whether the gradient of a one-row layer, dW = dz xᵀ (n_out, n_in) and db = dz, is finite,
  * from its factors alone: n_out + n_in elements instead of n_out (n_in + 1). Rounding is
- * monotone, |dz[o] x[k]| <= |fl(max|dz| max|x|)|, and that product is one of dW's elements:
- * with every dz[o] and x[k] finite, dW is finite iff it is. An inf or NaN factor makes its
- * whole row or column of dW inf or NaN (inf · 0 = NaN), and db is dz. */
+ * monotone, so with finite factors every |dz[o] x[k]| is at most fl(max|dz| max|x|), itself
+ * one of dW's elements: dW is finite iff that product is. A NaN factor makes it NaN, and so
+ * does an inf one (inf, or inf · 0 = NaN), as it does to a whole row or column of dW; db = dz. */
 SIA_CLONES
 static int FN(rank1_finite)(const REAL *dz, const REAL *x, int64_t n_out, int64_t n_in) {
-    if (!FN(all_finite)(dz, n_out) || !FN(all_finite)(x, n_in)) return 0;
-    REAL mz = 0, mx = 0;
-    for (int64_t o = 0; o < n_out; o++) mz = fabs(dz[o]) > mz ? fabs(dz[o]) : mz;
-    for (int64_t k = 0; k < n_in; k++) mx = fabs(x[k]) > mx ? fabs(x[k]) : mx;
-    const REAL top = mz * mx; /* in REAL, as dW's products are rounded */
+    const REAL top = FN(max_abs)(dz, n_out) * FN(max_abs)(x, n_in); /* in REAL, as dW's products */
     return isfinite(top);
 }
 
