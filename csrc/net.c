@@ -72,7 +72,11 @@ SIA_INLINE sia_vr FN(vact_grad)(sia_vr y, int kind, REAL beta) {
 /* x (n_in), W (n_out, n_in), b (n_out): z = W x + b and y = f(z), both (n_out).
  * VL outputs at a time (gemm_dot_rows); the last group is the VL outputs ending at n_out, which
  * recomputes a few of the group before it, to the same values. Fewer than VL outputs: the rows
- * past n_out repeat the last one and are not stored. */
+ * past n_out repeat the last one and are not stored.
+ * All of z first, then y from it, group by group as z was stored (each load forwarded from one
+ * store): the activation is a long chain per vector (exp's polynomial, a division), and with
+ * the products out of the way the out-of-order window holds the chains of several groups at
+ * once; with each group's product before its activation it held about three. */
 SIA_CLONES
 static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REAL *W,
                                       const REAL *b, int64_t n_in, int64_t n_out, int kind,
@@ -83,14 +87,13 @@ static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REA
         const REAL *w[SIA_VL];
         for (int r = 0; r < SIA_VL; r++) w[r] = W + (o0 + r < n_out ? o0 + r : n_out - 1) * n_in;
         const sia_vr zv = gemm_dot_rows(w, x, xt, n_in) + FN(vload)(b + o0, n_out - o0);
-        const sia_vr yv = FN(vact)(zv, kind, (REAL)beta);
-        if (n_out >= SIA_VL) {
-            *(sia_vr_u *)(z + o0) = zv;
-            *(sia_vr_u *)(y + o0) = yv;
-        } else {
-            FN(vstore_part)(z, zv, n_out);
-            FN(vstore_part)(y, yv, n_out);
-        }
+        if (n_out >= SIA_VL) *(sia_vr_u *)(z + o0) = zv;
+        else FN(vstore_part)(z, zv, n_out);
+    }
+    for (int64_t o = 0; o < n_out; o += SIA_VL) {
+        const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
+        if (n_out >= SIA_VL) *(sia_vr_u *)(y + o0) = FN(vact)(*(const sia_vr_u *)(z + o0), kind, (REAL)beta);
+        else FN(vstore_part)(y, FN(vact)(FN(vload_part)(z, n_out), kind, (REAL)beta), n_out);
     }
 }
 
