@@ -348,9 +348,13 @@ SIA_INLINE REAL FN(max_abs)(const REAL *v, int64_t n) {
         const sia_vi a = (sia_vi)FN(vabs)(t);
         m = (sia_vi)FN(vselect)(a > m, (sia_vr)a, (sia_vr)m);
     }
-    int l = 0;
-    for (int k = 1; k < SIA_VL; k++) l = m[k] > m[l] ? k : l;
-    return ((sia_vr)m)[l];
+    sia_vi lane;
+    for (int k = 0; k < SIA_VL; k++) lane[k] = k;
+    for (int h = SIA_VL / 2; h >= 1; h /= 2) { /* lanes k and k + h, no branch on the data */
+        const sia_vi o = __builtin_shuffle(m, (lane + h) & (SIA_VL - 1));
+        m = (sia_vi)FN(vselect)(o > m, (sia_vr)o, (sia_vr)m);
+    }
+    return ((sia_vr)m)[0];
 }
 
 /* Whether the gradient of a one-row layer, dW = dz xᵀ (n_out, n_in) and db = dz, is finite,
