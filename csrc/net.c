@@ -85,7 +85,8 @@ static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REA
     for (int64_t o = 0; o < n_out; o += SIA_VL) {
         const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
         const REAL *w[SIA_VL];
-        for (int r = 0; r < SIA_VL; r++) w[r] = W + (o0 + r < n_out ? o0 + r : n_out - 1) * n_in;
+        for (int r = 0; r < SIA_VL; r++) /* rows past n_out (only when n_out < VL): the last */
+            w[r] = W + (n_out >= SIA_VL || r < n_out ? o0 + r : n_out - 1) * n_in;
         const sia_vr zv = gemm_dot_rows(w, x, xt, n_in) + FN(vload)(b + o0, n_out - o0);
         if (n_out >= SIA_VL) *(sia_vr_u *)(z + o0) = zv;
         else FN(vstore_part)(z, zv, n_out);
