@@ -53,6 +53,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
     const int out_kind = net->act[L - 1];
     const double out_beta = net->beta[L - 1];
     FN(sia_acts) *A = &tr->acts;
+    REAL *const a0 = A->a[0]; /* the batch's rows, when they are copied */
 
     while (st->epoch < cfg->epochs) {
         if (st->step == 0 && st->row == 0) {
@@ -71,21 +72,36 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         int finite = 1;
         while (st->row < B) {
             const int64_t c0 = st->row, Bc = B - c0 < A->cap ? B - c0 : A->cap;
-            for (int64_t i = 0, run; i < Bc; i += run) { /* runs of consecutive rows, one copy */
-                const int64_t s = tr->order[r0 + c0 + i];
-                for (run = 1; i + run < Bc && tr->order[r0 + c0 + i + run] == s + run; run++) {}
-                memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
-                memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+            const int64_t *rows = tr->order + r0 + c0;
+            int64_t run = 1; /* rows consecutive in X from rows[0] */
+            while (run < Bc && rows[run] == rows[0] + run) run++;
+            const REAL *t = A->t;
+            if (run == Bc && cfg->noise == SIA_NOISE_NONE) {
+                /* One run, uncorrupted (every chunk, without shuffling): read in place, X and
+                   Y as they are, which the forward and backward only read; a[0] points back at
+                   the batch's buffer below. A copy cost more than its memcpy: the kernels' whole
+                   vectors straddled memcpy's stores, and such a load waits for both to reach
+                   the cache (in an online step, twice per row of X and of Y). */
+                A->a[0] = (REAL *)(X + rows[0] * d_in);
+                t = Y + rows[0] * d_out;
+            } else {
+                for (int64_t i = 0; i < Bc; i += run) { /* runs of consecutive rows, one copy */
+                    const int64_t s = rows[i];
+                    for (run = 1; i + run < Bc && rows[i + run] == s + run; run++) {}
+                    memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
+                    memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+                }
+                if (cfg->noise != SIA_NOISE_NONE)
+                    FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
             }
-            if (cfg->noise != SIA_NOISE_NONE)
-                FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
-            double loss = FN(net_forward_loss)(net, A, A->t, Bc, cfg->loss);
+            double loss = FN(net_forward_loss)(net, A, t, Bc, cfg->loss);
             if (!isfinite(loss)) {
+                A->a[0] = a0;
                 st->row = 0, st->step_loss = 0;
                 return SIA_EDIVERGED;
             }
             memset(A->dZ, 0, (size_t)(Bc * d_out) * sizeof(REAL));
-            FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, Bc, d_out, cfg->loss, out_kind,
+            FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], t, Bc, d_out, cfg->loss, out_kind,
                                   out_beta);
             if (Bc != B) {
                 const REAL share = (REAL)((double)Bc / (double)B);
@@ -94,6 +110,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
             /* The first chunk writes every gradient, the others add to them. A sum with a NaN
                or inf term is not finite either, so the last chunk's check covers all of them. */
             finite = FN(net_backward)(net, A, Bc, 0, L, 0, c0 > 0);
+            A->a[0] = a0;
             st->step_loss += loss * (double)Bc;
             st->row += Bc;
             if (st->row < B && deadline_ns && sia_now_ns() > deadline_ns) return SIA_PAUSED;
