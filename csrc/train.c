@@ -100,9 +100,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
                 st->row = 0, st->step_loss = 0;
                 return SIA_EDIVERGED;
             }
-            memset(A->dZ, 0, (size_t)(Bc * d_out) * sizeof(REAL));
-            FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], t, Bc, d_out, cfg->loss, out_kind,
-                                  out_beta);
+            FN(loss_backward_write)(A->dZ, A->a[L], t, Bc, d_out, cfg->loss, out_kind, out_beta);
             if (Bc != B) {
                 const REAL share = (REAL)((double)Bc / (double)B);
                 for (int64_t i = 0; i < Bc * d_out; i++) A->dZ[i] *= share;
