@@ -334,9 +334,8 @@ static int FN(all_finite)(const REAL *g, int64_t n) {
 
 /* max |v[i]| over v (n,), taken on the bits: with the sign cleared, the order of the bits as
  * integers is that of the values, and NaN's lie above inf's. So the result is NaN if some v[i]
- * is, else inf if some v[i] is, else the largest |v[i]|. The loads are those of the one-row
- * kernels' stores (whole vectors, then the one ending at n), so that each is forwarded from a
- * single store: a load across two of them waits until they reach the cache. */
+ * is, else inf if some v[i] is, else the largest |v[i]|. Whole vectors, then the one ending
+ * at n, as the one-row kernels store them (n < VL: element by element, zero-padded). */
 SIA_INLINE REAL FN(max_abs)(const REAL *v, int64_t n) {
     sia_vi m = {0};
     int64_t i = 0;
