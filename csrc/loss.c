@@ -104,28 +104,47 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
 
 /* MSE: dL/dy = 2 (y - t) / B, then dz = dL/dy · f'(y).
  * BCE, logistic: dz = 2β (y - t) / B.
- * BCE, other:    dL/dy = (y - t) / (y (1 - y)) / B inside the clamp, 0 outside; dz = dL/dy · f'(y). */
+ * BCE, other:    dL/dy = (y - t) / (y (1 - y)) / B inside the clamp, 0 outside; dz = dL/dy · f'(y).
+ * dz += that when acc, else dz = 0 + that: the values of a zeroed dz added to, without the
+ * zeroing pass (whose stores the loop's loads would straddle, and wait for). */
+SIA_INLINE void FN(loss_grad)(REAL *dz, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                              int loss, int kind, double beta, const int acc) {
+    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta, b2 = (REAL)(2 * beta);
+    const int64_t N = B * n;
+#define SIA_PUT(i, e) (dz[i] = (acc ? dz[i] : (REAL)0) + (e))
+    if (loss == SIA_MSE) { /* one loop per output kind, so that each vectorizes */
+        if (kind == SIA_LOGISTIC)
+            for (int64_t i = 0; i < N; i++) SIA_PUT(i, 2 * (y[i] - t[i]) * invB * (b2 * y[i] * (1 - y[i])));
+        else if (kind == SIA_TANH)
+            for (int64_t i = 0; i < N; i++) SIA_PUT(i, 2 * (y[i] - t[i]) * invB * (b * (1 - y[i] * y[i])));
+        else
+            for (int64_t i = 0; i < N; i++) SIA_PUT(i, 2 * (y[i] - t[i]) * invB * FN(act_grad)(y[i], kind, b));
+    } else if (kind == SIA_LOGISTIC) {
+        const REAL g = 2 * b * invB;
+        for (int64_t i = 0; i < N; i++) SIA_PUT(i, g * (y[i] - t[i]));
+    } else {
+        const REAL lo = (REAL)SIA_BCE_EPS, hi = 1 - (REAL)SIA_BCE_EPS;
+        for (int64_t i = 0; i < N; i++) {
+            if (y[i] < lo || y[i] > hi) {
+                if (!acc) dz[i] = 0;
+                continue;
+            }
+            SIA_PUT(i, (y[i] - t[i]) / (y[i] * (1 - y[i])) * invB * FN(act_grad)(y[i], kind, b));
+        }
+    }
+#undef SIA_PUT
+}
+
 SIA_CLONES
 void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t, int64_t B,
                            int64_t n, int loss, int kind, double beta) {
     (void)z;
-    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta, b2 = (REAL)(2 * beta);
-    const int64_t N = B * n;
-    if (loss == SIA_MSE) { /* one loop per output kind, so that each vectorizes */
-        if (kind == SIA_LOGISTIC)
-            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * (b2 * y[i] * (1 - y[i]));
-        else if (kind == SIA_TANH)
-            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * (b * (1 - y[i] * y[i]));
-        else
-            for (int64_t i = 0; i < N; i++) dz[i] += 2 * (y[i] - t[i]) * invB * FN(act_grad)(y[i], kind, b);
-    } else if (kind == SIA_LOGISTIC) {
-        const REAL g = 2 * b * invB;
-        for (int64_t i = 0; i < N; i++) dz[i] += g * (y[i] - t[i]);
-    } else {
-        const REAL lo = (REAL)SIA_BCE_EPS, hi = 1 - (REAL)SIA_BCE_EPS;
-        for (int64_t i = 0; i < N; i++) {
-            if (y[i] < lo || y[i] > hi) continue;
-            dz[i] += (y[i] - t[i]) / (y[i] * (1 - y[i])) * invB * FN(act_grad)(y[i], kind, b);
-        }
-    }
+    FN(loss_grad)(dz, y, t, B, n, loss, kind, beta, 1);
+}
+
+/* sia_loss_backward into a dz that it writes, as if zeroed first. */
+SIA_CLONES
+static void FN(loss_backward_write)(REAL *dz, const REAL *y, const REAL *t, int64_t B, int64_t n,
+                                    int loss, int kind, double beta) {
+    FN(loss_grad)(dz, y, t, B, n, loss, kind, beta, 0);
 }

@@ -72,7 +72,11 @@ SIA_INLINE sia_vr FN(vact_grad)(sia_vr y, int kind, REAL beta) {
 /* x (n_in), W (n_out, n_in), b (n_out): z = W x + b and y = f(z), both (n_out).
  * VL outputs at a time (gemm_dot_rows); the last group is the VL outputs ending at n_out, which
  * recomputes a few of the group before it, to the same values. Fewer than VL outputs: the rows
- * past n_out repeat the last one and are not stored. */
+ * past n_out repeat the last one and are not stored.
+ * All of z first, then y from it, group by group as z was stored (each load forwarded from one
+ * store): the activation is a long chain per vector (exp's polynomial, a division), and with
+ * the products out of the way the out-of-order window holds the chains of several groups at
+ * once; with each group's product before its activation it held about three. */
 SIA_CLONES
 static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REAL *W,
                                       const REAL *b, int64_t n_in, int64_t n_out, int kind,
@@ -81,30 +85,95 @@ static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REA
     for (int64_t o = 0; o < n_out; o += SIA_VL) {
         const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
         const REAL *w[SIA_VL];
-        for (int r = 0; r < SIA_VL; r++) w[r] = W + (o0 + r < n_out ? o0 + r : n_out - 1) * n_in;
+        for (int r = 0; r < SIA_VL; r++) /* rows past n_out (only when n_out < VL): the last */
+            w[r] = W + (n_out >= SIA_VL || r < n_out ? o0 + r : n_out - 1) * n_in;
         const sia_vr zv = gemm_dot_rows(w, x, xt, n_in) + FN(vload)(b + o0, n_out - o0);
-        const sia_vr yv = FN(vact)(zv, kind, (REAL)beta);
-        if (n_out >= SIA_VL) {
-            *(sia_vr_u *)(z + o0) = zv;
-            *(sia_vr_u *)(y + o0) = yv;
-        } else {
-            FN(vstore_part)(z, zv, n_out);
-            FN(vstore_part)(y, yv, n_out);
-        }
+        if (n_out >= SIA_VL) *(sia_vr_u *)(z + o0) = zv;
+        else FN(vstore_part)(z, zv, n_out);
+    }
+    for (int64_t o = 0; o < n_out; o += SIA_VL) {
+        const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
+        if (n_out >= SIA_VL) *(sia_vr_u *)(y + o0) = FN(vact)(*(const sia_vr_u *)(z + o0), kind, (REAL)beta);
+        else FN(vstore_part)(y, FN(vact)(FN(vload_part)(z, n_out), kind, (REAL)beta), n_out);
     }
 }
 
+/* Vectors of columns that one pass of the one-row backward keeps in registers: 9 sums (35
+   doubles), a broadcast dz[o] and a product, of the 16 of AVX2. */
+enum { SIA_DX_VECS = 9 };
+
+/* dx[c] = Σ_o dz[o] W[o, c] (times f'(y[c]) when kind >= 0) for the nv vectors of columns
+ * c = v VL (v < nv) of a block of dx, W and y that starts at their column j; left = n_in - j
+ * columns from there. The last vector is the one ending at n_in when left is not a whole
+ * number of vectors (same values where it overlaps the one before). nv is a constant at each
+ * call, so that the nv sums stay in registers over the rows o: with nv a variable GCC kept
+ * them on the stack, a store and a reload on each sum's chain.
+ * dW non-NULL (the block is the whole row, j = 0): also dW[o, :] = dz[o] y, row o written as
+ * its dz[o] is used, so that the stores run alongside the chains of sums instead of before or
+ * after them. */
+SIA_INLINE void FN(dx_block)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
+                             int64_t n_in, int64_t n_out, int64_t left, const int nv, int kind,
+                             REAL bt) {
+    int64_t at[SIA_DX_VECS];
+    for (int v = 0; v < nv; v++) at[v] = (v + 1) * SIA_VL <= left ? v * SIA_VL : left - SIA_VL;
+    sia_vr s[SIA_DX_VECS];
+    for (int v = 0; v < nv; v++) s[v] = (sia_vr){0};
+    const REAL *w = W;
+    for (int64_t o = 0; o < n_out; o++, w += n_in) {
+        const REAL d = dz[o];
+        for (int v = 0; v < nv; v++) s[v] += d * *(const sia_vr_u *)(w + at[v]);
+        if (dW)
+            for (int v = 0; v < nv; v++) *(sia_vr_u *)(dW + o * n_in + at[v]) = d * *(const sia_vr_u *)(y + at[v]);
+    }
+    for (int v = 0; v < nv; v++) {
+        if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(y + at[v]), kind, bt);
+        *(sia_vr_u *)(dx + at[v]) = s[v];
+    }
+}
+
+/* dx (n_in) = Wᵀ dz, times f'(y) (kind, bt) unless kind < 0, for W (n_out, n_in), dz (n_out):
+ * VL columns at a time with up to SIA_DX_VECS vectors of sums in the registers over the rows o
+ * (dx_block). dW non-NULL: also dW = dz yᵀ, written, when the row is one block (n_in >= VL);
+ * returns whether it was. */
+SIA_INLINE int FN(dx_row)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
+                          int64_t n_in, int64_t n_out, int kind, REAL bt) {
+    if (n_in < SIA_VL) {
+        sia_vr s = {0};
+        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
+        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(y, n_in), kind, bt);
+        FN(vstore_part)(dx, s, n_in);
+        return 0;
+    }
+    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
+    if (nvec > SIA_DX_VECS) dW = NULL;
+    for (int64_t j0 = 0; j0 < nvec; j0 += SIA_DX_VECS) {
+        const REAL *const w = W + j0 * SIA_VL, *const yj = y + j0 * SIA_VL;
+        REAL *const d = dx + j0 * SIA_VL;
+        const int64_t left = n_in - j0 * SIA_VL; /* columns from this block on */
+        /* a constant count, so that s stays in registers */
+#define SIA_DX_CASE(nv) case nv: FN(dx_block)(d, dW, dz, yj, w, n_in, n_out, left, nv, kind, bt); break
+        switch (nvec - j0 < SIA_DX_VECS ? nvec - j0 : SIA_DX_VECS) {
+        SIA_DX_CASE(1); SIA_DX_CASE(2); SIA_DX_CASE(3); SIA_DX_CASE(4); SIA_DX_CASE(5);
+        SIA_DX_CASE(6); SIA_DX_CASE(7); SIA_DX_CASE(8); default: SIA_DX_CASE(9);
+        }
+#undef SIA_DX_CASE
+    }
+    return dW != NULL;
+}
+
 /* Forward was z = W x + b for one row x (n_in), so with dz (n_out):
- *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update);
- *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0.
- * dx (n_in) is written, VL columns at a time with up to 6 vectors of sums in the registers over
- * the rows o; the last vector is the one ending at n_in (same values where it overlaps).
- * dx NULL: skipped. */
+ *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0;
+ *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update).
+ * dx (n_in) is written (dx_row), the last vector the one ending at n_in (same values where it
+ * overlaps); dx NULL: skipped. When it is written, dW is too, in the same pass (dx_row), unless
+ * accumulate or the row is too short or too long for it. */
 SIA_CLONES
 static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz, const REAL *x,
                                    const REAL *W, int64_t n_in, int64_t n_out, int accumulate,
                                    int kind, double beta) {
-    if (n_in >= SIA_VL) {
+    if (dx && FN(dx_row)(dx, accumulate ? NULL : dW, dz, x, W, n_in, n_out, kind, (REAL)beta)) {
+        /* dW written with dx */
+    } else if (n_in >= SIA_VL) {
         const sia_vr xt = gemm_tail_x(x, n_in), xl = *(const sia_vr_u *)(x + n_in - SIA_VL);
         for (int64_t o = 0; o < n_out; o++) {
             REAL *dw = dW + o * n_in;
@@ -124,36 +193,6 @@ static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz,
                 dW[o * n_in + k] = accumulate ? dW[o * n_in + k] + dz[o] * x[k] : dz[o] * x[k];
     }
     for (int64_t o = 0; o < n_out; o++) db[o] = accumulate ? db[o] + dz[o] : dz[o];
-    if (!dx) return;
-
-    const REAL bt = (REAL)beta;
-    if (n_in < SIA_VL) {
-        sia_vr s = {0};
-        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
-        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(x, n_in), kind, bt);
-        FN(vstore_part)(dx, s, n_in);
-        return;
-    }
-    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
-    for (int64_t j0 = 0; j0 < nvec; j0 += 6) {
-        const int nv = (int)(nvec - j0 < 6 ? nvec - j0 : 6);
-        int64_t at[6];
-        for (int v = 0; v < 6; v++) {
-            const int64_t c = (j0 + v) * SIA_VL;
-            at[v] = c + SIA_VL <= n_in ? c : n_in - SIA_VL;
-        }
-        sia_vr s[6] = {{0}};
-        const REAL *w = W;
-        for (int64_t o = 0; o < n_out; o++, w += n_in) {
-            const REAL d = dz[o];
-            for (int v = 0; v < 6; v++)
-                if (v < nv) s[v] += d * *(const sia_vr_u *)(w + at[v]);
-        }
-        for (int v = 0; v < nv; v++) {
-            if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(x + at[v]), kind, bt);
-            *(sia_vr_u *)(dx + at[v]) = s[v];
-        }
-    }
 }
 
 /* dz (n,) = dz · f'(y), in place: the activation's backward for a gradient just written. */
@@ -293,6 +332,42 @@ static int FN(all_finite)(const REAL *g, int64_t n) {
     return !any;
 }
 
+/* max |v[i]| over v (n,), taken on the bits: with the sign cleared, the order of the bits as
+ * integers is that of the values, and NaN's lie above inf's. So the result is NaN if some v[i]
+ * is, else inf if some v[i] is, else the largest |v[i]|. Whole vectors, then the one ending
+ * at n, as the one-row kernels store them (n < VL: element by element, zero-padded). */
+SIA_INLINE REAL FN(max_abs)(const REAL *v, int64_t n) {
+    sia_vi m = {0};
+    int64_t i = 0;
+    for (; i + SIA_VL <= n; i += SIA_VL) {
+        const sia_vi a = (sia_vi)FN(vabs)(*(const sia_vr_u *)(v + i));
+        m = (sia_vi)FN(vselect)(a > m, (sia_vr)a, (sia_vr)m);
+    }
+    if (i < n) { /* the vector ending at n, or the n < VL elements zero-padded */
+        const sia_vr t = n >= SIA_VL ? (sia_vr) * (const sia_vr_u *)(v + n - SIA_VL) : FN(vload_part)(v, n);
+        const sia_vi a = (sia_vi)FN(vabs)(t);
+        m = (sia_vi)FN(vselect)(a > m, (sia_vr)a, (sia_vr)m);
+    }
+    sia_vi lane;
+    for (int k = 0; k < SIA_VL; k++) lane[k] = k;
+    for (int h = SIA_VL / 2; h >= 1; h /= 2) { /* lanes k and k + h, no branch on the data */
+        const sia_vi o = __builtin_shuffle(m, (lane + h) & (SIA_VL - 1));
+        m = (sia_vi)FN(vselect)(o > m, (sia_vr)o, (sia_vr)m);
+    }
+    return ((sia_vr)m)[0];
+}
+
+/* Whether the gradient of a one-row layer, dW = dz xᵀ (n_out, n_in) and db = dz, is finite,
+ * from its factors alone: n_out + n_in elements instead of n_out (n_in + 1). Rounding is
+ * monotone, so with finite factors every |dz[o] x[k]| is at most fl(max|dz| max|x|), itself
+ * one of dW's elements: dW is finite iff that product is. A NaN factor makes it NaN, and so
+ * does an inf one (inf, or inf · 0 = NaN), as it does to a whole row or column of dW; db = dz. */
+SIA_CLONES
+static int FN(rank1_finite)(const REAL *dz, const REAL *x, int64_t n_out, int64_t n_in) {
+    const REAL top = FN(max_abs)(dz, n_out) * FN(max_abs)(x, n_in); /* in REAL, as dW's products */
+    return isfinite(top);
+}
+
 /* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
  * the caller need not zero them: every parameter of layers l0+1 .. l1 is written).
  * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other.
@@ -322,7 +397,10 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_
                 if (below) FN(act_grad_scale)(dx, A->a[l - 1], B * n_in, kind, beta);
             }
         }
-        finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
+        if (B == 1 && !accumulate) /* dW = dz xᵀ was written, not added to */
+            finite &= FN(rank1_finite)(dz, A->a[l - 1], n_out, n_in);
+        else
+            finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
         if (dx) next = dz, dz = dx;
         if (below) off -= n_in * (net->sizes[l - 2] + 1);
     }

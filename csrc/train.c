@@ -46,18 +46,16 @@ void FN(sia_trainer_free)(FN(sia_trainer) *tr) {
     tr->pgrads = NULL;
 }
 
-/* Rows already in A (inputs a[0], targets t) through forward, loss and backward: the gradient
-   of share · (their mean loss) written into net's grads, or added when accumulate. *loss_out:
-   that mean. Returns whether the loss and every gradient are finite (backward is skipped when
-   the loss is not). */
-static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int loss, double share,
-                         int accumulate, double *loss_out) {
+/* B rows, inputs A->a[0] and targets t (B, n_L), through forward, loss and backward: the
+   gradient of share · (their mean loss) written into net's grads, or added when accumulate.
+   *loss_out: that mean. Returns whether the loss and every gradient are finite (backward is
+   skipped when the loss is not). */
+static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, const REAL *t, int64_t B, int loss,
+                         double share, int accumulate, double *loss_out) {
     const int64_t L = net->L, d_out = net->sizes[L];
-    *loss_out = FN(net_forward_loss)(net, A, A->t, B, loss);
+    *loss_out = FN(net_forward_loss)(net, A, t, B, loss);
     if (!isfinite(*loss_out)) return 0;
-    memset(A->dZ, 0, (size_t)(B * d_out) * sizeof(REAL));
-    FN(sia_loss_backward)(A->dZ, A->z[L], A->a[L], A->t, B, d_out, loss, net->act[L - 1],
-                          net->beta[L - 1]);
+    FN(loss_backward_write)(A->dZ, A->a[L], t, B, d_out, loss, net->act[L - 1], net->beta[L - 1]);
     if (share != 1) {
         const REAL s = (REAL)share;
         for (int64_t i = 0; i < B * d_out; i++) A->dZ[i] *= s;
@@ -70,6 +68,7 @@ static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int loss,
 typedef struct {
     FN(sia_net) *net;
     FN(sia_trainer) *tr;
+    const REAL *t;           /* (Bc, n_L) the chunk's targets; its inputs are tr->acts.a[0] */
     int64_t Bc, B, P;
     int parts, loss, accumulate;
     double loss_out[SIA_PARTS];
@@ -84,13 +83,12 @@ static void FN(train_part_task)(void *ctx, int64_t i) {
     view.nthreads = 1; /* this part is one thread's work */
     if (i > 0) {
         FN(sia_acts) *own = &c->tr->pacts[i];
-        own->a[0] = A->a[0] + r0 * c->net->sizes[0];
-        own->t = A->t + r0 * c->net->sizes[L];
+        own->a[0] = A->a[0] + r0 * c->net->sizes[0]; /* the chunk's rows, copied or in place */
         view.grads = c->tr->pgrads + (i - 1) * c->P;
         A = own;
     }
-    c->ok[i] = FN(rows_grad)(&view, A, B, c->loss, (double)B / (double)c->B, c->accumulate,
-                             &c->loss_out[i]);
+    c->ok[i] = FN(rows_grad)(&view, A, c->t + r0 * c->net->sizes[L], B, c->loss,
+                             (double)B / (double)c->B, c->accumulate, &c->loss_out[i]);
 }
 
 /* Largest number of wrong pixels over the rows of X -> Y, in batches of the trainer's size. */
@@ -118,6 +116,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
     const int64_t P = sia_param_count(net->sizes, L);
     const int64_t batch = cfg->batch, n_steps = (n + batch - 1) / batch;
     FN(sia_acts) *A = &tr->acts;
+    REAL *const a0 = A->a[0]; /* the batch's rows, when they are copied */
 
     while (st->epoch < cfg->epochs) {
         if (st->step == 0 && st->row == 0) {
@@ -135,22 +134,36 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         const int64_t r0 = st->step * batch, B = n - r0 < batch ? n - r0 : batch;
         while (st->row < B) {
             const int64_t c0 = st->row, Bc = B - c0 < A->cap ? B - c0 : A->cap;
-            for (int64_t i = 0, run; i < Bc; i += run) { /* runs of consecutive rows, one copy */
-                const int64_t s = tr->order[r0 + c0 + i];
-                for (run = 1; i + run < Bc && tr->order[r0 + c0 + i + run] == s + run; run++) {}
-                memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
-                memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+            const int64_t *rows = tr->order + r0 + c0;
+            int64_t run = 1; /* rows consecutive in X from rows[0] */
+            while (run < Bc && rows[run] == rows[0] + run) run++;
+            const REAL *t = A->t;
+            if (run == Bc && cfg->noise == SIA_NOISE_NONE) {
+                /* One run, uncorrupted (every chunk, without shuffling): read in place, X and
+                   Y as they are, which the forward and backward only read; a[0] points back at
+                   the batch's buffer below. A copy cost more than its memcpy: the kernels' whole
+                   vectors straddled memcpy's stores, and such a load waits for both to reach
+                   the cache (in an online step, twice per row of X and of Y). */
+                A->a[0] = (REAL *)(X + rows[0] * d_in);
+                t = Y + rows[0] * d_out;
+            } else {
+                for (int64_t i = 0; i < Bc; i += run) { /* runs of consecutive rows, one copy */
+                    const int64_t s = rows[i];
+                    for (run = 1; i + run < Bc && rows[i + run] == s + run; run++) {}
+                    memcpy(A->a[0] + i * d_in, X + s * d_in, (size_t)(run * d_in) * sizeof(REAL));
+                    memcpy(A->t + i * d_out, Y + s * d_out, (size_t)(run * d_out) * sizeof(REAL));
+                }
+                if (cfg->noise != SIA_NOISE_NONE)
+                    FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
             }
-            if (cfg->noise != SIA_NOISE_NONE)
-                FN(sia_noise_apply)(A->a[0], Bc * d_in, cfg->noise, cfg->noise_level, rng);
             /* The first chunk writes every gradient, the others add to them. A chunk of a step
                too large for one chunk has the first chunk's parts or fewer (sia_step_parts). */
             const int parts = sia_step_parts(tr->parts, Bc, tr->widest);
             double loss = 0;
             int ok = 1;
             if (parts > 1) {
-                FN(train_split) c = {.net = net, .tr = tr, .Bc = Bc, .B = B, .P = P, .parts = parts,
-                                     .loss = cfg->loss, .accumulate = c0 > 0};
+                FN(train_split) c = {.net = net, .tr = tr, .t = t, .Bc = Bc, .B = B, .P = P,
+                                     .parts = parts, .loss = cfg->loss, .accumulate = c0 > 0};
                 sia_pool_run(parts, parts, FN(train_part_task), &c);
                 for (int i = 0; i < parts; i++) {
                     ok &= c.ok[i];
@@ -158,8 +171,9 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
                 }
                 loss /= (double)Bc;
             } else {
-                ok = FN(rows_grad)(net, A, Bc, cfg->loss, (double)Bc / (double)B, c0 > 0, &loss);
+                ok = FN(rows_grad)(net, A, t, Bc, cfg->loss, (double)Bc / (double)B, c0 > 0, &loss);
             }
+            A->a[0] = a0;
             if (!ok) { /* a loss or gradient is NaN or inf: nothing of the step is applied */
                 st->row = 0, st->step_loss = 0;
                 return SIA_EDIVERGED;
