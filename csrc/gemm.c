@@ -339,19 +339,21 @@ GEMM_INLINE void gemm_pack_a(REAL *restrict Ap, const REAL *restrict A, int64_t 
 
 /* c (mr, nr) of C (ldc) = [c +] Σ_k a_r[k] Bp[k, :] over k < kc, for an MR × NR tile cut to
  * mr × nr at the edges. Row r of op(A) is read at a + r·rs + k·ks: packed (rs = 1, ks = MR),
- * or in place (A (M, K): rs = K, ks = 1; A (K, M): rs = 1, ks = M). Rows past mr repeat the last
- * one and are never stored. */
-GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_t rs, int64_t ks,
-                            const REAL *restrict Bp, int64_t kc, int mr, int nr, int overwrite) {
+ * or in place (A (M, K): rs = K, ks = 1; A (K, M): rs = 1, ks = M). Only the tile's mr rows
+ * are computed: gemm_micro inlines one copy per mr, so that the edge tile of 8 rows (6 + 2)
+ * costs a third of a full tile, not a whole one. Each element's sum over k is the same. */
+GEMM_INLINE void gemm_micro_rows(REAL *c, int64_t ldc, const REAL *restrict a, int64_t rs,
+                                 int64_t ks, const REAL *restrict Bp, int64_t kc, const int mr,
+                                 int nr, int overwrite) {
     const REAL *ar[GEMM_MR];
-    for (int r = 0; r < GEMM_MR; r++) ar[r] = a + (r < mr ? r : mr - 1) * rs;
+    for (int r = 0; r < mr; r++) ar[r] = a + r * rs;
     vreal acc[GEMM_MR][2];
-    for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (vreal){0};
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = (vreal){0};
     int64_t o = 0;
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++, o += ks, Bp += GEMM_NR) {
         const vreal b0 = *(const vreal *)Bp, b1 = *(const vreal *)(Bp + GEMM_VL);
-        for (int r = 0; r < GEMM_MR; r++) {
+        for (int r = 0; r < mr; r++) {
             const REAL x = ar[r][o];
             acc[r][0] += x * b0;
             acc[r][1] += x * b1;
@@ -368,6 +370,18 @@ GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_
             const vreal t = acc[r][j / GEMM_VL];
             for (int l = 0; j + l < nr; l++) cr[j + l] = overwrite ? t[l] : cr[j + l] + t[l];
         }
+    }
+}
+
+GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_t rs, int64_t ks,
+                            const REAL *restrict Bp, int64_t kc, int mr, int nr, int overwrite) {
+    switch (mr) { /* GEMM_MR = 6 */
+    case 1: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, 1, nr, overwrite); break;
+    case 2: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, 2, nr, overwrite); break;
+    case 3: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, 3, nr, overwrite); break;
+    case 4: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, 4, nr, overwrite); break;
+    case 5: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, 5, nr, overwrite); break;
+    default: gemm_micro_rows(c, ldc, a, rs, ks, Bp, kc, GEMM_MR, nr, overwrite);
     }
 }
 

@@ -368,6 +368,23 @@ static int FN(rank1_finite)(const REAL *dz, const REAL *x, int64_t n_out, int64_
     return isfinite(top);
 }
 
+/* Whether a batch layer's written gradient, dW = Σ_b dz[b]ᵀ x[b] (n_out, n_in) and
+ * db = Σ_b dz[b], is finite, from a bound when reading the factors costs less than reading dW:
+ * every partial sum of either is at most B max|dz| max(1, max|x|) (1 + u)^B in magnitude,
+ * whatever the order of the sums, and (1 + u)^B < 2 for any chunk. Under half the largest REAL,
+ * all are finite. Otherwise (also for a NaN or inf factor, whose max_abs is NaN or inf) the
+ * elements themselves are checked. */
+SIA_CLONES
+static int FN(batch_grad_finite)(const REAL *dW, const REAL *dz, const REAL *x, int64_t B,
+                                 int64_t n_out, int64_t n_in) {
+    if ((double)B * (double)(n_out + n_in) < (double)n_out * (double)n_in) {
+        const double mx = (double)FN(max_abs)(x, B * n_in);
+        const double bound = (double)B * (double)FN(max_abs)(dz, B * n_out) * (mx > 1 ? mx : 1);
+        if (bound <= 0.5 * (SIA_IS32 ? (double)FLT_MAX : DBL_MAX)) return 1;
+    }
+    return FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
+}
+
 /* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
  * the caller need not zero them: every parameter of layers l0+1 .. l1 is written).
  * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other.
@@ -397,10 +414,12 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_
                 if (below) FN(act_grad_scale)(dx, A->a[l - 1], B * n_in, kind, beta);
             }
         }
-        if (B == 1 && !accumulate) /* dW = dz xᵀ was written, not added to */
+        if (accumulate) /* added to: the sums themselves */
+            finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
+        else if (B == 1) /* dW = dz xᵀ was written */
             finite &= FN(rank1_finite)(dz, A->a[l - 1], n_out, n_in);
         else
-            finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
+            finite &= FN(batch_grad_finite)(dW, dz, A->a[l - 1], B, n_out, n_in);
         if (dx) next = dz, dz = dx;
         if (below) off -= n_in * (net->sizes[l - 2] + 1);
     }

@@ -2,6 +2,7 @@
  * <tgmath.h> makes exp, tanh, log1p, sqrt ... pick the float or double version from REAL. */
 #include <string.h>
 #include <stdlib.h>
+#include <float.h>
 #include <tgmath.h>
 #include "sia.h"
 

@@ -375,6 +375,30 @@ def test_an_infinite_gradient_with_a_finite_loss_diverges(rows):
     np.testing.assert_array_equal(v.params, np.array(start, np.float32))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_infinite_batch_gradient_of_a_wide_layer_is_refused(threads):
+    """The test above, 32 units wide, in a batch of 8 rows (one of them 1e10): each 32 × 32
+    layer's gradient is checked from a bound on its factors (net.c), here 8 · 3.75e18 · 1e20,
+    past float32's range, so its elements are read and the inf among them refuses the step.
+    A bound within range, on the same net with x = 1, lets training go on."""
+    kw = dict(activation="linear", latent_activation="linear", output_activation="linear",
+              loss="mse", optimizer="gd", seed=0, dtype="float32", threads=threads)
+    ae = sa.Autoencoder([32, 32, 32], **kw)
+    start = np.zeros_like(ae.params)
+    start[0] = 1e10            # W1[0, 0]: a1[0] = 1e10 x[0] = 1e20
+    start[32 * 33] = 0.15      # W2[0, 0]: y[0] = 1.5e19, dz[0] = 3.75e18, dW2[0, 0] = 3.75e38
+    ae.params[...] = start
+    X = np.zeros((8, 32), np.float32)
+    X[3, 0] = 1e10
+    assert np.isfinite(ae.net.loss(X, X, "mse", grad=True)) and np.isinf(ae.net.grads).any()
+    with pytest.raises(sa.TrainingDivergedError, match="epoch 1"):
+        ae.fit(X, epochs=3, batch_size=8, shuffle=False)
+    np.testing.assert_array_equal(ae.params, start)
+    ok = sa.Autoencoder([32, 32, 32], **kw)
+    ok.fit(np.ones((8, 32), np.float32), epochs=3, batch_size=8)
+    assert np.isfinite(ok.params).all()
+
+
 @pytest.mark.parametrize("bad", [0, 1])
 def test_a_data_parallel_step_with_one_infinite_part_is_refused(bad):
     """8 rows on 2 threads: two parts of 4 rows (sia.h). Only part `bad` has the rows of the
