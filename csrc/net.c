@@ -195,6 +195,12 @@ static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz,
     for (int64_t o = 0; o < n_out; o++) db[o] = accumulate ? db[o] + dz[o] : dz[o];
 }
 
+/* x (n,) *= s: a part's share of its step's mean (train.c, vae.c). */
+static void FN(vec_scale)(REAL *x, int64_t n, double s) {
+    const REAL r = (REAL)s;
+    for (int64_t i = 0; i < n; i++) x[i] *= r;
+}
+
 /* dz (n,) = dz · f'(y), in place: the activation's backward for a gradient just written. */
 SIA_CLONES
 static void FN(act_grad_scale)(REAL *dz, const REAL *y, int64_t n, int kind, double beta) {

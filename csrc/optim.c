@@ -100,8 +100,8 @@ static void FN(vec_add)(REAL *g, const REAL *h, int64_t n) {
 static void FN(parts_update_task)(void *ctx, int64_t i) {
     const FN(parts_update) *c = ctx;
     const int64_t line = 64 / (int64_t)sizeof(REAL), lines = (c->n + line - 1) / line;
-    const int64_t a = i * lines / c->parts * line;
-    const int64_t b = i + 1 == c->parts ? c->n : (i + 1) * lines / c->parts * line;
+    const int64_t a = sia_part_start(i, lines, c->parts) * line;
+    const int64_t b = i + 1 == c->parts ? c->n : sia_part_start(i + 1, lines, c->parts) * line;
     if (a >= b) return;
     const REAL *h = c->more + a;
     for (int q = 1; q < c->parts - 1; q++, h += c->n) FN(vec_add)(c->g + a, h, b - a);

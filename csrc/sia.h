@@ -127,6 +127,8 @@ static inline int sia_step_parts(int nthreads, int64_t B, double widest) {
     int parts = nthreads < SIA_PARTS ? nthreads : SIA_PARTS;
     return most < parts ? (int)most : parts;
 }
+/* Where part i of `parts` starts among n rows (or slices): i n / parts. */
+static inline int64_t sia_part_start(int64_t i, int64_t n, int parts) { return i * n / parts; }
 /* The widest layer of sizes (L+1,): the largest n_in · n_out. */
 static inline double sia_widest(const int64_t *sizes, int64_t L) {
     double w = 0;

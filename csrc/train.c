@@ -56,10 +56,7 @@ static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, const REAL *t, int64
     *loss_out = FN(net_forward_loss)(net, A, t, B, loss);
     if (!isfinite(*loss_out)) return 0;
     FN(loss_backward_write)(A->dZ, A->a[L], t, B, d_out, loss, net->act[L - 1], net->beta[L - 1]);
-    if (share != 1) {
-        const REAL s = (REAL)share;
-        for (int64_t i = 0; i < B * d_out; i++) A->dZ[i] *= s;
-    }
+    if (share != 1) FN(vec_scale)(A->dZ, B * d_out, share);
     return FN(net_backward)(net, A, B, 0, L, 0, accumulate);
 }
 
@@ -77,7 +74,8 @@ typedef struct {
 
 static void FN(train_part_task)(void *ctx, int64_t i) {
     FN(train_split) *c = ctx;
-    const int64_t L = c->net->L, r0 = i * c->Bc / c->parts, B = (i + 1) * c->Bc / c->parts - r0;
+    const int64_t L = c->net->L, r0 = sia_part_start(i, c->Bc, c->parts);
+    const int64_t B = sia_part_start(i + 1, c->Bc, c->parts) - r0;
     FN(sia_net) view = *c->net;
     FN(sia_acts) *A = &c->tr->acts;
     view.nthreads = 1; /* this part is one thread's work */
@@ -167,7 +165,8 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
                 sia_pool_run(parts, parts, FN(train_part_task), &c);
                 for (int i = 0; i < parts; i++) {
                     ok &= c.ok[i];
-                    loss += c.loss_out[i] * (double)((i + 1) * Bc / parts - i * Bc / parts);
+                    loss += c.loss_out[i] * (double)(sia_part_start(i + 1, Bc, parts) -
+                                                     sia_part_start(i, Bc, parts));
                 }
                 loss /= (double)Bc;
             } else {

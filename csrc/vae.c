@@ -187,21 +187,20 @@ static void FN(vae_forward)(const FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts
 }
 
 /* Backward after vae_forward: the gradient of share · (recon + w KL), written into both nets'
- * grads, or added to them when accumulate. share = B / B_step for a part of B rows of a step of
- * B_step rows: the step's loss is the mean over all its rows. Written, it needs no zeroed grads (net.c's net_backward writes
- * every parameter's gradient), so a training step makes no pass over them before the optimizer.
- * dL/dy and dL/dh are small (B × d and B × 2k) and are zeroed, then accumulated by the kernels.
+ * grads, or added to them when accumulate. share = B / B_step for a part of B rows of a step
+ * of B_step rows: the step's loss is the mean over all its rows. Written, it needs no zeroed
+ * grads (net.c's net_backward writes every parameter's gradient), so a training step makes no
+ * pass over them before the optimizer. dL/dy (B × d) is written by the loss; dL/dh (B × 2k)
+ * is small, zeroed, then accumulated by the kernels.
  * Returns whether every gradient is finite (net_backward checks each layer's). */
 static int FN(vae_backward)(FN(sia_vae) *vae, FN(sia_acts) *E, FN(sia_acts) *D, const REAL *eps,
                             int64_t B, int loss, double w, int accumulate, double share) {
     const int64_t Le = vae->enc.L, Ld = vae->dec.L, k = vae->dec.sizes[0], d = vae->dec.sizes[Ld];
     const int64_t h2 = vae->enc.sizes[Le];
     /* Decoder: dL/dy -> ... -> dL/dz in D->dA (B, k). */
-    memset(D->dZ, 0, (size_t)(B * d) * sizeof(REAL));
-    FN(sia_loss_backward)(D->dZ, D->z[Ld], D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
-                          vae->dec.beta[Ld - 1]);
-    if (share != 1)
-        for (int64_t i = 0; i < B * d; i++) D->dZ[i] *= (REAL)share;
+    FN(loss_backward_write)(D->dZ, D->a[Ld], E->a[0], B, d, loss, vae->dec.act[Ld - 1],
+                            vae->dec.beta[Ld - 1]);
+    if (share != 1) FN(vec_scale)(D->dZ, B * d, share);
     int finite = FN(net_backward)(&vae->dec, D, B, 0, Ld, 1, accumulate);
     /* dL/dh (B, 2k) from z and from the KL, straight into E->dZ; then times the head's f'(h)
        (nothing to do for the usual linear head). */
@@ -264,14 +263,12 @@ typedef struct {
     int ok[SIA_PARTS];        /* each part's loss and gradients are finite */
 } FN(vae_split);
 
-static int64_t FN(part_start)(int64_t i, int64_t n, int parts) { return i * n / parts; }
-
 /* Part i: its rows through the forward and backward, the gradient of its share of the step's
    mean loss written into its own buffer (part 0: the nets' grads). */
 static void FN(vae_part_task)(void *ctx, int64_t i) {
     FN(vae_split) *c = ctx;
     const int64_t d = c->vae->enc.sizes[0], k = c->vae->dec.sizes[0];
-    const int64_t r0 = FN(part_start)(i, c->B, c->parts), B = FN(part_start)(i + 1, c->B, c->parts) - r0;
+    const int64_t r0 = sia_part_start(i, c->B, c->parts), B = sia_part_start(i + 1, c->B, c->parts) - r0;
     FN(sia_vae) view = *c->vae;
     FN(sia_acts) *E = &c->tr->enc, *D = &c->tr->dec;
     if (i > 0) {
@@ -301,7 +298,7 @@ static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const R
     int ok = 1;
     out[0] = out[1] = out[2] = 0;
     for (int i = 0; i < parts; i++) {
-        const double rows_i = (double)(FN(part_start)(i + 1, B, parts) - FN(part_start)(i, B, parts));
+        const double rows_i = (double)(sia_part_start(i + 1, B, parts) - sia_part_start(i, B, parts));
         ok &= c.ok[i];
         for (int j = 0; j < 3; j++) out[j] += c.out[i][j] * rows_i;
     }
