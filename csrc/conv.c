@@ -101,6 +101,33 @@ static void FN(col2im)(REAL *restrict big, const REAL *restrict cols, const FN(c
     }
 }
 
+/* big += col2im(dz W) for dz (·, oc) and W (oc, K) with few channels oc (a network's last layer,
+   to 1 or 3 channels): the rows dz[p, :] W, each a sum of oc rows of W, added in place as they
+   are made. The product of a gemm then col2im would write and read back K values per patch
+   for oc multiply-adds each. */
+enum { CONV_OUTER_OC = 4 };
+GEMM_CLONES
+static void FN(col2im_outer)(REAL *restrict big, const REAL *restrict dz, const REAL *restrict W,
+                             int64_t oc, const FN(conv_geom) *g, int64_t p0, int64_t p1) {
+    const int64_t P = g->gh * g->gw, C = g->C, run = g->kw * C, K = g->kh * run, rowlen = g->W * C;
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t b = p / P, i = p % P / g->gw, j = p % g->gw;
+        REAL *img = big + b * g->H * rowlen;
+        const REAL *d = dz + p * oc;
+        const int64_t y0 = i * g->sh - g->pt, x0 = j * g->sw - g->pl;
+        const int64_t kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + g->kw > g->W ? g->W - x0 : g->kw;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            const int64_t y = y0 + ky;
+            if (y < 0 || y >= g->H) continue;
+            REAL *r = img + y * rowlen + x0 * C; /* the patch row's run; cells kx0 .. kx1 inside */
+            for (int64_t o = 0; o < oc; o++) {
+                const REAL *w = W + o * K + ky * run, s = d[o];
+                for (int64_t t = kx0 * C; t < kx1 * C; t++) r[t] += s * w[t];
+            }
+        }
+    }
+}
+
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
 static int64_t FN(conv_rows)(const FN(conv_geom) *g) {
     const int64_t K = g->kh * g->kw * g->C, r = CONV_COLS / (K > 0 ? K : 1);
@@ -198,7 +225,10 @@ static void FN(conv2d_forward_task)(void *ctx, int64_t i) {
         const REAL *A = direct ? j->in + p * K : cols;
         if (!direct) FN(im2col)(cols, j->in, &j->g, p, p + m);
         FN(conv_fill_bias)(j->z, b, oc, p, p + m);
-        FN(sia_gemm)(j->z + p * oc, A, j->W, m, oc, K, 0, 1, 1, j->gemm_threads);
+        if (oc == 1) /* z (m, 1) is zᵀ (1, m) = W (1, K) · Aᵀ: dot products, VL patches at once */
+            FN(sia_gemm)(j->z + p, j->W, A, 1, m, K, 0, 1, 1, j->gemm_threads);
+        else
+            FN(sia_gemm)(j->z + p * oc, A, j->W, m, oc, K, 0, 1, 1, j->gemm_threads);
     }
 }
 
@@ -225,6 +255,8 @@ static void FN(conv2d_backward_task)(void *ctx, int64_t i) {
             FN(conv_sum_rows)(dbp, j->dz, oc, p, p + m);
             if (j->din && direct)
                 FN(sia_gemm)(j->din + p * K, j->dz + p * oc, j->W, m, K, oc, 0, 0, 0, j->gemm_threads);
+            else if (j->din && oc <= CONV_OUTER_OC)
+                FN(col2im_outer)(j->din, j->dz, j->W, oc, &j->g, p, p + m);
             else if (j->din) {
                 FN(sia_gemm)(cols, j->dz + p * oc, j->W, m, K, oc, 0, 0, 0, j->gemm_threads);
                 FN(col2im)(j->din, cols, &j->g, p, p + m);
