@@ -7,8 +7,9 @@ The network (28×28×1 Fashion-MNIST images, channels last in sia, NCHW in PyTor
 BCE (summed over pixels, averaged over the batch), Adam (lr 1e-3), batch 128. PyTorch gets the
 same initial weights (``get_weights()`` gives them in PyTorch's shapes), the same dtype and the
 same number of threads (``torch.set_num_threads``); each thread count runs in its own process.
-Prints the median time of one epoch over --runs epochs, images per second, the ratio, and the
-loss of each after its epochs (a check that both train).
+Both warm up on 4 batches, then train --runs epochs on; prints the median time of an epoch,
+images per second, the ratio, and each one's mean loss over its last epoch (a check that both
+train alike: they differ by their shuffles and rounding only).
 
     python bench/bench_conv.py                          # 10,000 images, 1 and 2 threads
     python bench/bench_conv.py --n 60000 --runs 1       # one full epoch of Fashion-MNIST
@@ -69,14 +70,18 @@ def main():
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--no-torch", action="store_true", help="time sia only")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: perf_counter; cpu: process time (steadier on a shared machine, "
+                        "only meaningful with --threads 1)")
     args = p.parse_args()
     if len(args.threads) > 1:  # each thread count in its own process
         for t in args.threads:
             cmd = [sys.executable, __file__, "--n", str(args.n), "--batch", str(args.batch), "--runs",
-                   str(args.runs), "--dtype", args.dtype, "--threads", str(t)]
+                   str(args.runs), "--dtype", args.dtype, "--clock", args.clock, "--threads", str(t)]
             subprocess.run(cmd + (["--no-torch"] if args.no_torch else []), check=True)
         return
     threads = args.threads[0]
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import numpy as np
@@ -89,16 +94,14 @@ def main():
     ae = Autoencoder(encoder=encoder, decoder=decoder, input_shape=(28, 28, 1), loss="bce",
                      optimizer="adam", dtype=args.dtype, seed=0, threads=threads)
     weights = [w.astype(args.dtype) for w in ae.get_weights()]
-    ae.fit(X[:4 * args.batch], epochs=1, batch_size=args.batch)  # warm up (threads, pages)
-    ae.set_weights(weights)
+    ae.fit(X[:4 * args.batch], epochs=1, batch_size=args.batch)  # warm up, as torch below
     t_sia = []
     for _ in range(args.runs):
-        t0 = time.perf_counter()
-        ae.fit(X, epochs=1, batch_size=args.batch)
-        t_sia.append(time.perf_counter() - t0)
-    loss_sia = ae.history_["loss"][-1] if isinstance(ae.history_, dict) else float("nan")
+        t0 = clock()
+        loss_sia = ae.fit(X, epochs=1, batch_size=args.batch).history["loss"][-1]
+        t_sia.append(clock() - t0)
     med = sorted(t_sia)[len(t_sia) // 2]
-    line = (f"threads={threads} {args.dtype} n={args.n} batch={args.batch}: sia {med:.2f} s/epoch "
+    line = (f"threads={threads} {args.dtype} n={args.n} batch={args.batch} clock={args.clock}: sia {med:.2f} s/epoch "
             f"({args.n / med:,.0f} img/s, loss {loss_sia:.2f})")
     if not args.no_torch:
         import torch
@@ -111,9 +114,9 @@ def main():
         torch_epoch(torch, net, opt, Xt[:4 * args.batch], args.batch, gen)  # warm up
         t_torch, loss_t = [], float("nan")
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            t0 = clock()
             loss_t = torch_epoch(torch, net, opt, Xt, args.batch, gen)
-            t_torch.append(time.perf_counter() - t0)
+            t_torch.append(clock() - t0)
         tmed = sorted(t_torch)[len(t_torch) // 2]
         line += (f" | torch {torch.__version__} {tmed:.2f} s/epoch ({args.n / tmed:,.0f} img/s, "
                  f"loss {loss_t:.2f}) | sia is {tmed / med:.2f}x torch")

@@ -29,9 +29,35 @@ static void FN(pool_window)(const sia_layer *l, int64_t i, int64_t j, int64_t *a
     *d = x0 + l->kw < l->in_w ? x0 + l->kw : l->in_w;
 }
 
-/* One sample. Max forward: z = the first cell, then max; backward: dz goes to the first cell
- * holding the window's maximum, in (row, column) order (as PyTorch and TensorFlow route it).
+/* Max pooling's backward for one window, rows [a, b) and columns [c, d): dz goes to the first
+ * cell holding the window's maximum, in (row, column) order (as PyTorch and TensorFlow route
+ * it), found for POOL_LANES channels at a time with the cells outer, so that the channels,
+ * contiguous, are the vector lanes. */
+enum { POOL_LANES = 64 };
+GEMM_INLINE void FN(maxpool_window_backward)(REAL *restrict din, const REAL *restrict in,
+                                        const REAL *restrict dz, int64_t C, int64_t iw,
+                                        int64_t a, int64_t b, int64_t c, int64_t d) {
+    for (int64_t t0 = 0; t0 < C; t0 += POOL_LANES) {
+        const int64_t n = C - t0 < POOL_LANES ? C - t0 : POOL_LANES, first = (a * iw + c) * C + t0;
+        REAL m[POOL_LANES];
+        int64_t at[POOL_LANES];
+        for (int64_t t = 0; t < n; t++) m[t] = in[first + t], at[t] = first + t;
+        for (int64_t y = a; y < b; y++)
+            for (int64_t x = c; x < d; x++) {
+                const int64_t k = (y * iw + x) * C + t0;
+                for (int64_t t = 0; t < n; t++) {
+                    const int more = in[k + t] > m[t];
+                    m[t] = more ? in[k + t] : m[t];
+                    at[t] = more ? k + t : at[t];
+                }
+            }
+        for (int64_t t = 0; t < n; t++) din[at[t]] += dz[t0 + t];
+    }
+}
+
+/* One sample. Max forward: z = the first cell, then max; backward: maxpool_window_backward.
  * Average: forward was z = Σ cells / count, so each cell gets dz / count. */
+GEMM_CLONES
 static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
                             const REAL *restrict dz, int backward) {
     const int64_t C = l->in_c, iw = l->in_w;
@@ -44,22 +70,15 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
             const int64_t o = (i * l->out_w + j) * C;
             if (is_max && !backward) {
                 REAL *z = out + o;
-                memcpy(z, in + (a * iw + c) * C, (size_t)C * sizeof(REAL));
+                const REAL *v0 = in + (a * iw + c) * C;
+                for (int64_t t = 0; t < C; t++) z[t] = v0[t];
                 for (int64_t y = a; y < b; y++)
                     for (int64_t x = c; x < d; x++) {
                         const REAL *v = in + (y * iw + x) * C;
                         for (int64_t t = 0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
                     }
             } else if (is_max) {
-                for (int64_t t = 0; t < C; t++) {
-                    int64_t best = (a * iw + c) * C + t;
-                    for (int64_t y = a; y < b; y++)
-                        for (int64_t x = c; x < d; x++) {
-                            const int64_t k = (y * iw + x) * C + t;
-                            if (in[k] > in[best]) best = k;
-                        }
-                    out[best] += dz[o + t];
-                }
+                FN(maxpool_window_backward)(out, in, dz + o, C, iw, a, b, c, d);
             } else {
                 const REAL scale = (REAL)1 / (REAL)((b - a) * (d - c));
                 if (!backward) {
@@ -99,6 +118,7 @@ static void FN(gap_sample)(const sia_layer *l, REAL *restrict out, const REAL *r
 }
 
 /* Nearest upsampling: forward copies in[i, j] to its kh × kw block; backward sums the block. */
+GEMM_CLONES
 static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
                                 const REAL *restrict dz, int backward) {
     const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w;
@@ -109,7 +129,7 @@ static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const RE
             if (backward)
                 for (int64_t t = 0; t < C; t++) out[src + t] += dz[dst + t];
             else
-                memcpy(out + dst, in + src, (size_t)C * sizeof(REAL));
+                for (int64_t t = 0; t < C; t++) out[dst + t] = in[src + t];
         }
 }
 
