@@ -279,11 +279,13 @@ class Xoshiro:
 
 
 def replay_epochs(state, n, k, batch, epochs, shuffle=True):
-    """The sample order and ε of each epoch of one C training call: [(order, [eps (B, k), ...])]."""
+    """The sample order and ε of each epoch of one C training call: [(order, [eps (B, k), ...])].
+    Each epoch's order is a fresh shuffle of 0 .. n-1 (as the Autoencoder's), so that it depends
+    on the generator's state only, however the epochs are split into calls."""
     rng = Xoshiro(state)
-    order = list(range(n))
     out = []
     for _ in range(epochs):
+        order = list(range(n))
         if shuffle:
             rng.shuffle(order)
         eps = []
