@@ -279,9 +279,8 @@ class Xoshiro:
 
 
 def replay_epochs(state, n, k, batch, epochs, shuffle=True):
-    """The sample order and ε of each epoch of one C training call: [(order, [eps (B, k), ...])].
-    Each epoch's order is a fresh shuffle of 0 .. n-1 (as the Autoencoder's), so that it depends
-    on the generator's state only, however the epochs are split into calls."""
+    """The sample order and ε of each epoch of C training: [(order, [eps (B, k), ...])]. Each
+    epoch shuffles 0..n-1 afresh, so the epochs do not depend on how fit calls split them."""
     rng = Xoshiro(state)
     out = []
     for _ in range(epochs):

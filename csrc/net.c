@@ -19,8 +19,12 @@
 const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
     [SIA_LAYER_DENSE] = {FN(dense_scratch), FN(dense_forward), FN(dense_backward)},
     [SIA_LAYER_DENSE_T] = {FN(dense_scratch), FN(dense_t_forward), FN(dense_t_backward)},
-    /* conv.c: [SIA_LAYER_CONV2D], [SIA_LAYER_CONV2D_T]; pooling.c: [SIA_LAYER_MAXPOOL],
-       [SIA_LAYER_AVGPOOL], [SIA_LAYER_GAP], [SIA_LAYER_UPSAMPLE] */
+    [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward)},
+    [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward)},
+    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_GAP] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
     [SIA_LAYER_RESHAPE] = {NULL, NULL, NULL}, /* no function: the engine aliases its buffers */
     [SIA_LAYER_DROPOUT] = {FN(elementwise_scratch), FN(dropout_forward), FN(dropout_backward)},
     [SIA_LAYER_GNOISE] = {FN(elementwise_scratch), FN(gnoise_forward), FN(gnoise_backward)},

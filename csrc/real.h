@@ -14,6 +14,8 @@
 #include "dense.c"
 #include "noise.c"
 #include "vae.c"
+#include "conv.c"
+#include "pooling.c"
 /* the engine and the one trainer */
 #include "net.c"
 #include "train.c"

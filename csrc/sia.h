@@ -9,9 +9,9 @@
  *     buffer: W1 (n1, n0), b1 (n1), W2 (n2, n1), b2 (n2), ... and the gradients mirror it.
  *   - One loss reduction everywhere: sum over features, mean over the batch.
  *   - Hyperparameters are double; buffers are REAL (float or double).
- *   - float32 and float64 come from one source: the templated files (dense.c, activation.c,
- *     loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice, by real_f32.c
- *     and real_f64.c, which define REAL and FN(name) -> name##_f32 / name##_f64.
+ *   - float32 and float64 come from one source: the templated files (dense.c, conv.c, pooling.c,
+ *     activation.c, loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice,
+ *     by real_f32.c and real_f64.c, which define REAL and FN(name) -> name##_f32 / name##_f64.
  */
 #ifndef SIA_H
 #define SIA_H
@@ -201,6 +201,11 @@ static inline double sia_widest(const int64_t *sizes, int64_t L) {
         if ((double)sizes[l - 1] * (double)sizes[l] > w) w = (double)sizes[l - 1] * (double)sizes[l];
     return w;
 }
+
+/* Convolutions and pools (conv.c, pooling.c) run their batch as up to SIA_LAYER_TASKS tasks
+   of whole samples, each with its slice of the scratch: a task's samples and its slice depend
+   on B and nthreads alone, so results are bit-identical for a given thread count. */
+#define SIA_LAYER_TASKS 4
 
 /* A monotonic clock in nanoseconds, for the deadlines of paused runs. */
 int64_t sia_now_ns(void);
