@@ -502,9 +502,9 @@ static int check_image_layer(const sia_layer *l, const char *who, int64_t B, int
     static const char *names[] = {"in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
                                   "kh", "kw", "sh", "sw"};
     for (int i = 0; i < 10; i++)
-        if (dims[i] < 1) {
-            PyErr_Format(PyExc_ValueError, "%s: %s: expected a size >= 1, got %lld", who, names[i],
-                         (long long)dims[i]);
+        if (dims[i] < 1 || dims[i] > ((int64_t)1 << 40)) { /* bounded: the axis checks multiply them */
+            PyErr_Format(PyExc_ValueError, "%s: %s: expected a size >= 1 (and <= 2**40), got %lld",
+                         who, names[i], (long long)dims[i]);
             return -1;
         }
     if (l->pad_t < 0 || l->pad_l < 0) {
