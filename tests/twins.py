@@ -6,7 +6,7 @@ import numpy as np
 
 LINEAR, LOGISTIC, TANH, RELU = 0, 1, 2, 3
 MSE, BCE = 0, 1
-GD, MOMENTUM, ADAM = 0, 1, 2
+GD, MOMENTUM, ADAM, RMSPROP, NADAM, ADADELTA, ADAMW = 0, 1, 2, 3, 4, 5, 6
 BCE_EPS = 1e-7
 
 
@@ -71,17 +71,43 @@ def loss_backward(z, y, t, loss, kind, beta, dtype=np.float64):
     return np.where(inside, g, 0.0)
 
 
-def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0):
-    """The closed form of one step; returns new (p, m, v, t)."""
+def nadam_mu(beta1, t):
+    """Nadam's momentum schedule (Keras): μ_t = β₁ (1 − ½ 0.96^t)."""
+    return beta1 * (1.0 - 0.5 * 0.96 ** t)
+
+
+def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0,
+               rho=0.9, weight_decay=0.0):
+    """The closed form of one step; returns new (p, m, v, t). weight_decay is L2 in the gradient
+    (g + wd p) for every optimizer but AdamW, which decays p by lr wd p before Adam's step."""
     t += 1
+    if kind != ADAMW:
+        g = g + weight_decay * p
     if kind == GD:
         return p - lr * g, m, v, t
     if kind == MOMENTUM:
         m = momentum * m - lr * g
         return p + m, m, v, t
+    if kind == RMSPROP:  # Keras: ε inside the root
+        v = rho * v + (1 - rho) * g * g
+        m = momentum * m + lr * g / np.sqrt(v + eps)
+        return p - m, m, v, t
+    if kind == ADADELTA:  # m holds E[Δ²]
+        v = rho * v + (1 - rho) * g * g
+        d = -np.sqrt(m + eps) / np.sqrt(v + eps) * g
+        m = rho * m + (1 - rho) * d * d
+        return p + lr * d, m, v, t
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    mhat, vhat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    vhat = v / (1 - beta2 ** t)
+    if kind == NADAM:
+        prod = np.prod([nadam_mu(beta1, s) for s in range(1, t + 1)])
+        mu, mu_next = nadam_mu(beta1, t), nadam_mu(beta1, t + 1)
+        mhat = mu_next * m / (1 - prod * mu_next) + (1 - mu) * g / (1 - prod)
+        return p - lr * mhat / (np.sqrt(vhat) + eps), m, v, t
+    if kind == ADAMW:
+        p = p - lr * weight_decay * p
+    mhat = m / (1 - beta1 ** t)
     return p - lr * mhat / (np.sqrt(vhat) + eps), m, v, t
 
 
