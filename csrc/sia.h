@@ -28,8 +28,13 @@ enum {
     SIA_EDIVERGED = 4, /* the loss or a gradient became NaN or inf; the step was not applied */
 };
 
-/* Activations: y = f(x). logistic(β) = 1/(1+exp(-2βx)) (the course's convention), tanh(βx). */
-enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_N_ACT = 4 };
+/* Activations: y = f(x). logistic(β) = 1/(1+exp(-2βx)) (the course's convention), tanh(βx);
+   elu(β) = x for x > 0, β (exp(x) - 1) otherwise (β is Keras's and torch's alpha);
+   selu = λ elu(x) with α = SIA_SELU_ALPHA, λ = SIA_SELU_SCALE (Klambauer et al.; β unused). */
+enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_ELU = 4, SIA_SELU = 5,
+       SIA_N_ACT = 6 };
+#define SIA_SELU_ALPHA 1.6732632423543772848170429916717
+#define SIA_SELU_SCALE 1.0507009873554804934193349852946
 /* Losses, summed over features and averaged over the batch:
    MSE = (1/B) Σ_b Σ_j (y - t)², BCE = -(1/B) Σ_b Σ_j [t log y + (1-t) log(1-y)]. */
 enum { SIA_MSE = 0, SIA_BCE = 1, SIA_N_LOSS = 2 };

@@ -63,8 +63,9 @@ class Autoencoder(Persistable):
         Every width from the input to the output; the narrowest inner layer is the latent space.
         Encoder and decoder need not mirror each other; input and output widths must match.
     activation : str, (name, beta), or list
-        The hidden layers' activation: 'linear', 'logistic' (1/(1+exp(−2βx))), 'tanh' (tanh(βx)),
-        'relu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
+        The hidden layers' activation: 'linear' (or None, as in Keras), 'logistic'
+        (1/(1+exp(−2βx))), 'tanh' (tanh(βx)), 'relu', 'elu' (x, or β(eˣ − 1) below 0: β is Keras's
+        ``alpha``), 'selu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
         (``len(layers) - 1`` entries) and overrides the two below.
     latent_activation, output_activation : str or (name, beta)
         The latent layer's and the output layer's activation.

@@ -4,7 +4,8 @@ Written as the math reads, in float64, with no attempt at speed.
 """
 import numpy as np
 
-LINEAR, LOGISTIC, TANH, RELU = 0, 1, 2, 3
+LINEAR, LOGISTIC, TANH, RELU, ELU, SELU = 0, 1, 2, 3, 4, 5
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 MSE, BCE = 0, 1
 GD, MOMENTUM, ADAM, RMSPROP, NADAM, ADADELTA, ADAMW = 0, 1, 2, 3, 4, 5, 6
 BCE_EPS = 1e-7
@@ -17,6 +18,9 @@ def act_forward(x, kind, beta):
         return np.tanh(beta * x)
     if kind == RELU:
         return np.maximum(x, 0.0)
+    if kind in (ELU, SELU):
+        a, s = (SELU_ALPHA, SELU_SCALE) if kind == SELU else (beta, 1.0)
+        return s * np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
     return x.copy()
 
 
@@ -28,6 +32,9 @@ def act_grad(y, kind, beta):
         return beta * (1.0 - y * y)
     if kind == RELU:
         return (y > 0).astype(y.dtype)
+    if kind in (ELU, SELU):  # s a eˣ = y + s a below 0
+        a, s = (SELU_ALPHA, SELU_SCALE) if kind == SELU else (beta, 1.0)
+        return np.where(y > 0, s, y + s * a)
     return np.ones_like(y)
 
 
