@@ -90,8 +90,9 @@ def test_enum_error_names_path_value_and_choices():
     bad = with_(TEAM, "hyperparameters.optimizer.type", "ADAGRAD")
     assert error_of(bad) == ("hyperparameters.optimizer.type: 'ADAGRAD' is not one of "
                              "GRADIENT_DESCENT, MOMENTUM, ADAM, ADAMW, RMSPROP, NADAM, ADADELTA")
-    assert error_of(with_(NATIVE, "architecture.encoder.0.activation", "softmax")) == \
-        "architecture.encoder[0].activation: 'softmax' is not one of LINEAR, LOGISTIC, TANH, RELU"
+    assert error_of(with_(NATIVE, "architecture.encoder.0.activation", "softmax")) == (
+        "architecture.encoder[0].activation: 'softmax' is not one of LINEAR, LOGISTIC, TANH, RELU, "
+        "ELU, SELU")
     assert error_of(with_(TEAM, "hyperparameters.updater.type", "stochastic")) == \
         "hyperparameters.updater.type: 'stochastic' is not one of ONLINE, BATCH, MINI-BATCH"
     assert error_of(with_(NATIVE, "problem", "GAN")) == \

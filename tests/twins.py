@@ -299,3 +299,32 @@ def upsample_forward(x, size):
 def upsample_backward(dz, size):
     B, oh, ow, C = dz.shape
     return dz.reshape(B, oh // size[0], size[0], ow // size[1], size[1], C).sum(axis=(2, 4))
+
+
+REG_NONE, REG_L1, REG_L2, REG_KL = 0, 1, 2, 3
+
+
+def reg_penalty(a, reg, ra, rb):
+    """Activity penalty of a (B, n): L1 ra·Σ|a|/B, L2 ra·Σa²/B, KL ra·Σ_j KL(rb ‖ ρ̂_j)."""
+    B = a.shape[0]
+    if reg == REG_L1:
+        return ra * np.abs(a).sum() / B
+    if reg == REG_L2:
+        return ra * (a * a).sum() / B
+    if reg == REG_KL:
+        m = np.clip(a.mean(axis=0), BCE_EPS, 1 - BCE_EPS)
+        return ra * np.sum(rb * np.log(rb / m) + (1 - rb) * np.log((1 - rb) / (1 - m)))
+    return 0.0
+
+
+def reg_grad(a, reg, ra, rb):
+    """d(reg_penalty)/da, (B, n)."""
+    B = a.shape[0]
+    if reg == REG_L1:
+        return ra * np.sign(a) / B
+    if reg == REG_L2:
+        return 2 * ra * a / B
+    if reg == REG_KL:
+        m = np.clip(a.mean(axis=0), BCE_EPS, 1 - BCE_EPS)
+        return np.broadcast_to(ra * (-rb / m + (1 - rb) / (1 - m)) / B, a.shape).copy()
+    return np.zeros_like(a)
