@@ -347,9 +347,9 @@ static PyObject *py_loss_backward(PyObject *self, PyObject *args) { return loss_
 
 /* Optimizer hyperparameters, checked; t is the step count so far. */
 static int get_optim(sia_optim *o, int kind, double lr, double momentum, double beta1, double beta2,
-                     double eps, long long t) {
+                     double eps, double rho, double weight_decay, long long t) {
     *o = (sia_optim){.kind = kind, .lr = lr, .momentum = momentum, .beta1 = beta1, .beta2 = beta2,
-                     .eps = eps, .t = t};
+                     .eps = eps, .rho = rho, .weight_decay = weight_decay, .t = t};
     if (check_kind(kind, SIA_N_OPTIM, "optimizer") || check_positive(lr, "lr")) return -1;
     char b1[32], b2[32];
     if (!(momentum >= 0 && momentum < 1)) {
@@ -361,6 +361,15 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
                      fmt_g(b1, beta1), fmt_g(b2, beta2));
         return -1;
     }
+    if (!(rho >= 0 && rho < 1)) {
+        PyErr_Format(PyExc_ValueError, "rho: expected a value in [0, 1), got %s", fmt_g(b1, rho));
+        return -1;
+    }
+    if (!(weight_decay >= 0 && isfinite(weight_decay))) {
+        PyErr_Format(PyExc_ValueError, "weight_decay: expected a finite number >= 0, got %s",
+                     fmt_g(b1, weight_decay));
+        return -1;
+    }
     if (check_positive(eps, "eps")) return -1;
     if (t < 0 || t > SIA_MAX_STEPS) { /* the steps of a call add to t: keep it far from overflow */
         PyErr_Format(PyExc_ValueError, "t: expected a step count in [0, 2**62], got %lld", t);
@@ -369,19 +378,19 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
     return 0;
 }
 
-/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1 */
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1 */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     PyObject *op, *om, *ov, *og;
     int kind;
-    double lr, momentum, beta1, beta2, eps;
+    double lr, momentum, beta1, beta2, eps, rho = 0.9, weight_decay = 0;
     long long t;
-    if (!PyArg_ParseTuple(args, "OOOOidddddL", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
-                          &beta2, &eps, &t))
+    if (!PyArg_ParseTuple(args, "OOOOidddddL|dd", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
+                          &beta2, &eps, &t, &rho, &weight_decay))
         return NULL;
     sia_optim o;
     PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
     if (!p || !(m = get_like(om, "m", p, 1)) || !(v = get_like(ov, "v", p, 1)) ||
-        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t))
+        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, t))
         return NULL;
     int64_t n = PyArray_SIZE(p);
     Py_BEGIN_ALLOW_THREADS
@@ -1086,7 +1095,7 @@ static int check_kl_weight(double w, const char *name) {
 typedef struct {
     int loss, shuffle, kind, noise, nthreads;
     long long batch, epochs, max_wrong;
-    double lr, momentum, beta1, beta2, eps, loss_tol, level;
+    double lr, momentum, beta1, beta2, eps, loss_tol, level, rho, weight_decay;
 } train_kw;
 
 /* One training run of the network r: checks the run's arrays and settings, releases the GIL
@@ -1114,7 +1123,8 @@ static PyObject *train_common(netrec *r, PyObject *oX, PyObject *oY, PyObject *o
             goto done;
     if (okw && okw != Py_None && !(kw = get_array(okw, "kl_weights", NPY_FLOAT64, 1, 0))) goto done;
     sia_optim opt;
-    if (get_optim(&opt, k->kind, k->lr, k->momentum, k->beta1, k->beta2, k->eps, *(int64_t *)PyArray_DATA(t)))
+    if (get_optim(&opt, k->kind, k->lr, k->momentum, k->beta1, k->beta2, k->eps, k->rho,
+                  k->weight_decay, *(int64_t *)PyArray_DATA(t)))
         goto done;
     if (check_kind(k->loss, SIA_N_LOSS, "loss") || check_kind(k->noise, SIA_N_NOISE, "noise")) goto done;
     if (k->batch < 1 || k->batch > n) {
@@ -1168,14 +1178,16 @@ done:
 }
 
 #define TRAIN_KWLIST "loss", "batch", "shuffle", "epochs", "optimizer", "lr", "momentum", "beta1", \
-                     "beta2", "eps", "loss_tol", "max_wrong", "noise", "noise_level", "nthreads"
-#define TRAIN_FMT "|iLpLiddddddLidi"
+                     "beta2", "eps", "loss_tol", "max_wrong", "noise", "noise_level", "nthreads", \
+                     "rho", "weight_decay"
+#define TRAIN_FMT "|iLpLiddddddLididd"
 #define TRAIN_PTRS(k) &(k).loss, &(k).batch, &(k).shuffle, &(k).epochs, &(k).kind, &(k).lr,      \
                       &(k).momentum, &(k).beta1, &(k).beta2, &(k).eps, &(k).loss_tol,             \
-                      &(k).max_wrong, &(k).noise, &(k).level, &(k).nthreads
+                      &(k).max_wrong, &(k).noise, &(k).level, &(k).nthreads, &(k).rho,      \
+                      &(k).weight_decay
 #define TRAIN_DEFAULTS {.loss = SIA_MSE, .shuffle = 1, .kind = SIA_ADAM, .noise = SIA_NOISE_NONE,  \
                         .nthreads = 1, .batch = 32, .epochs = 1, .max_wrong = -1, .lr = 1e-3,     \
-                        .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}
+                        .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .rho = 0.9}
 
 /* train(sizes, act, beta, params, grads, X, Y, m, v, t, rng_state, losses, **cfg)
  *   -> (epochs_done, status) with status 0 done, 1 stopped by a condition, 2 diverged.
@@ -1320,7 +1332,7 @@ static PyMethodDef methods[] = {
     {"act_backward", py_act_backward, METH_VARARGS, "act_backward(dinp, dout, out, kind, beta)"},
     {"loss_forward", py_loss_forward, METH_VARARGS, "loss_forward(z, y, t, loss, kind, beta) -> float"},
     {"loss_backward", py_loss_backward, METH_VARARGS, "loss_backward(dz, z, y, t, loss, kind, beta)"},
-    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t"},
+    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t"},
     {"rng_seed", py_rng_seed, METH_VARARGS, "rng_seed(state, seed)"},
     {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},
@@ -1351,8 +1363,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (!mod) return NULL;
     const struct { const char *name; int value; } consts[] = {
         {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
+        {"ELU", SIA_ELU}, {"SELU", SIA_SELU},
         {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
-        {"ADAM", SIA_ADAM}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
+        {"ADAM", SIA_ADAM}, {"RMSPROP", SIA_RMSPROP}, {"NADAM", SIA_NADAM}, {"ADADELTA", SIA_ADADELTA},
+        {"ADAMW", SIA_ADAMW}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
         {"LAYER_DENSE", SIA_LAYER_DENSE}, {"LAYER_DENSE_T", SIA_LAYER_DENSE_T},
         {"LAYER_CONV2D", SIA_LAYER_CONV2D}, {"LAYER_CONV2D_T", SIA_LAYER_CONV2D_T},

@@ -148,6 +148,10 @@ static void FN(act_grad_scale)(REAL *dz, const REAL *y, int64_t n, int kind, dou
         for (; i < n; i++) dz[i] = dz[i] * (REAL)(y[i] > 0);
         break;
     }
+    case SIA_ELU:
+    case SIA_SELU:
+        for (int64_t i = 0; i < n; i++) dz[i] = dz[i] * FN(act_grad)(y[i], kind, b);
+        break;
     default:
         break;
     }
