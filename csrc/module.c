@@ -12,6 +12,7 @@
 #include "sia.h"
 
 #define SLICE_NS 50000000LL /* a training call re-takes the GIL this often to check for Ctrl-C */
+static int64_t slice_ns = SLICE_NS; /* the tests shorten it (_set_slice_ns) to pause at every check */
 
 /* ---- argument checks ---- */
 
@@ -108,12 +109,12 @@ static int raise_status(int status) {
 }
 
 /* Calls run(ctx, deadline) with the GIL released until it returns anything but SIA_PAUSED,
- * giving each call a deadline SLICE_NS ahead; between calls it re-takes the GIL and checks for
+ * giving each call a deadline slice_ns ahead; between calls it re-takes the GIL and checks for
  * Ctrl-C. Returns the last status, or -1 with KeyboardInterrupt (or the handler's error) set. */
 static int run_in_slices(int (*run)(void *ctx, int64_t deadline), void *ctx) {
     int status;
     PyThreadState *ts = PyEval_SaveThread();
-    while ((status = run(ctx, sia_now_ns() + SLICE_NS)) == SIA_PAUSED) {
+    while ((status = run(ctx, sia_now_ns() + slice_ns)) == SIA_PAUSED) {
         PyEval_RestoreThread(ts);
         if (PyErr_CheckSignals() < 0) return -1;
         ts = PyEval_SaveThread();
@@ -946,7 +947,23 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
                          status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
 }
 
+/* _set_slice_ns(ns) -> the previous value: how long a training call runs before it pauses to
+ * check for Ctrl-C (>= 1 ns; 1 pauses at every check, between steps and between a step's
+ * chunks). For the tests: a pause must not change any result. */
+static PyObject *py_set_slice_ns(PyObject *self, PyObject *args) {
+    long long ns;
+    if (!PyArg_ParseTuple(args, "L", &ns)) return NULL;
+    if (ns < 1) {
+        PyErr_Format(PyExc_ValueError, "ns: expected a duration >= 1, got %lld", ns);
+        return NULL;
+    }
+    long long old = (long long)slice_ns;
+    slice_ns = (int64_t)ns;
+    return PyLong_FromLongLong(old);
+}
+
 static PyMethodDef methods[] = {
+    {"_set_slice_ns", py_set_slice_ns, METH_VARARGS, "_set_slice_ns(ns) -> previous (tests only)"},
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
     {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},
     {"dense_backward", py_dense_backward, METH_VARARGS, "dense_backward(dinp|None, dW, db, dout, inp, W)"},
