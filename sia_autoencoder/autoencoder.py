@@ -235,7 +235,7 @@ class Autoencoder(Persistable):
         if int(np.prod(self.net.output_shape)) != int(np.prod(in_shape)):
             last = net_layers[-1]
             raise ValueError(f"{last.where()}: the decoder's output {self.net.output_shape} does not "
-                             f"match the input shape {in_shape}")
+                             f"match the input shape {in_shape}{_layers.shape_hint(net_layers)}")
         self.latent_index = latent
         self.layers = sizes if sizes is not None else self.net.layers
         self.activations = [layer.activation for layer in self.net.layers]

@@ -22,7 +22,8 @@ from . import _core
 from ._net import parse_activation
 
 __all__ = ["Layer", "Dense", "DenseTranspose", "Flatten", "Reshape", "Dropout", "GaussianNoise",
-           "Sample"]
+           "Sample", "Conv2D", "Conv2DTranspose", "MaxPool2D", "MaxPooling2D", "AveragePooling2D",
+           "AvgPool2D", "GlobalAveragePooling2D", "UpSampling2D"]
 
 _LINEAR = parse_activation("linear")
 
@@ -438,3 +439,288 @@ def resolve_tied(layers):
                 raise ValueError(f"DenseTranspose: of={k} is not the index of a Dense layer")
             layer.of = layers[k]
     return layers
+
+
+# ---- image layers: convolutions, pooling, upsampling (csrc/conv.c, csrc/pooling.c) ----
+
+def _pair(value, what, layer):
+    """An int or a pair of ints >= 1 -> (rows, columns)."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    try:
+        out = tuple(int(v) for v in pair)
+        ok = len(out) == 2 and all(not isinstance(v, bool) and int(v) == v >= 1 for v in pair)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(value, bool):
+        raise ValueError(f"{layer}: {what} must be an integer >= 1 or a pair of them, got {value!r}")
+    return out
+
+
+def _padding(padding, layer):
+    p = padding.lower() if isinstance(padding, str) else padding
+    if p not in ("valid", "same"):
+        raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}")
+    return p
+
+
+def _image_input(layer, input_shape):
+    """(h, w, c) of an image input: (h, w, c), or (h, w) for one channel."""
+    if len(input_shape) not in (2, 3):
+        raise layer.error(f"expected an image input (h, w, c), got shape {tuple(input_shape)}; "
+                          f"put a Reshape((h, w, c)) before it")
+    return hwc(tuple(input_shape))
+
+
+def _window_axis(layer, n, k, s, padding, axis, what):
+    """(n_out, pad before, cells left out at the end) of one axis of a convolution or pool, as
+    Keras: "valid": (n - k) / s + 1, the cells that no whole window reaches left out; "same":
+    ceil(n / s), the odd padding cell at the end."""
+    if padding == "valid":
+        if n < k:
+            raise layer.error(f"its {what} {k} is larger than its input's {n} {axis} (input "
+                              f"{layer.input_hwc}); use padding='same' or a smaller {what}")
+        n_out = (n - k) // s + 1
+        return n_out, 0, n - ((n_out - 1) * s + k)
+    n_out = -(-n // s)
+    return n_out, max((n_out - 1) * s + k - n, 0) // 2, 0
+
+
+def _windows(layer, size, what):
+    """Output (h, w), padding (top, left) and the rows and columns left out, of a layer that
+    slides a window of ``size`` with its ``strides`` and ``padding`` over its input."""
+    h, w, _ = layer.input_hwc
+    oh, pt, drop_h = _window_axis(layer, h, size[0], layer.strides[0], layer.padding, "rows", what)
+    ow, pl, drop_w = _window_axis(layer, w, size[1], layer.strides[1], layer.padding, "columns", what)
+    layer.pad, layer.dropped = (pt, pl), (drop_h, drop_w)
+    return oh, ow
+
+
+def shape_hint(layers):
+    """Why a decoder's output may not match its input: the layers whose 'valid' windows leave
+    rows or columns of their input out (28 -> 14 -> 7 -> 3 halves back to 6, not 7)."""
+    notes = []
+    for layer in layers:
+        dh, dw = getattr(layer, "dropped", (0, 0))
+        if dh or dw:
+            parts = [f"{d} {n}{'s' if d > 1 else ''}" for d, n in ((dh, "row"), (dw, "column")) if d]
+            notes.append(f"{layer.where()} leaves out the last {' and '.join(parts)} of its "
+                         f"{layer.input_hwc} input")
+    if not notes:
+        return ""
+    return "; " + "; ".join(notes) + " (padding='same', or an input size its strides divide, keeps them)"
+
+
+class _Conv(Layer):
+    """The arguments and parameters shared by Conv2D and Conv2DTranspose."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 beta=1.0, kernel_initializer=None, activity_regularizer=None):
+        name = type(self).__name__
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"{name}: filters must be an integer >= 1, got {filters!r}")
+        super().__init__(activation, beta)
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        self.strides = _pair(strides, "strides", name)
+        self.padding = _padding(padding, name)
+        self.kernel_initializer = kernel_initializer
+        self.activity_regularizer = activity_regularizer
+
+    @property
+    def n_params(self):
+        kh, kw = self.kernel_size
+        return self.filters * kh * kw * self.input_hwc[2] + self.filters
+
+    def views(self, params):
+        """W in the internal layout (Conv2D (out, kh, kw, in), Conv2DTranspose (in, kh, kw,
+        out): one im2col row per pixel times W in one gemm), then b (filters,)."""
+        n = self.n_params - self.filters
+        return [params[:n].reshape(self.w_shape), params[n:self.n_params]]
+
+    def fans(self):
+        """(fan_in, fan_out) as Keras counts them for the kernel."""
+        kh, kw = self.kernel_size
+        return kh * kw * self.input_hwc[2], kh * kw * self.filters
+
+    def init(self, rng, params):
+        """Glorot uniform (He uniform for relu) over the kernel's fans, as Keras; b = 0."""
+        W, b = self.views(params)
+        fan_in, fan_out = self.fans()
+        if self.kernel_initializer is not None:
+            from .initializers import get as get_initializer
+            W[...] = get_initializer(self.kernel_initializer)(rng, W.shape, fan_in, fan_out)
+        else:
+            limit = np.sqrt(6.0 / fan_in) if self.activation.name == "relu" else \
+                np.sqrt(6.0 / (fan_in + fan_out))
+            W[...] = rng.uniform(-limit, limit, size=W.shape)
+        b[...] = 0
+
+    def torch_weights(self, params):
+        """[W, b] in PyTorch's shapes: Conv2d (out, in, kh, kw), ConvTranspose2d (in, out, kh, kw)."""
+        W, b = self.views(params)
+        return [np.ascontiguousarray(W.transpose(0, 3, 1, 2)), b.copy()]
+
+    def set_torch_weights(self, params, arrays):
+        W, b = self.views(params)
+        _copy_into(self, [W.transpose(0, 3, 1, 2), b], arrays)
+
+    def record_fields(self):
+        return {**super().record_fields(), "kernel": self.kernel_size, "strides": self.strides,
+                "pad": self.pad}
+
+    def regularizer_fields(self):
+        if self.activity_regularizer is None:
+            return super().regularizer_fields()
+        return self.activity_regularizer.record_fields()
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "activation": [self.activation.name, self.activation.beta]}
+
+
+class Conv2D(_Conv):
+    """A 2-D convolution (cross-correlation, as Keras and PyTorch) over images (h, w, c).
+
+    ``z[i, j, o] = b[o] + Σ_{ky, kx, c} x[i·sh + ky − pad_t, j·sw + kx − pad_l, c] W[o, ky, kx, c]``
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size, strides : int or (int, int)
+    padding : 'valid' or 'same'
+        'valid': no padding, out = (in − k) // s + 1. 'same': out = ceil(in / s), zero padding
+        split as Keras does (the odd cell at the bottom and right).
+    activation, beta, kernel_initializer, activity_regularizer : as :class:`Dense`
+        The default initializer is Glorot uniform (He uniform for relu) over the kernel's fans.
+
+    ``get_weights()`` gives W as PyTorch's ``nn.Conv2d`` has it, (filters, in, kh, kw), then b.
+    """
+    kind = _core.LAYER_CONV2D
+    name = "conv2d"
+
+    def build(self, input_shape):
+        self.input_hwc = h, w, c = _image_input(self, input_shape)
+        oh, ow = _windows(self, self.kernel_size, "kernel")
+        self.w_shape = (self.filters, *self.kernel_size, c)
+        return self._set(input_shape, (oh, ow, self.filters))
+
+
+class Conv2DTranspose(_Conv):
+    """The transposed convolution (the gradient of Conv2D with respect to its input), as Keras
+    computes it with ``output_padding=None``: each input pixel adds W[c] · x[i, j, c] over a
+    kh × kw block of the output at (i·sh, j·sw); the full output ((in − 1)·s + k) is then cropped.
+
+    'valid': out = in·s + max(k − s, 0), nothing cropped. 'same': out = in·s, cropped by
+    ((in − 1)·s + k − out) // 2 at the top and left (the rest at the bottom and right).
+    PyTorch's ``padding=1`` crops otherwise; compare by cropping the full output as here.
+
+    ``get_weights()`` gives W as ``nn.ConvTranspose2d`` has it, (in, filters, kh, kw), then b.
+    """
+    kind = _core.LAYER_CONV2D_T
+    name = "conv2d_transpose"
+
+    def fans(self):
+        kh, kw = self.kernel_size  # Keras's kernel (kh, kw, filters, in)
+        return kh * kw * self.filters, kh * kw * self.input_hwc[2]
+
+    def build(self, input_shape):
+        self.input_hwc = h, w, c = _image_input(self, input_shape)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        out, pad = [], []
+        for n, k, s in ((h, kh, sh), (w, kw, sw)):
+            o = n * s if self.padding == "same" else n * s + max(k - s, 0)
+            out.append(o)
+            pad.append(max((n - 1) * s + k - o, 0) // 2)
+        self.pad = tuple(pad)
+        self.w_shape = (c, kh, kw, self.filters)
+        return self._set(input_shape, (out[0], out[1], self.filters))
+
+
+class MaxPool2D(Layer):
+    """The largest value of each ``pool_size`` window, moved by ``strides`` (default: the pool
+    size), per channel. 'valid' drops the rows and columns that no whole window covers; 'same'
+    gives ceil(in / s) and windows cut to the input (as Keras)."""
+    kind = _core.LAYER_MAXPOOL
+    name = "max_pooling2d"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid"):
+        name = type(self).__name__
+        super().__init__()
+        self.pool_size = _pair(pool_size, "pool_size", name)
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides", name)
+        self.padding = _padding(padding, name)
+
+    def build(self, input_shape):
+        self.input_hwc = h, w, c = _image_input(self, input_shape)
+        oh, ow = _windows(self, self.pool_size, "pool size")
+        return self._set(input_shape, (oh, ow, c))
+
+    def record_fields(self):
+        return {**super().record_fields(), "kernel": self.pool_size, "strides": self.strides,
+                "pad": self.pad}
+
+    def describe(self):
+        return ""
+
+    def get_config(self):
+        return {"pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class AveragePooling2D(MaxPool2D):
+    """The mean of each window (with 'same', over the cells inside the input only, as Keras)."""
+    kind = _core.LAYER_AVGPOOL
+    name = "average_pooling2d"
+
+
+class GlobalAveragePooling2D(Layer):
+    """(h, w, c) -> (c,): the mean of each channel over the image."""
+    kind = _core.LAYER_GAP
+    name = "global_average_pooling2d"
+
+    def __init__(self):
+        super().__init__()
+
+    def build(self, input_shape):
+        h, w, c = self.input_hwc = _image_input(self, input_shape)
+        return self._set(input_shape, (c,))
+
+    def record_fields(self):
+        return {**super().record_fields(), "kernel": self.input_hwc[:2]}
+
+    def get_config(self):
+        return {}
+
+
+class UpSampling2D(Layer):
+    """Nearest-neighbour upsampling: each pixel becomes a ``size`` block, (h, w, c) ->
+    (h·size[0], w·size[1], c)."""
+    kind = _core.LAYER_UPSAMPLE
+    name = "up_sampling2d"
+
+    def __init__(self, size=2, interpolation="nearest"):
+        super().__init__()
+        self.size = _pair(size, "size", "UpSampling2D")
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D: interpolation must be 'nearest' (the only one here), "
+                             f"got {interpolation!r}")
+
+    def build(self, input_shape):
+        h, w, c = self.input_hwc = _image_input(self, input_shape)
+        return self._set(input_shape, (h * self.size[0], w * self.size[1], c))
+
+    def record_fields(self):
+        return {**super().record_fields(), "kernel": self.size}
+
+    def get_config(self):
+        return {"size": list(self.size)}
+
+
+MaxPooling2D = MaxPool2D        # Keras's two names
+AvgPool2D = AveragePooling2D
+
+for _cls in (Conv2D, Conv2DTranspose, MaxPool2D, AveragePooling2D, GlobalAveragePooling2D,
+             UpSampling2D):
+    register_layer(_cls)

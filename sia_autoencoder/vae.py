@@ -136,7 +136,8 @@ class VAE(Persistable):
         self._sample = sample.index
         if int(np.prod(self.net.output_shape)) != int(np.prod(in_shape)):
             raise ValueError(f"{self.net.layers[-1].where()}: the decoder's output "
-                             f"{self.net.output_shape} does not match the input shape {in_shape}")
+                             f"{self.net.output_shape} does not match the input shape {in_shape}"
+                             f"{_layers.shape_hint(self.net.layers)}")
         self.input_shape = tuple(_layers._shape(input_shape, "input_shape")) \
             if input_shape is not None else in_shape
         if widths:
