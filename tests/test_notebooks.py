@@ -21,7 +21,8 @@ import sia_autoencoder  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 SOURCES = REPO / "tools" / "notebook_sources"
-NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour"]
+NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour",
+         "05_convolutional"]
 NEEDS = {"04_autoencoders_tour": ["sklearn"]}  # optional packages a notebook cannot do without
 
 
@@ -95,8 +96,21 @@ def _check_04(text, nb):
     assert _images(nb) >= 8
 
 
+def _check_05(text, nb):
+    m = re.search(r"loss ([\d.]+) -> ([\d.]+), validation loss ([\d.]+) -> ([\d.]+)", text)
+    assert m and float(m.group(2)) < float(m.group(1)) and float(m.group(4)) < float(m.group(3)), text
+    assert "codes: (3, 7, 7, 32)" in text, text
+    assert "with a (4, 4, 8) code" in text, text
+    assert "layer 5 (MaxPool2D) leaves out the last 1 row and 1 column" in text, text
+    m = re.search(r"noisy ([\d.]+), denoised ([\d.]+)", text)
+    assert m and float(m.group(2)) < 0.6 * float(m.group(1)), text
+    m = re.search(r"VAE loss ([\d.]+) -> ([\d.]+)", text)
+    assert m and float(m.group(2)) < float(m.group(1)), text
+    assert _images(nb) >= 8
+
+
 CHECKS = {"01_letters_autoencoder": _check_01, "02_denoising": _check_02, "03_vae": _check_03,
-          "04_autoencoders_tour": _check_04}
+          "04_autoencoders_tour": _check_04, "05_convolutional": _check_05}
 
 
 def test_every_notebook_is_tested():
