@@ -400,10 +400,22 @@ def test_stochastic_layers_are_seeded_and_off_outside_training():
     twin.set_weights(a.get_weights())
     assert np.array_equal(twin.reconstruct(X), a.reconstruct(X))
     assert twin.evaluate(X) == a.evaluate(X)
-    # and in training they act: the same weights trained without them take other steps
-    d = make(threads=2)
+    # data-parallel parts read their rows of the step's numbers: 2 threads are reproducible too,
+    # however the epochs are split
+    d, e = make(threads=2), make(threads=2)
     hd = d.fit(X, epochs=4, batch_size=8)
-    assert np.isfinite(hd.history["loss"]).all()
+    e.fit(X, epochs=2, batch_size=8, callbacks=[_Quiet()])
+    e.fit(X, epochs=2, batch_size=8)
+    assert np.isfinite(hd.history["loss"]).all() and np.array_equal(d.params, e.params)
+    # and in training they act: without them the same weights take other steps
+    plain = Autoencoder(encoder=[L.Dense(6, "relu"), L.Dense(2)],
+                        decoder=[L.Dense(6, "tanh"), L.Dense(10, "sigmoid")], input_shape=(10,),
+                        seed=3)
+    assert np.array_equal(plain.params, make().params)
+    plain.fit(X, epochs=1, batch_size=8)
+    f = make()
+    f.fit(X, epochs=1, batch_size=8)
+    assert not np.array_equal(plain.params, f.params)
 
 
 def test_layer_models_save_and_load(tmp_path):
