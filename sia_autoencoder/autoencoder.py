@@ -6,6 +6,7 @@ from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activatio
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import as_float, as_int, as_matrix
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -54,7 +55,7 @@ def _seed_streams(seed):
     return ss.entropy, np.random.default_rng(init_ss), rng_state
 
 
-class Autoencoder(Persistable):
+class Autoencoder(Persistable, Interop):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
     Parameters

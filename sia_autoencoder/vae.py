@@ -12,6 +12,7 @@ from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activatio
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import as_float, as_int, as_matrix
 from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -21,7 +22,7 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0  # the clamp of csrc/vae.c: exp(logvar) sta
 KEYS = ["loss", "reconstruction_loss", "kl_loss"]
 
 
-class VAE(Persistable):
+class VAE(Persistable, Interop):
     """A dense variational autoencoder.
 
     Parameters
