@@ -249,3 +249,43 @@ def test_export_onnx_float64_every_activation(model, X, tmp_path):
     assert out.dtype == np.float64 and rel(out, model.reconstruct(X)) <= 1e-12
     with pytest.raises(ValueError, match="dtype: expected 'float32' or 'float64'"):
         model.export_onnx(tmp_path / "m.onnx", dtype="float16")
+
+
+# ---- models written as layers ---------------------------------------------------------------
+
+def _layered(dtype="float32"):
+    from sia_autoencoder import layers as L
+    enc1 = L.Dense(24, "elu", beta=0.8)
+    model = Autoencoder(encoder=[L.Flatten(), L.GaussianNoise(0.1), enc1, L.Dropout(0.2), L.Dense(3, "selu")],
+                        decoder=[L.Dense(24, "tanh"), L.DenseTranspose(enc1, "sigmoid"), L.Reshape((7, 5))],
+                        input_shape=(7, 5), loss="mse", dtype=dtype, seed=0)
+    X = datasets.load_font()[0].reshape(-1, 7, 5)
+    model.fit(X, epochs=20)
+    return model, X
+
+
+def test_to_torch_of_layers_noise_reshape_and_tied_weights():
+    torch = pytest.importorskip("torch")
+    model, X = _layered("float64")
+    module = model.to_torch().eval()
+    with torch.no_grad():
+        out = module(torch.from_numpy(X)).numpy()
+    assert out.shape == X.shape                      # images in, images out, as the model
+    assert rel(out, model.reconstruct(X)) <= 1e-12
+    kinds = [type(m).__name__ for m in module.modules() if not list(m.children())]
+    assert kinds == ["Flatten", "GaussianNoise", "Linear", "ELU", "Dropout", "Linear", "SELU",
+                     "Linear", "Tanh", "Linear", "Sigmoid", "Reshape"]
+    back = Autoencoder.from_torch(module, input_shape=(7, 5), loss="mse")
+    assert np.array_equal(back.reconstruct(X), model.reconstruct(X))
+    assert [type(layer).__name__ for layer in back.net.layers] == [
+        "Flatten", "GaussianNoise", "Dense", "Dropout", "Dense", "Dense", "Dense", "Reshape"]
+
+
+def test_export_onnx_of_layers(tmp_path):
+    pytest.importorskip("onnx")
+    model, X = _layered("float32")
+    paths = model.export_onnx(tmp_path / "layers.onnx")
+    x = X.astype(np.float32)
+    out = _session(paths["model"]).run(None, {"x": x})[0]
+    assert out.shape == X.shape and rel(out, model.reconstruct(X)) <= 1e-5
+    assert rel(_session(paths["encoder"]).run(None, {"x": x})[0], model.encode(X)) <= 1e-5
