@@ -188,7 +188,6 @@ def built(layers, input_shape, seed=0):
 
 def compare_with_torch(net, X, eps=None):
     torch = pytest.importorskip("torch")
-    torch.set_default_dtype(torch.float64)
     ours, g_ours = engine_loss_grad(net, X, eps)
     theirs, g_theirs = torch_loss_grad(torch, net, X, eps)
     assert abs(ours - theirs) <= 1e-10 * abs(theirs)
