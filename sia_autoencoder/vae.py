@@ -11,7 +11,7 @@ from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activatio
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
 from ._validate import as_float, as_int, as_matrix
-from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
+from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams, reconstruction_errors
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -281,6 +281,11 @@ class VAE(Persistable):
 
     predict = reconstruct
     __call__ = reconstruct
+
+    def reconstruction_error(self, X, per_sample=True):
+        """The reconstruction term of each sample (n,), through its mean code (no sampling, no KL),
+        summed over its features; with ``per_sample=False``, its mean over the samples."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
     def sample(self, n=1, seed=None, return_latent=False):
         """Decode n points drawn from the prior N(0, I): (n, input_dim), and Z with ``return_latent``.
