@@ -46,10 +46,12 @@ def timed(fn):
 def pyod_autoencoder():
     """PyOD's AutoEncoder class, or None when pyod (or its torch, tqdm) is missing."""
     try:
+        import torch
         from pyod.models.auto_encoder import AutoEncoder
     except ImportError as exc:
         print(f"(PyOD's AutoEncoder skipped: {exc})")
         return None
+    torch.set_num_threads(1)  # as the other detectors (and oversubscribed threads crawl on a busy machine)
     return AutoEncoder
 
 

@@ -63,7 +63,8 @@ _MODEL_DOC = """layers : int or sequence of int, default=(32, 8, 32)
     verbose : 0, 1 or 2"""
 
 
-_IMPUTER_MODEL_DOC = _MODEL_DOC.replace("""    noise, noise_level
+_IMPUTER_MODEL_DOC = _MODEL_DOC.replace("default=(32, 8, 32)", "default=(256, 128, 256)").replace(
+    """    noise, noise_level
         Denoising, as in :meth:`Autoencoder.fit`: the inputs of every batch are corrupted.
     callbacks : list, optional
         Callbacks for :meth:`Autoencoder.fit` (copied at each ``fit``), e.g. ``EarlyStopping``.
@@ -295,18 +296,18 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
 
     ``fit`` standardizes each column on its observed values and fills the missing cells with the
     column mean (0 after standardizing). Every epoch, a fresh ``mask_rate`` share of the cells is
-    masked the same way (masking noise) and the network learns to restore them; the loss counts
-    the observed cells only (the missing cells' targets are the network's own current
-    predictions, so they add no gradient). ``transform`` fills the missing cells with the means,
-    then replaces them ``n_iter`` times by their reconstruction; every observed value is kept
-    exactly.
+    hidden the same way (masking noise) and the network learns to restore the hidden observed
+    cells from the others: the loss counts those cells only (every other target is the
+    network's own prediction at the start of the epoch, which adds no gradient), so the missing
+    cells never act as data. ``transform`` fills the missing cells with the means, then replaces
+    them ``n_iter`` times by their reconstruction; every observed value is kept exactly.
 
     Parameters
     ----------
     missing_values : float or np.nan, default=np.nan
         The marker of a missing cell.
-    mask_rate : float in [0, 1), default=0.2
-        The share of cells masked in each epoch of training.
+    mask_rate : float in (0, 1), default=0.2
+        The share of cells hidden in each epoch of training: the cells it learns from.
     n_iter : int >= 1, default=3
         Reconstructions of the missing cells in ``transform``.
     standardize : bool, default=True
@@ -325,7 +326,7 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
     """
 
     def __init__(self, missing_values=np.nan, *, mask_rate=0.2, n_iter=3, standardize=True,
-                 layers=(64, 32, 64),
+                 layers=(256, 128, 256),
                  activation="tanh", latent_activation="linear", output_activation="linear",
                  loss="mse", optimizer="adam", learning_rate=None, epochs=100, batch_size=32,
                  shuffle=True, dtype=None, threads=1, latent_index=None, random_state=None, verbose=0):
@@ -351,8 +352,6 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         self.random_state = random_state
         self.verbose = verbose
 
-    _masked_only = False
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # NaN marks the cells to fill
@@ -372,9 +371,9 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
 
     def fit(self, X, y=None):
         """Train on X (n_samples, n_features) with its missing cells; y is ignored. Returns self."""
-        mask_rate = as_float(self.mask_rate, "mask_rate", 0.0, 1.0)
-        if mask_rate >= 1.0:
-            raise ValueError(f"mask_rate: expected a number in [0, 1), got {mask_rate}")
+        mask_rate = as_float(self.mask_rate, "mask_rate")
+        if not 0.0 < mask_rate < 1.0:
+            raise ValueError(f"mask_rate: expected a number in (0, 1), got {mask_rate}")
         as_int(self.n_iter, "n_iter", 1)
         epochs = as_int(self.epochs, "epochs", 0)
         X, missing = self._missing(X, reset=True)
@@ -394,16 +393,15 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         rng = np.random.default_rng(model.seed_)
         args = self._fit_args(X.shape[0])
         records = {}
-        target = Z.copy()
         for _ in range(epochs):
             hide = rng.random(Z.shape) < mask_rate
             masked = Z.copy()
             masked[hide] = 0.0
-            if self._masked_only:
-                target = model.reconstruct(masked)
-                target[hide & ~missing] = Z[hide & ~missing]
-            elif missing.any():  # the missing cells' targets: the current prediction (no gradient)
-                target[missing] = model.reconstruct(Z)[missing]
+            # The loss counts the hidden observed cells only: every other target is the current
+            # prediction, which adds no gradient (as a masked autoencoder's loss).
+            target = model.reconstruct(masked)
+            learn = hide & ~missing
+            target[learn] = Z[learn]
             history = model.fit(masked, target, epochs=1, **args)
             for k, v in history.history.items():
                 records.setdefault(k, []).extend(v)

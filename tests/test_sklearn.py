@@ -82,8 +82,10 @@ def test_parameters_are_checked_in_fit_with_precise_messages(digits):
         AutoencoderTransformer(epochs=-1).fit(X)
     with pytest.raises(ValueError, match="loss"):
         AutoencoderTransformer(loss="hinge").fit(X)
-    with pytest.raises(ValueError, match="mask_rate: expected a number in \\[0, 1\\), got 1.0"):
+    with pytest.raises(ValueError, match="mask_rate: expected a number in \\(0, 1\\), got 1.0"):
         AutoencoderImputer(mask_rate=1.0).fit(X)
+    with pytest.raises(ValueError, match="mask_rate: expected a number in \\(0, 1\\), got 0.0"):
+        AutoencoderImputer(mask_rate=0.0).fit(X)
     with pytest.raises(ValueError, match="missing_values: expected np.nan or a number, got 'NA'"):
         AutoencoderImputer(missing_values="NA").fit(X)
     with pytest.raises(ValueError, match="n_iter: expected an integer in \\[1, inf\\], got 0"):
