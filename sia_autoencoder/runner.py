@@ -114,12 +114,18 @@ def check_against_data(cfg, X):
 
 
 def _optimizer(cfg):
-    from .optimizers import Adam, GradientDescent, Momentum
-    if cfg.optimizer == "ADAM":
-        return Adam(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.epsilon)
+    from . import optimizers as o
+    wd = cfg.weight_decay
+    if cfg.optimizer in ("ADAM", "ADAMW", "NADAM"):
+        cls = {"ADAM": o.Adam, "ADAMW": o.AdamW, "NADAM": o.Nadam}[cfg.optimizer]
+        return cls(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.epsilon, weight_decay=wd)
+    if cfg.optimizer == "RMSPROP":
+        return o.RMSprop(cfg.learning_rate, rho=cfg.rho, eps=cfg.epsilon, weight_decay=wd)
+    if cfg.optimizer == "ADADELTA":
+        return o.Adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.epsilon, weight_decay=wd)
     if cfg.optimizer == "MOMENTUM":
-        return Momentum(cfg.learning_rate, momentum=cfg.alpha)
-    return GradientDescent(cfg.learning_rate)
+        return o.Momentum(cfg.learning_rate, momentum=cfg.alpha, weight_decay=wd)
+    return o.GradientDescent(cfg.learning_rate, weight_decay=wd)
 
 
 def build_model(cfg, n_features):

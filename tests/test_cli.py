@@ -92,13 +92,14 @@ def test_same_config_and_seed_same_numbers(tmp_path):
 
 def test_invalid_config_trains_and_writes_nothing(tmp_path, capsys):
     bad = {"problem": "CONVENTIONAL", "architecture": {"latent": {"units": 2}},
-           "optimizer": {"type": "ADAMW"}, "epoch": 10}
+           "optimizer": {"type": "ADAGRAD"}, "epoch": 10}
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     out = tmp_path / "out"
     assert run_cli(tmp_path / "bad.json", "--out", out) == 2
     err = capsys.readouterr().err
     assert "invalid config" in err and "bad.json: 2 errors" in err
-    assert "optimizer.type: 'ADAMW' is not one of GRADIENT_DESCENT, MOMENTUM, ADAM" in err
+    assert ("optimizer.type: 'ADAGRAD' is not one of GRADIENT_DESCENT, MOMENTUM, ADAM, ADAMW, "
+            "RMSPROP, NADAM, ADADELTA") in err
     assert "epoch: unknown key; did you mean 'epochs'?" in err
     assert not out.exists()
 
