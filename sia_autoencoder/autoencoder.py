@@ -7,6 +7,7 @@ from ._net import (LOSSES, LayerNet, check_sizes, dense_layers, format_summary, 
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import as_float, as_int, as_matrix
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -191,7 +192,7 @@ def dense_notation(layers, activation, latent_activation, output_activation, lat
     return dense_layers(sizes, acts), (sizes[0],), latent, sizes
 
 
-class Autoencoder(Persistable):
+class Autoencoder(Persistable, Interop):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
     Parameters

@@ -16,6 +16,7 @@ from ._training import fit_loop, split_callbacks, split_validation, validation_p
 from ._validate import as_float, as_int, as_matrix
 from .autoencoder import (DEFAULT_BATCH, Autoencoder, _seed_streams, as_rows, layer_table,
                           reconstruction_errors, sample_shape_of, shaped)
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -25,7 +26,7 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0  # the clamp of csrc/vae.c: exp(logvar) sta
 KEYS = ["loss", "reconstruction_loss", "kl_loss"]
 
 
-class VAE(Persistable):
+class VAE(Persistable, Interop):
     """A dense variational autoencoder.
 
     Parameters
