@@ -272,8 +272,8 @@ class Autoencoder(Persistable, Interop):
         return self.net.weights
 
     def parameters(self):
-        """The weight and bias arrays, in order (views into ``params``)."""
-        return [p for Wb in self.net.weights for p in Wb]
+        """The weight and bias arrays of every layer, in order (views into ``params``)."""
+        return self.net.parameters()
 
     @property
     def n_params(self):

@@ -170,7 +170,8 @@ class VAE(Persistable, Interop):
         return self.net.weights
 
     def parameters(self):
-        return [p for Wb in self.weights for p in Wb]
+        """The weight and bias arrays of every layer, in order (views into ``params``)."""
+        return self.net.parameters()
 
     @property
     def n_params(self):

@@ -434,3 +434,37 @@ def test_layer_models_save_and_load(tmp_path):
     v.fit(X, epochs=2)
     back = sa.load(v.save(tmp_path / "v.npz"))
     assert np.array_equal(back.reconstruct(X), v.reconstruct(X))
+
+
+# ---- the engine against its NumPy twin, from the records ----
+
+@pytest.mark.parametrize("case", ["noise_sample_tied", "penalties", "images"])
+def test_engine_matches_its_numpy_twin(case):
+    import twins
+    r = np.random.default_rng(7)
+    if case == "noise_sample_tied":
+        enc = L.Dense(6, "tanh")
+        layers = [L.Dropout(0.3), enc, L.GaussianNoise(0.5), L.Dense(4), L.Sample(),
+                  L.Dense(6, "relu"), L.DenseTranspose(enc, activation="sigmoid")]
+        shape = (9,)
+    elif case == "penalties":
+        layers = [L.Dense(5, "sigmoid", activity_regularizer=KLSparsity(0.2, 0.3)),
+                  L.Dense(4, "tanh", activity_regularizer=L1(0.02)), L.Dense(6, "sigmoid",
+                  activity_regularizer=L2(0.05))]
+        shape = (6,)
+    else:
+        layers = [conv(3, 3, 2), maxpool(2), L.Flatten(), L.Dense(4), L.Sample(),
+                  L.Dense(2 * 2 * 3, "tanh"), L.Reshape((2, 2, 3)), upsample(2),
+                  conv_t(2, 3, 2), conv(1, 3, 1, activation="sigmoid")]
+        shape = (8, 8, 1)
+    net = built(layers, shape, seed=8)
+    X = r.random((5,) + shape).reshape(5, -1)
+    noise = r.standard_normal(5 * net.noise_cols) if net.noise_cols else None
+    if case == "noise_sample_tied":
+        noise[:5 * 9] = np.where(r.random(5 * 9) < 0.3, 0.0, 1 / 0.7)
+    for loss in ("bce", "mse"):
+        got = net.loss_terms(X, X, loss, grad=True, noise=noise, kl_weight=0.6)
+        want, g = twins.layer_net_loss_grad(net.ints, net.reals, net.params, X, X,
+                                            _core.BCE if loss == "bce" else _core.MSE, noise, 0.6)
+        assert np.allclose(got, want, rtol=1e-12, atol=0)
+        assert rel_err(net.grads, g) <= 1e-12
