@@ -346,6 +346,16 @@ def test_images_in_and_out_for_dense_and_layer_models():
     assert v.reconstruct(X).shape == (20, 6, 6) and v.encode(X).shape == (20, 2)
 
 
+def test_one_list_of_layers_finds_its_code():
+    ae = Autoencoder(layers=[L.Dense(8, "relu"), L.Dense(2), L.Dense(8, "relu"), L.Dense(16, "sigmoid")],
+                     input_shape=(16,), seed=0)
+    assert ae.latent_index == 2 and ae.encode(np.zeros((3, 16))).shape == (3, 2)
+    assert Autoencoder(**ae.get_config()).latent_index == 2
+    with pytest.raises(ValueError, match=r"the narrowest inner output \(4 values\) comes after layers "
+                                         r"\[0, 1\]; pass latent_index="):
+        Autoencoder(layers=[L.Dense(4), L.Dense(4), L.Dense(16)], input_shape=(16,))
+
+
 def test_summary_shows_output_shapes_and_parameters():
     ae = Autoencoder(encoder=[L.Flatten(), L.Dense(8, "relu"), L.Dropout(0.2), L.Dense(2)],
                      decoder=[L.Dense(36, "sigmoid"), L.Reshape((6, 6, 1))], input_shape=(6, 6, 1))
