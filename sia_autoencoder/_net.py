@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
+from . import _core, initializers
 from ._validate import as_matrix
 
 _ACT_CODES = {"linear": _core.LINEAR, "logistic": _core.LOGISTIC, "tanh": _core.TANH,
@@ -161,12 +161,14 @@ class DenseStack:
             off += n_out * (n_in + 1)
         return out
 
-    def init(self, rng):
-        """Glorot/Xavier uniform for linear, logistic and tanh layers, He uniform for relu; b = 0."""
-        for (W, b), act in zip(self.weights, self.activations):
+    def init(self, rng, inits=None):
+        """W from ``inits`` (one initialiser or None per layer, see :mod:`.initializers`; None:
+        Glorot/Xavier uniform for linear, logistic and tanh layers, He uniform for relu); b = 0."""
+        inits = inits or [None] * self.L
+        for (W, b), act, init in zip(self.weights, self.activations, inits):
             n_out, n_in = W.shape
-            limit = np.sqrt(6.0 / n_in) if act.name == "relu" else np.sqrt(6.0 / (n_in + n_out))
-            W[...] = rng.uniform(-limit, limit, size=W.shape)
+            init = init or initializers.default_for(act.name)
+            W[...] = init(rng, W.shape, n_in, n_out)
             b[...] = 0
 
     def forward(self, X, l0, l1, threads=1, name="X"):

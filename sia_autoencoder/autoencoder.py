@@ -1,7 +1,7 @@
 """The dense autoencoder: the course's architecture notation, trained by the C core."""
 import numpy as np
 
-from . import _core
+from . import _core, initializers
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
@@ -89,11 +89,17 @@ class Autoencoder(Persistable):
         more than it saves. Results are bit-identical for a given seed, data and thread count.
     latent_index : int, optional
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
+    kernel_initializer : str, function, or list, optional
+        How the weights start: Keras's names ('glorot_uniform', 'he_uniform', 'glorot_normal',
+        'he_normal', 'lecun_uniform', 'lecun_normal') or a function ``(rng, shape, fan_in,
+        fan_out)`` (see :mod:`sia_autoencoder.initializers`); a list gives one per weight
+        layer. None (the default): Glorot uniform, and He uniform for relu layers. Biases
+        start at 0.
     """
 
     def __init__(self, layers, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
-                 seed=None, dtype="float32", threads=1, latent_index=None):
+                 seed=None, dtype="float32", threads=1, latent_index=None, kernel_initializer=None):
         sizes = check_sizes(layers)
         if len(sizes) < 3:
             raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
@@ -124,8 +130,9 @@ class Autoencoder(Persistable):
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
+        self.kernel_initializer = initializers.parse(kernel_initializer, L)
         self.net = DenseStack(sizes, acts, self.dtype)
-        self.net.init(init_rng)
+        self.net.init(init_rng, self.kernel_initializer)
         self.optimizer.reset(self.net.params.size, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None
@@ -339,7 +346,8 @@ class Autoencoder(Persistable):
                 "loss": self.loss, "optimizer": self.optimizer.get_config(),
                 "seed": self._seed if isinstance(self._seed, int) else None,
                 "dtype": self.dtype.name, "threads": self.threads,
-                "latent_index": self.latent_index}
+                "latent_index": self.latent_index,
+                "kernel_initializer": initializers.config(self.kernel_initializer)}
 
     def summary(self, print_fn=print):
         """Print the layers, their activations and parameter counts, as Keras does."""

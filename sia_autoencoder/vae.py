@@ -6,7 +6,7 @@ the Gaussian KL, both averaged over the batch.
 """
 import numpy as np
 
-from . import _core
+from . import _core, initializers
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
@@ -48,7 +48,10 @@ class VAE(Persistable):
         Ramp the KL weight linearly: epoch e (counting from 1 over the model's whole training)
         uses β·min(1, e / kl_warmup_epochs). 0: β from the start.
     optimizer, learning_rate, seed, dtype, threads
-        As for :class:`~sia_autoencoder.Autoencoder`. The seed fixes the weights, the sample
+        As for :class:`~sia_autoencoder.Autoencoder`.
+    kernel_initializer : str, function, or list, optional
+        As for :class:`~sia_autoencoder.Autoencoder`; a list gives one per weight layer, the
+        encoder's (the μ/logvar layer last) then the decoder's. The seed fixes the weights, the sample
         order and every ε drawn in training.
 
     Models pickle, and ``save(path)`` / ``sia_autoencoder.load(path)`` round-trip them, through
@@ -57,7 +60,8 @@ class VAE(Persistable):
 
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
-                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1):
+                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
+                 kernel_initializer=None):
         encoder = check_sizes(encoder, "encoder")
         if len(encoder) < 1:
             raise ValueError("encoder: expected at least the input width, e.g. [400, 200, 100], got []")
@@ -104,8 +108,9 @@ class VAE(Persistable):
         self._params = np.zeros(n, dtype=self.dtype)
         self._grads = np.zeros(n, dtype=self.dtype)
         self._bind_views()
-        self.enc.init(init_rng)
-        self.dec.init(init_rng)
+        self.kernel_initializer = initializers.parse(kernel_initializer, self.enc.L + self.dec.L)
+        self.enc.init(init_rng, self.kernel_initializer[:self.enc.L])
+        self.dec.init(init_rng, self.kernel_initializer[self.enc.L:])
         self.optimizer.reset(n, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None
@@ -338,7 +343,8 @@ class VAE(Persistable):
                 "loss": self.loss, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
                 "optimizer": self.optimizer.get_config(),
                 "seed": self._seed if isinstance(self._seed, int) else None,
-                "dtype": self.dtype.name, "threads": self.threads}
+                "dtype": self.dtype.name, "threads": self.threads,
+                "kernel_initializer": initializers.config(self.kernel_initializer)}
 
     def summary(self, print_fn=print):
         """Print the layers, their activations and parameter counts, as Keras does."""
