@@ -1238,7 +1238,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (!mod) return NULL;
     const struct { const char *name; int value; } consts[] = {
         {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
-        {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
+        {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"MAE", SIA_MAE}, {"LOSS_MEAN", SIA_LOSS_MEAN}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
         {"ADAM", SIA_ADAM}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
         {"LAYER_CONV2D", SIA_LAYER_CONV2D}, {"LAYER_CONV2D_T", SIA_LAYER_CONV2D_T},

@@ -319,7 +319,7 @@ static double FN(net_forward_loss)(const FN(sia_net) *net, FN(sia_acts) *A, cons
     const int64_t L = net->L, d = net->sizes[L];
     const int kind = net->act[L - 1];
     const double beta = net->beta[L - 1];
-    const int fold = B > 1 && loss == SIA_BCE && kind == SIA_LOGISTIC;
+    const int fold = B > 1 && sia_loss_kind(loss) == SIA_BCE && kind == SIA_LOGISTIC;
     FN(net_forward)(net, A, B, 0, L, !fold);
     return FN(loss_forward)(A->z[L], A->a[L], t, B, d, loss, kind, beta, fold ? A->a[L] : NULL);
 }

@@ -2,9 +2,10 @@
 import numpy as np
 
 from . import _core, initializers
-from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
-                   parse_activation, parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._net import (DenseStack, check_sizes, format_summary, is_activation_list, loss_code,
+                   parse_activation, parse_dtype, parse_loss, parse_reduction, parse_threads)
+from ._training import (fit_loop, metric_logs, parse_metrics, split_callbacks, split_validation,
+                        validation_pair, watch_collapse)
 from ._validate import as_float, as_int, as_matrix
 from .io import Persistable
 from .optimizers import get_optimizer
@@ -72,9 +73,20 @@ class Autoencoder(Persistable):
         ``Dense(32, activation="relu")`` would.
     output_activation : str or (name, beta)
         The output layer's activation.
-    loss : 'bce' or 'mse'
-        Binary cross-entropy (the default, for data in [0, 1] with the logistic output) or squared
-        error; either is summed over the features and averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        Binary cross-entropy (the default, for data in [0, 1] with the logistic output), squared
+        error or absolute error; Keras's names ('binary_crossentropy', 'mean_squared_error',
+        'mean_absolute_error') work too. Averaged over the batch, and over the features as
+        ``loss_reduction`` says.
+    loss_reduction : 'sum' or 'mean'
+        'sum' (the course's convention) sums the loss over the features; 'mean' averages over
+        them too, as Keras and PyTorch report it, so that their learning rates carry over (with
+        'sum', a gradient on 784 pixels is 784 times larger).
+    metrics : list of str, optional
+        Keras's metrics to log in the history after every epoch: 'mse', 'mae', 'bce' (or
+        'mean_squared_error', ...), the mean over every element, on the training data (and
+        as 'val_mse', ... on validation data). Keras averages its training metrics over the
+        epoch's batches; here they are computed with the epoch's final weights.
     optimizer : 'adam', 'momentum', 'gd', or an instance from :mod:`sia_autoencoder.optimizers`.
     learning_rate : float, optional
         Overrides the optimizer's default (Adam 1e-3, others 1e-2).
@@ -99,7 +111,8 @@ class Autoencoder(Persistable):
 
     def __init__(self, layers, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
-                 seed=None, dtype="float32", threads=1, latent_index=None, kernel_initializer=None):
+                 seed=None, dtype="float32", threads=1, latent_index=None, kernel_initializer=None,
+                 loss_reduction="sum", metrics=None):
         sizes = check_sizes(layers)
         if len(sizes) < 3:
             raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
@@ -125,6 +138,8 @@ class Autoencoder(Persistable):
             acts[-1] = parse_activation(output_activation, "output_activation")
         self.activations = acts
         self.loss = parse_loss(loss)
+        self.loss_reduction = parse_reduction(loss_reduction)
+        self.metrics = [name for name, _ in parse_metrics(metrics)]
         self.optimizer = get_optimizer(optimizer, learning_rate)
         self.dtype = parse_dtype(dtype)
         self.threads = parse_threads(threads)
@@ -161,6 +176,10 @@ class Autoencoder(Persistable):
     def latent_dim(self):
         return self.layers[self.latent_index]
 
+    @property
+    def _loss_code(self):
+        return loss_code(self.loss, self.loss_reduction)
+
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
             callbacks=None, verbose=0, noise=None, noise_level=0.0, validation_split=0.0):
@@ -191,7 +210,11 @@ class Autoencoder(Persistable):
 
         Returns
         -------
-        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss').
+        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss', and
+        the metrics).
+
+        A warning (:class:`~sia_autoencoder._training.CollapseWarning`) names the epoch by which
+        training collapsed to one output for every sample, if it does.
         """
         X = as_matrix(X, "X", self.dtype, width=self.layers[0])
         n = X.shape[0]
@@ -202,13 +225,14 @@ class Autoencoder(Persistable):
         batch = self._batch_size(batch_size, X.shape[0])
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
-        validate = self._validator(validation_data)
+        validate = self._validator(validation_data, X, Y)
 
         def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
             return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
                                     shuffle, self.optimizer.learning_rate, noise_code, level,
                                     max_wrong, loss_tol)
 
+        run_chunk = watch_collapse(self, X, run_chunk)
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
@@ -223,7 +247,7 @@ class Autoencoder(Persistable):
         try:
             return _core.train(
                 net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
-                self.rng_state, losses, loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle),
+                self.rng_state, losses, loss=self._loss_code, batch=batch, shuffle=bool(shuffle),
                 epochs=epochs, optimizer=kind, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2,
                 eps=eps, loss_tol=loss_tol, max_wrong=max_wrong, noise=noise, noise_level=level,
                 nthreads=self.threads)
@@ -253,15 +277,26 @@ class Autoencoder(Persistable):
         high = None if key == "gaussian" else 1.0
         return NOISE_KINDS[key], as_float(level, "noise_level", 0.0, high)
 
-    def _validator(self, validation_data):
+    def _validator(self, validation_data, X=None, Y=None):
+        """The per-epoch logs beyond the loss: validation loss, and the metrics on X -> Y and on
+        the validation data; None when there are none."""
+        metrics = parse_metrics(self.metrics)
         if validation_data is None:
-            return None
+            if not metrics:
+                return None
+            return lambda: metric_logs(metrics, self.reconstruct, X, Y)
         Xv, Yv = validation_pair(validation_data)
         Xv = as_matrix(Xv, "validation_data X", self.dtype, width=self.layers[0])
         Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
                                              width=self.layers[-1], rows=Xv.shape[0],
                                              width_what="the model's output width")
-        return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
+
+        def logs():
+            out = metric_logs(metrics, self.reconstruct, X, Y) if X is not None else {}
+            out["val_loss"] = self.net.loss(Xv, Yv, self._loss_code, self.threads)
+            out.update(metric_logs(metrics, self.reconstruct, Xv, Yv, "val_"))
+            return out
+        return logs
 
     # ---- inference ----
     def encode(self, X):
@@ -284,7 +319,7 @@ class Autoencoder(Persistable):
         X = as_matrix(X, "X", self.dtype, width=self.layers[0])
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
                                           width_what="the model's output width")
-        return self.net.loss(X, Y, self.loss, self.threads)
+        return self.net.loss(X, Y, self._loss_code, self.threads)
 
     def loss_grad(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to
@@ -292,7 +327,7 @@ class Autoencoder(Persistable):
         X = as_matrix(X, "X", self.dtype, width=self.layers[0])
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
                                           width_what="the model's output width")
-        loss = self.net.loss(X, Y, self.loss, self.threads, grad=True)
+        loss = self.net.loss(X, Y, self._loss_code, self.threads, grad=True)
         return loss, self.net.grads.copy()
 
     def pixel_errors(self, X, Y=None):
@@ -343,7 +378,8 @@ class Autoencoder(Persistable):
         same architecture (with fresh weights; see :meth:`load_state_dict`)."""
         return {"layers": list(self.layers),
                 "activation": [[a.name, a.beta] for a in self.activations],
-                "loss": self.loss, "optimizer": self.optimizer.get_config(),
+                "loss": self.loss, "loss_reduction": self.loss_reduction,
+                "metrics": list(self.metrics) or None, "optimizer": self.optimizer.get_config(),
                 "seed": self._seed if isinstance(self._seed, int) else None,
                 "dtype": self.dtype.name, "threads": self.threads,
                 "latent_index": self.latent_index,
@@ -357,7 +393,8 @@ class Autoencoder(Persistable):
                                                             else ("encoder" if l < self.latent_index
                                                                   else "decoder"))
             rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
-        print_fn(format_summary(f'Model: "Autoencoder" ({self.dtype.name}, loss {self.loss}, '
+        loss = self.loss if self.loss_reduction == "sum" else f"{self.loss} (mean over features)"
+        print_fn(format_summary(f'Model: "Autoencoder" ({self.dtype.name}, loss {loss}, '
                                 f'optimizer {type(self.optimizer).__name__})', rows, self.n_params))
 
     def __repr__(self):

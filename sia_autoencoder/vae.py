@@ -40,8 +40,10 @@ class VAE(Persistable):
         (``len(encoder) - 1 + len(decoder) - 1`` entries); the μ/logvar layer is always linear.
     output_activation : str or (name, beta)
         The output layer's; 'logistic' for data in [0, 1] with BCE.
-    loss : 'bce' or 'mse'
-        The reconstruction term, summed over features; the total is averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        The reconstruction term, summed over features (Keras's names work too:
+        'binary_crossentropy', 'mean_squared_error', 'mean_absolute_error'); the total is
+        averaged over the batch.
     beta : float >= 0
         The weight of the KL term (β-VAE; 1 is the plain VAE).
     kl_warmup_epochs : int >= 0

@@ -5,7 +5,9 @@ Written as the math reads, in float64, with no attempt at speed.
 import numpy as np
 
 LINEAR, LOGISTIC, TANH, RELU = 0, 1, 2, 3
-MSE, BCE = 0, 1
+MSE, BCE, MAE = 0, 1, 2
+MEAN = 3            # added to a loss code: the mean over the features too
+LOSS_CODES = [MSE, BCE, MAE, MSE + MEAN, BCE + MEAN, MAE + MEAN]
 GD, MOMENTUM, ADAM = 0, 1, 2
 BCE_EPS = 1e-7
 
@@ -47,7 +49,15 @@ def _bce_bounds(dtype):
 
 
 def loss_forward(z, y, t, loss, kind, beta, dtype=np.float64):
+    if loss >= MEAN:
+        return _loss_forward(z, y, t, loss - MEAN, kind, beta, dtype) / y.shape[1]
+    return _loss_forward(z, y, t, loss, kind, beta, dtype)
+
+
+def _loss_forward(z, y, t, loss, kind, beta, dtype):
     B = y.shape[0]
+    if loss == MAE:
+        return np.sum(np.abs(y - t)) / B
     if loss == MSE:
         return np.sum((y - t) ** 2) / B
     if kind == LOGISTIC:
@@ -59,7 +69,15 @@ def loss_forward(z, y, t, loss, kind, beta, dtype=np.float64):
 
 def loss_backward(z, y, t, loss, kind, beta, dtype=np.float64):
     """dL/dz."""
+    if loss >= MEAN:
+        return _loss_backward(z, y, t, loss - MEAN, kind, beta, dtype) / y.shape[1]
+    return _loss_backward(z, y, t, loss, kind, beta, dtype)
+
+
+def _loss_backward(z, y, t, loss, kind, beta, dtype):
     B = y.shape[0]
+    if loss == MAE:
+        return np.sign(y - t) / B * act_grad(y, kind, beta)
     if loss == MSE:
         return 2.0 * (y - t) / B * act_grad(y, kind, beta)
     if kind == LOGISTIC:
