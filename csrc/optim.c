@@ -1,9 +1,19 @@
 /* optim.c (template, see real.h): element-wise updates over the flat parameter vector.
- * They know nothing about the model.
+ * They know nothing about the model. g is the gradient; with weight_decay wd > 0 every optimizer
+ * but AdamW uses g + wd p (L2 in the loss, as torch.optim's weight_decay), AdamW decays p itself.
  *   gradient descent  p -= lr g
  *   momentum          m = α m - lr g;  p += m            (m is the velocity, Δp of the last step)
  *   Adam              m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;
- *                     p -= lr m̂ / (√v̂ + ε),  m̂ = m / (1-β1^t), v̂ = v / (1-β2^t)   (Kingma & Ba) */
+ *                     p -= lr m̂ / (√v̂ + ε),  m̂ = m / (1-β1^t), v̂ = v / (1-β2^t)   (Kingma & Ba)
+ *   AdamW             p -= lr wd p, then Adam's step            (Loshchilov & Hutter, decoupled)
+ *   RMSprop           v = ρ v + (1-ρ) g²;  m = α m + lr g / √(v + ε);  p -= m
+ *                     (Keras: ε inside the root; with α = 0, m is lr g / √(v + ε))
+ *   Nadam (Keras)     m, v as Adam;  μ_t = β1 (1 - ½ 0.96^t),  Π_t = μ_1 ⋯ μ_t;
+ *                     p -= lr [μ_{t+1} m / (1-Π_{t+1}) + (1-μ_t) g / (1-Π_t)] / (√v̂ + ε)
+ *   Adadelta          v = ρ v + (1-ρ) g²;  Δ = -√(m + ε) / √(v + ε) g;  m = ρ m + (1-ρ) Δ²;
+ *                     p += lr Δ                                  (Zeiler; m holds E[Δ²])
+ * Each step's scalars (bias corrections, Nadam's schedule, 1 - β...) are formed in double and
+ * rounded once to REAL. */
 
 #ifndef SIA_OPTIM_ONCE
 #define SIA_OPTIM_ONCE
@@ -25,40 +35,131 @@ static void sia_adam_corrections(sia_optim *opt, double *c1, double *c2) {
     *c2 = 1.0 / (1.0 - pow(opt->beta2, (double)opt->t));
 }
 
-/* Starts a step: opt->t += 1, and Adam's corrections for it (1 for the other optimizers). */
-static void sia_optim_begin(sia_optim *opt, double *c1, double *c2) {
+/* Nadam's momentum schedule μ_t = β1 (1 - ½ 0.96^t) (Keras; torch.optim.NAdam with
+   momentum_decay = 1). */
+static double sia_nadam_mu(double beta1, int64_t t) { return beta1 * (1.0 - 0.5 * pow(0.96, (double)t)); }
+
+/* Below this, 1 - Π rounds to exactly 1 in double, now and for every later (smaller) Π, so Π is
+   kept as 0 from then on: a run split into several calls sees the same numbers. */
+#define SIA_NADAM_PROD_TINY 0x1p-60
+
+/* Π_t = μ_1 ⋯ μ_t, multiplied in order as Keras and torch keep it. opt->mu_prod holds Π for
+   opt->mu_t; a step extends it by one factor, a fresh sia_optim (a new call at step t)
+   rebuilds it, stopping once it is under SIA_NADAM_PROD_TINY. */
+static double sia_nadam_prod(sia_optim *opt, int64_t t) {
+    if (opt->mu_t != t - 1 || t == 1) {
+        double prod = 1;
+        for (int64_t s = 1; s < t && prod != 0; s++) {
+            prod *= sia_nadam_mu(opt->beta1, s);
+            if (prod < SIA_NADAM_PROD_TINY) prod = 0;
+        }
+        opt->mu_prod = prod;
+    }
+    double prod = opt->mu_prod * sia_nadam_mu(opt->beta1, t);
+    if (prod < SIA_NADAM_PROD_TINY) prod = 0;
+    opt->mu_prod = prod;
+    opt->mu_t = t;
+    return prod;
+}
+
+/* The scalars of one step, in double; the loops round each once. */
+typedef struct {
+    double c1, c2;     /* Adam, AdamW: bias corrections; Nadam: c2 only */
+    double a, b;       /* Nadam: lr (1-μ_t)/(1-Π_t) and lr μ_{t+1}/(1-Π_{t+1}) */
+    double decay;      /* AdamW: 1 - lr wd */
+} sia_optim_k;
+
+/* Starts a step: opt->t += 1, and the step's scalars. */
+static void sia_optim_begin(sia_optim *opt, sia_optim_k *k) {
     opt->t += 1;
-    *c1 = *c2 = 1;
-    if (opt->kind == SIA_ADAM) sia_adam_corrections(opt, c1, c2);
+    *k = (sia_optim_k){.c1 = 1, .c2 = 1, .decay = 1};
+    if (opt->kind == SIA_ADAM || opt->kind == SIA_ADAMW || opt->kind == SIA_NADAM)
+        sia_adam_corrections(opt, &k->c1, &k->c2);
+    if (opt->kind == SIA_ADAMW) k->decay = 1.0 - opt->lr * opt->weight_decay;
+    if (opt->kind == SIA_NADAM) {
+        const double prod = sia_nadam_prod(opt, opt->t);
+        const double next = sia_nadam_mu(opt->beta1, opt->t + 1);
+        double prod_next = prod * next;
+        if (prod_next < SIA_NADAM_PROD_TINY) prod_next = 0;
+        k->a = opt->lr * (1.0 - sia_nadam_mu(opt->beta1, opt->t)) / (1.0 - prod);
+        k->b = opt->lr * next / (1.0 - prod_next);
+    }
 }
 #endif
 
 /* The update of elements [0, n) from the gradient g, or g + h when h is not NULL (the sum of a
-   data-parallel step's parts, vae.c), at step opt->t with Adam's corrections c1, c2. Every loop
-   is element-wise and branch-free, so it vectorizes (sqrt and divide included, with
-   -fno-math-errno), and any slice of the vectors can be updated on its own, to the same values.
-   Inlined twice by optim_update, once with h = NULL, so the plain step reads no second gradient. */
-SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
-                               const sia_optim *opt, double c1d, double c2d) {
-    const REAL lr = (REAL)opt->lr;
-#define GRAD(i) (h ? g[i] + h[i] : g[i])
-    if (opt->kind == SIA_GD) {
+   data-parallel step's parts, vae.c, train.c), plus wd p when l2 (weight decay in the loss), at
+   step opt->t with the step's scalars k. Every loop is element-wise and branch-free, so it
+   vectorizes (sqrt and divide included, with -fno-math-errno), and any slice of the vectors can
+   be updated on its own, to the same values. Inlined four times by optim_update (h NULL or not,
+   l2 or not), so the plain step reads no second gradient and adds no decay. */
+SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int l2,
+                               int64_t n, const sia_optim *opt, const sia_optim_k *k) {
+    const REAL lr = (REAL)opt->lr, wd = (REAL)opt->weight_decay;
+#define GRAD(i) (l2 ? (h ? g[i] + h[i] : g[i]) + wd * p[i] : (h ? g[i] + h[i] : g[i]))
+    switch (opt->kind) {
+    case SIA_GD:
         for (int64_t i = 0; i < n; i++) p[i] -= lr * GRAD(i);
-    } else if (opt->kind == SIA_MOMENTUM) {
+        break;
+    case SIA_MOMENTUM: {
         const REAL a = (REAL)opt->momentum;
         for (int64_t i = 0; i < n; i++) {
             m[i] = a * m[i] - lr * GRAD(i);
             p[i] += m[i];
         }
-    } else {
+        break;
+    }
+    case SIA_ADAM:
+    case SIA_ADAMW: {
+        /* 1 - β is formed in double and rounded once: in float, 1 - (float)0.999 is 1.3e-5 off
+           0.001, and float32 steps came out 6.7e-6 too large (issue 18). */
         const REAL b1 = (REAL)opt->beta1, b2 = (REAL)opt->beta2, eps = (REAL)opt->eps;
-        const REAL c1 = (REAL)c1d, c2 = (REAL)c2d;
+        const REAL one_b1 = (REAL)(1.0 - opt->beta1), one_b2 = (REAL)(1.0 - opt->beta2);
+        const REAL c1 = (REAL)k->c1, c2 = (REAL)k->c2, decay = (REAL)k->decay;
+        const int decoupled = opt->kind == SIA_ADAMW;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            m[i] = b1 * m[i] + (1 - b1) * gi;
-            v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+            m[i] = b1 * m[i] + one_b1 * gi;
+            v[i] = b2 * v[i] + one_b2 * gi * gi;
+            if (decoupled) p[i] *= decay;
             p[i] -= lr * (m[i] * c1) / (sqrt(v[i] * c2) + eps);
         }
+        break;
+    }
+    case SIA_NADAM: {
+        const REAL b1 = (REAL)opt->beta1, b2 = (REAL)opt->beta2, eps = (REAL)opt->eps;
+        const REAL one_b1 = (REAL)(1.0 - opt->beta1), one_b2 = (REAL)(1.0 - opt->beta2);
+        const REAL c2 = (REAL)k->c2, ka = (REAL)k->a, kb = (REAL)k->b;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            m[i] = b1 * m[i] + one_b1 * gi;
+            v[i] = b2 * v[i] + one_b2 * gi * gi;
+            p[i] -= (kb * m[i] + ka * gi) / (sqrt(v[i] * c2) + eps);
+        }
+        break;
+    }
+    case SIA_RMSPROP: {
+        const REAL rho = (REAL)opt->rho, one_rho = (REAL)(1.0 - opt->rho), eps = (REAL)opt->eps;
+        const REAL a = (REAL)opt->momentum;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            v[i] = rho * v[i] + one_rho * gi * gi;
+            m[i] = a * m[i] + lr * gi / sqrt(v[i] + eps);
+            p[i] -= m[i];
+        }
+        break;
+    }
+    case SIA_ADADELTA: {
+        const REAL rho = (REAL)opt->rho, one_rho = (REAL)(1.0 - opt->rho), eps = (REAL)opt->eps;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            v[i] = rho * v[i] + one_rho * gi * gi;
+            const REAL d = -sqrt(m[i] + eps) / sqrt(v[i] + eps) * gi;
+            m[i] = rho * m[i] + one_rho * d * d;
+            p[i] += lr * d;
+        }
+        break;
+    }
     }
 #undef GRAD
 }
@@ -66,15 +167,18 @@ SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const R
 /* SIA_CLONES (activation.c) adds an AVX2 + FMA build. */
 SIA_CLONES
 static void FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
-                             const sia_optim *opt, double c1, double c2) {
-    if (h) FN(optim_loop)(p, m, v, g, h, n, opt, c1, c2);
-    else FN(optim_loop)(p, m, v, g, NULL, n, opt, c1, c2);
+                             const sia_optim *opt, const sia_optim_k *k) {
+    const int l2 = opt->weight_decay != 0 && opt->kind != SIA_ADAMW;
+    if (h && l2) FN(optim_loop)(p, m, v, g, h, 1, n, opt, k);
+    else if (h) FN(optim_loop)(p, m, v, g, h, 0, n, opt, k);
+    else if (l2) FN(optim_loop)(p, m, v, g, NULL, 1, n, opt, k);
+    else FN(optim_loop)(p, m, v, g, NULL, 0, n, opt, k);
 }
 
 void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
-    double c1, c2;
-    sia_optim_begin(opt, &c1, &c2);
-    FN(optim_update)(p, m, v, g, NULL, n, opt, c1, c2);
+    sia_optim_k k;
+    sia_optim_begin(opt, &k);
+    FN(optim_update)(p, m, v, g, NULL, n, opt, &k);
 }
 
 /* ---- the update of a data-parallel step (vae.c, train.c) ----
@@ -88,7 +192,7 @@ typedef struct {
     int64_t n;
     int parts;
     const sia_optim *opt;
-    double c1, c2;
+    sia_optim_k k;
 } FN(parts_update);
 
 /* g (n) += h (n) */
@@ -105,12 +209,12 @@ static void FN(parts_update_task)(void *ctx, int64_t i) {
     if (a >= b) return;
     const REAL *h = c->more + a;
     for (int q = 1; q < c->parts - 1; q++, h += c->n) FN(vec_add)(c->g + a, h, b - a);
-    FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, c->c1, c->c2);
+    FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, &c->k);
 }
 
 void FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
                               int parts, sia_optim *opt) {
     FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
-    sia_optim_begin(opt, &c.c1, &c.c2);
+    sia_optim_begin(opt, &c.k);
     sia_pool_run(parts, parts, FN(parts_update_task), &c);
 }
