@@ -119,3 +119,15 @@ def config(inits):
     names = [f.__name__ if f is not None and INITIALIZERS.get(f.__name__) is f else None
              for f in inits]
     return names[0] if len(set(names)) == 1 else names
+
+
+def assign(layers, spec, where="kernel_initializer"):
+    """Give the model's ``kernel_initializer`` to its layers with weights (those that have a
+    ``kernel_initializer``): one spec for all, or a list with one per such layer; where the
+    spec is None a layer keeps its own. Returns the per-layer initialisers (for ``config``)."""
+    weighted = [layer for layer in layers if hasattr(layer, "kernel_initializer")]
+    inits = parse(spec, len(weighted), where)
+    for layer, init in zip(weighted, inits):
+        if init is not None:
+            layer.kernel_initializer = init.__name__ if INITIALIZERS.get(init.__name__) is init else init
+    return inits
