@@ -1,5 +1,8 @@
 """The dense autoencoder: the course's architecture notation, trained by the C core."""
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from ._typing import ArrayLike
 
 from . import _core, initializers
 from . import layers as _layers
@@ -302,7 +305,7 @@ class Autoencoder(Persistable, Interop):
 
     # ---- parameters ----
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """All weights and biases, one flat vector (W1, b1, W2, b2, ...); write to it in place."""
         return self.net.params
 
@@ -316,11 +319,11 @@ class Autoencoder(Persistable, Interop):
         return [p for Wb in self.net.weights for p in Wb]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(self.net.params.size)
 
     @property
-    def latent_dim(self):
+    def latent_dim(self) -> int:
         """The number of values of a code (the latent layer's width)."""
         return self.net.width(self.latent_index)
 
@@ -449,13 +452,13 @@ class Autoencoder(Persistable, Interop):
         return self.net.forward(X, 0, self.net.L, self.threads)
 
     # ---- inference ----
-    def encode(self, X):
+    def encode(self, X: ArrayLike) -> np.ndarray:
         """Latent codes of X (n, input values, or images (n, h, w[, c])): (n, latent_dim), or
         (n, h, w, c) for a convolutional code."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         return shaped(self.net.forward(X, 0, self.latent_index, self.threads), self.latent_shape)
 
-    def decode(self, Z):
+    def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim) (or codes of the latent
         shape): (n, outputs), images in the model's input shape."""
         Z = as_rows(Z, "Z", self.dtype, self.latent_dim, self.latent_shape,
@@ -463,7 +466,7 @@ class Autoencoder(Persistable, Interop):
         out = self.net.forward(Z, self.latent_index, self.net.L, self.threads, name="Z")
         return shaped(out, self.input_shape)
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """The autoencoder's output for X, in X's shape (rows or images)."""
         shape = sample_shape_of(X)
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
@@ -472,7 +475,7 @@ class Autoencoder(Persistable, Interop):
     predict = reconstruct
     __call__ = reconstruct
 
-    def evaluate(self, X, Y=None):
+    def evaluate(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> float:
         """The loss of X -> Y (Y defaults to X), as in training."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
@@ -480,13 +483,13 @@ class Autoencoder(Persistable, Interop):
                                         width_what="the model's output width")
         return self.net.loss(X, Y, self._loss_code, self.threads)
 
-    def reconstruction_error(self, X, per_sample=True):
+    def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The loss of each sample's reconstruction (n,), summed over its features as in training:
         its mean is ``evaluate(X)`` (up to rounding, and BCE's clamp of a saturated output).
         With ``per_sample=False``, that mean. Large errors flag samples unlike the training data."""
         return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
-    def loss_grad(self, X, Y=None):
+    def loss_grad(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> Tuple[float, np.ndarray]:
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to
         ``params``: (loss, grads (n_params,), a copy in the flat layout of ``params``)."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
@@ -496,7 +499,7 @@ class Autoencoder(Persistable, Interop):
         loss = self.net.loss(X, Y, self._loss_code, self.threads, grad=True)
         return loss, self.net.grads.copy()
 
-    def pixel_errors(self, X, Y=None):
+    def pixel_errors(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> np.ndarray:
         """Wrong pixels per sample (n,): the reconstruction of X against Y (default X), both
         thresholded at 0.5."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
@@ -508,7 +511,8 @@ class Autoencoder(Persistable, Interop):
         _core.pixel_errors(errs, out, T)
         return errs
 
-    def latent_grid(self, n=10, low=-1.0, high=1.0):
+    def latent_grid(self, n: int = 10, low: Union[float, Sequence[float]] = -1.0,
+                    high: Union[float, Sequence[float]] = 1.0) -> Tuple[np.ndarray, np.ndarray]:
         """Decode an n×n grid of latent points over [low, high]² (a 2-D latent space only).
 
         ``low`` and ``high`` may be pairs to give each axis its own range. The first row of the
@@ -524,7 +528,7 @@ class Autoencoder(Persistable, Interop):
         Z = np.array([(a, b) for b in z2 for a in z1])
         return self.decode(Z), Z
 
-    def interpolate(self, a, b, steps=10):
+    def interpolate(self, a: ArrayLike, b: ArrayLike, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
@@ -540,12 +544,12 @@ class Autoencoder(Persistable, Interop):
         return self.decode((1 - w) * codes[0] + w * codes[1])
 
     # ---- weights in PyTorch's shapes ----
-    def get_weights(self):
+    def get_weights(self) -> List[np.ndarray]:
         """Every layer's arrays in PyTorch's shapes, in order (copies): Dense W (out, in), then
         its bias; Conv2D W (out, in, kh, kw); Conv2DTranspose W (in, out, kh, kw)."""
         return [a for layer in self.net.layers for a in layer.torch_weights(self.net.layer_params(layer))]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Set every layer's arrays from a list in :meth:`get_weights`' order and shapes."""
         weights = list(weights)
         k = 0
@@ -559,7 +563,7 @@ class Autoencoder(Persistable, Interop):
             raise ValueError(f"weights: expected {k} arrays, got {len(weights)}")
 
     # ---- description ----
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """The constructor arguments, JSON-ready: ``Autoencoder(**ae.get_config())`` rebuilds the
         same architecture (with fresh weights; see :meth:`load_state_dict`)."""
         common = {"loss": self.loss, "loss_reduction": self.loss_reduction,
@@ -581,7 +585,7 @@ class Autoencoder(Persistable, Interop):
             arch = {"encoder": layers[:self.latent_index], "decoder": layers[self.latent_index:]}
         return {**arch, "input_shape": list(self.input_shape), **common}
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
         loss = self.loss if self.loss_reduction == "sum" else f"{self.loss} (mean over features)"
         print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {loss}, '

@@ -6,7 +6,10 @@ trainer of every model. ε is drawn there from the model's seeded generator, and
 the reconstruction (BCE or MSE, summed over features) plus β times the Gaussian KL, both
 averaged over the batch.
 """
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from ._typing import ArrayLike
 
 from . import _core, initializers
 from . import layers as _layers
@@ -158,7 +161,7 @@ class VAE(Persistable, Interop):
 
     # ---- parameters ----
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """All weights and biases, one flat vector: the encoder's (W1, b1, ...), then the decoder's."""
         return self.net.params
 
@@ -180,7 +183,7 @@ class VAE(Persistable, Interop):
         return [p for Wb in self.weights for p in Wb]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(self._params.size)
 
     @property
@@ -188,7 +191,7 @@ class VAE(Persistable, Interop):
         """Values per input sample."""
         return self.net.width(0)
 
-    def kl_weight(self, epoch):
+    def kl_weight(self, epoch: int) -> float:
         """The KL weight of training epoch ``epoch`` (1-based over the model's whole training)."""
         if self.kl_warmup_epochs <= 0:
             return self.beta
@@ -296,7 +299,7 @@ class VAE(Persistable, Interop):
                                                   np.concatenate(parts), weight)
         return total, recon, kl
 
-    def evaluate(self, X, seed=0, return_terms=False):
+    def evaluate(self, X: ArrayLike, seed: Optional[int] = 0, return_terms: bool = False) -> Any:
         """The loss of X with ε drawn from ``seed`` (deterministic) and the full KL weight β.
 
         Returns the total, or with ``return_terms`` a dict of 'loss', 'reconstruction_loss' and
@@ -308,7 +311,8 @@ class VAE(Persistable, Interop):
             return {"loss": total, "reconstruction_loss": recon, "kl_loss": kl}
         return total
 
-    def loss_grad(self, X, eps, kl_weight=None):
+    def loss_grad(self, X: ArrayLike, eps: ArrayLike,
+                  kl_weight: Optional[float] = None) -> Tuple[float, float, float, np.ndarray]:
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
         the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
@@ -319,7 +323,7 @@ class VAE(Persistable, Interop):
         return total, recon, kl, self._grads.copy()
 
     # ---- inference ----
-    def encode(self, X, return_logvar=False):
+    def encode(self, X: ArrayLike, return_logvar: bool = False) -> Any:
         """The mean μ (n, latent_dim) of the posterior of each row (or image) of X,
         deterministically; with ``return_logvar``, (μ, logvar), logvar clamped to [-30, 20] as
         in training."""
@@ -330,14 +334,14 @@ class VAE(Persistable, Interop):
             return mu, np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX)
         return mu
 
-    def decode(self, Z):
+    def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim): (n, input_dim), images in the
         model's input shape."""
         Z = as_matrix(Z, "Z", self.dtype, width=self.latent_dim, width_what="latent_dim")
         return shaped(self.net.forward(Z, self._sample + 1, self.net.L, self.threads, name="Z"),
                       self.input_shape)
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """Decode the mean code of X (no sampling), in X's shape."""
         shape = sample_shape_of(X)
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
@@ -346,12 +350,12 @@ class VAE(Persistable, Interop):
     predict = reconstruct
     __call__ = reconstruct
 
-    def reconstruction_error(self, X, per_sample=True):
+    def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The reconstruction term of each sample (n,), through its mean code (no sampling, no KL),
         summed over its features; with ``per_sample=False``, its mean over the samples."""
         return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
-    def sample(self, n=1, seed=None, return_latent=False):
+    def sample(self, n: int = 1, seed: Optional[int] = None, return_latent: bool = False) -> Any:
         """Decode n points drawn from the prior N(0, I): (n, input_dim), and Z with ``return_latent``.
 
         ``seed`` seeds a NumPy generator for Z (None: fresh entropy); the training generator is
@@ -362,7 +366,9 @@ class VAE(Persistable, Interop):
         out = self.decode(Z)
         return (out, Z) if return_latent else out
 
-    def latent_grid(self, n=8, low=-4.0, high=4.0, dims=(0, 1)):
+    def latent_grid(self, n: int = 8, low: Union[float, Sequence[float]] = -4.0,
+                    high: Union[float, Sequence[float]] = 4.0,
+                    dims: Tuple[int, int] = (0, 1)) -> Tuple[np.ndarray, np.ndarray]:
         """Decode an n×n grid of latent points over [low, high]² (the course's 8 partitions over
         [-4, 4] by default). ``low``/``high`` may be pairs, one range per axis. With more than two
         latent dimensions, ``dims`` are the two that vary and the others stay at 0 (the prior's
@@ -383,7 +389,7 @@ class VAE(Persistable, Interop):
         Z[:, d1] = np.repeat(z2, n)
         return self.decode(Z), Z
 
-    def interpolate(self, a, b, steps=10):
+    def interpolate(self, a: ArrayLike, b: ArrayLike, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points on the segment between the mean codes of the
         inputs a and b (each a vector of input_dim): (steps, input_dim)."""
         steps = as_int(steps, "steps", 2)
@@ -395,7 +401,7 @@ class VAE(Persistable, Interop):
     set_weights = Autoencoder.set_weights
 
     # ---- description ----
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """The constructor arguments, JSON-ready: ``VAE(**vae.get_config())`` rebuilds the same
         architecture (with fresh weights; see :meth:`load_state_dict`)."""
         common = {"latent_dim": self.latent_dim,
@@ -415,7 +421,7 @@ class VAE(Persistable, Interop):
         return {"encoder": layers[:self._sample - 1], "decoder": layers[self._sample + 1:],
                 "input_shape": list(self.input_shape), **common}
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
         warm = f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
         print_fn(layer_table(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '
