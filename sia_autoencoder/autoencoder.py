@@ -4,11 +4,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from ._typing import ArrayLike
 
-from . import _core
+from . import _core, initializers
 from . import layers as _layers
-from ._net import (LOSSES, LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
-                   parse_activation, parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._net import (LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
+                   loss_code, parse_activation, parse_dtype, parse_loss, parse_reduction,
+                   parse_threads)
+from ._training import (fit_loop, metric_logs, parse_metrics, split_callbacks, split_validation,
+                        validation_pair, watch_collapse)
 from ._validate import as_float, as_int, as_matrix
 from .interop import Interop
 from .io import Persistable
@@ -214,9 +216,20 @@ class Autoencoder(Persistable, Interop):
         ``Dense(32, activation="relu")`` would.
     output_activation : str or (name, beta)
         The output layer's activation.
-    loss : 'bce' or 'mse'
-        Binary cross-entropy (the default, for data in [0, 1] with the logistic output) or squared
-        error; either is summed over the features and averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        Binary cross-entropy (the default, for data in [0, 1] with the logistic output), squared
+        error or absolute error; Keras's names ('binary_crossentropy', 'mean_squared_error',
+        'mean_absolute_error') work too. Averaged over the batch, and over the features as
+        ``loss_reduction`` says.
+    loss_reduction : 'sum' or 'mean'
+        'sum' (the course's convention) sums the loss over the features; 'mean' averages over
+        them too, as Keras and PyTorch report it, so that their learning rates carry over (with
+        'sum', a gradient on 784 pixels is 784 times larger).
+    metrics : list of str, optional
+        Keras's metrics to log in the history after every epoch: 'mse', 'mae', 'bce' (or
+        'mean_squared_error', ...), the mean over every element, on the training data (and
+        as 'val_mse', ... on validation data). Keras averages its training metrics over the
+        epoch's batches; here they are computed with the epoch's final weights.
     optimizer : str or an instance from :mod:`sia_autoencoder.optimizers`
         'adam', 'adamw', 'nadam', 'rmsprop', 'adadelta', 'momentum', 'gd' (or 'sgd').
     learning_rate : float, optional
@@ -237,16 +250,26 @@ class Autoencoder(Persistable, Interop):
         more than it saves. Results are bit-identical for a given seed, data and thread count.
     latent_index : int, optional
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
+    kernel_initializer : str, function, or list, optional
+        How the weights start: Keras's names ('glorot_uniform', 'he_uniform', 'glorot_normal',
+        'he_normal', 'lecun_uniform', 'lecun_normal') or a function ``(rng, shape, fan_in,
+        fan_out)`` (see :mod:`sia_autoencoder.initializers`); a list gives one per layer with
+        weights. None (the default): each layer's own, by default Glorot uniform, and He
+        uniform for relu layers. Biases start at 0.
     """
 
     def __init__(self, layers=None, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
                  seed=None, dtype="float32", threads=1, latent_index=None, encoder=None,
-                 decoder=None, input_shape=None, weight_decay=None):
+                 decoder=None, input_shape=None, weight_decay=None, kernel_initializer=None,
+                 loss_reduction="sum", metrics=None):
         net_layers, in_shape, latent, sizes = network_from_spec(
             layers, encoder, decoder, activation, latent_activation, output_activation,
             latent_index, input_shape)
+        self.kernel_initializer = initializers.assign(net_layers, kernel_initializer)
         self.loss = parse_loss(loss)
+        self.loss_reduction = parse_reduction(loss_reduction)
+        self.metrics = [name for name, _ in parse_metrics(metrics)]
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
         self.threads = parse_threads(threads)
@@ -304,6 +327,10 @@ class Autoencoder(Persistable, Interop):
         """The number of values of a code (the latent layer's width)."""
         return self.net.width(self.latent_index)
 
+    @property
+    def _loss_code(self):
+        return loss_code(self.loss, self.loss_reduction)
+
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
             callbacks=None, verbose=0, noise=None, noise_level=0.0, validation_split=0.0):
@@ -334,7 +361,11 @@ class Autoencoder(Persistable, Interop):
 
         Returns
         -------
-        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss').
+        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss', and
+        the metrics).
+
+        A warning (:class:`~sia_autoencoder._training.CollapseWarning`) names the epoch by which
+        training collapsed to one output for every sample, if it does.
         """
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         n = X.shape[0]
@@ -346,13 +377,14 @@ class Autoencoder(Persistable, Interop):
         batch = self._batch_size(batch_size, X.shape[0])
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
-        validate = self._validator(validation_data)
+        validate = self._validator(validation_data, X, Y)
 
         def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
             return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
                                     shuffle, self.optimizer.learning_rate, noise_code, level,
                                     max_wrong, loss_tol)
 
+        run_chunk = watch_collapse(self, X, run_chunk)
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
@@ -365,7 +397,7 @@ class Autoencoder(Persistable, Interop):
         t = np.array([opt.t], dtype=np.int64)
         try:
             return net.train(
-                X, Y, opt, t, self.rng_state, [losses], loss=LOSSES[self.loss], batch=batch,
+                X, Y, opt, t, self.rng_state, [losses], loss=self._loss_code, batch=batch,
                 shuffle=bool(shuffle), epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol,
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
@@ -394,15 +426,30 @@ class Autoencoder(Persistable, Interop):
         high = None if key == "gaussian" else 1.0
         return NOISE_KINDS[key], as_float(level, "noise_level", 0.0, high)
 
-    def _validator(self, validation_data):
+    def _validator(self, validation_data, X=None, Y=None):
+        """The per-epoch logs beyond the loss: validation loss, and the metrics on X -> Y and on
+        the validation data; None when there are none."""
+        metrics = parse_metrics(self.metrics)
         if validation_data is None:
-            return None
+            if not metrics:
+                return None
+            return lambda: metric_logs(metrics, self._rows_out, X, Y)
         Xv, Yv = validation_pair(validation_data)
         Xv = as_rows(Xv, "validation_data X", self.dtype, self.n_inputs, self.input_shape)
         Yv = Xv if Yv is None else as_rows(Yv, "validation_data Y", self.dtype,
                                            self.net.width(self.net.L), self.net.output_shape,
                                            rows=Xv.shape[0], width_what="the model's output width")
-        return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
+
+        def logs():
+            out = metric_logs(metrics, self._rows_out, X, Y) if X is not None else {}
+            out["val_loss"] = self.net.loss(Xv, Yv, self._loss_code, self.threads)
+            out.update(metric_logs(metrics, self._rows_out, Xv, Yv, "val_"))
+            return out
+        return logs
+
+    def _rows_out(self, X):
+        """The model's output for rows X (n, inputs), as rows (n, outputs)."""
+        return self.net.forward(X, 0, self.net.L, self.threads)
 
     # ---- inference ----
     def encode(self, X: ArrayLike) -> np.ndarray:
@@ -434,7 +481,7 @@ class Autoencoder(Persistable, Interop):
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
-        return self.net.loss(X, Y, self.loss, self.threads)
+        return self.net.loss(X, Y, self._loss_code, self.threads)
 
     def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The loss of each sample's reconstruction (n,), summed over its features as in training:
@@ -449,7 +496,7 @@ class Autoencoder(Persistable, Interop):
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
-        loss = self.net.loss(X, Y, self.loss, self.threads, grad=True)
+        loss = self.net.loss(X, Y, self._loss_code, self.threads, grad=True)
         return loss, self.net.grads.copy()
 
     def pixel_errors(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> np.ndarray:
@@ -519,13 +566,15 @@ class Autoencoder(Persistable, Interop):
     def get_config(self) -> Dict[str, Any]:
         """The constructor arguments, JSON-ready: ``Autoencoder(**ae.get_config())`` rebuilds the
         same architecture (with fresh weights; see :meth:`load_state_dict`)."""
-        common = {"loss": self.loss, "optimizer": self.optimizer.get_config(),
+        common = {"loss": self.loss, "loss_reduction": self.loss_reduction,
+                  "metrics": list(self.metrics) or None, "optimizer": self.optimizer.get_config(),
                   "seed": self._seed if isinstance(self._seed, int) else None,
                   "dtype": self.dtype.name, "threads": self.threads}
         if self._spec["dense"]:
             cfg = {"layers": list(self.layers),
                    "activation": [[a.name, a.beta] for a in self.activations],
-                   **common, "latent_index": self.latent_index}
+                   **common, "latent_index": self.latent_index,
+                   "kernel_initializer": initializers.config(self.kernel_initializer)}
             if self.input_shape != (self.layers[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg
@@ -538,7 +587,8 @@ class Autoencoder(Persistable, Interop):
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
-        print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {self.loss}, '
+        loss = self.loss if self.loss_reduction == "sum" else f"{self.loss} (mean over features)"
+        print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {loss}, '
                              f'optimizer {type(self.optimizer).__name__})', self.net,
                              self.input_shape, {self.latent_index - 1: "latent",
                                                 self.net.L - 1: "output"}))

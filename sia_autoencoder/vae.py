@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 from ._typing import ArrayLike
 
-from . import _core
+from . import _core, initializers
 from . import layers as _layers
 from ._net import (LOSSES, LayerNet, check_sizes, is_activation_list, parse_activation,
                    parse_dtype, parse_loss, parse_threads)
@@ -48,8 +48,10 @@ class VAE(Persistable, Interop):
         (``len(encoder) - 1 + len(decoder) - 1`` entries); the μ/logvar layer is always linear.
     output_activation : str or (name, beta)
         The output layer's; 'logistic' for data in [0, 1] with BCE.
-    loss : 'bce' or 'mse'
-        The reconstruction term, summed over features; the total is averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        The reconstruction term, summed over features (Keras's names work too:
+        'binary_crossentropy', 'mean_squared_error', 'mean_absolute_error'); the total is
+        averaged over the batch.
     beta : float >= 0
         The weight of the KL term (β-VAE; 1 is the plain VAE).
     kl_warmup_epochs : int >= 0
@@ -58,6 +60,9 @@ class VAE(Persistable, Interop):
     optimizer, learning_rate, weight_decay, seed, dtype, threads
         As for :class:`~sia_autoencoder.Autoencoder`. The seed fixes the weights, the sample
         order and every ε drawn in training.
+    kernel_initializer : str, function, or list, optional
+        As for :class:`~sia_autoencoder.Autoencoder`; a list gives one per layer with weights,
+        the encoder's (the μ/logvar layer last) then the decoder's.
 
     Models pickle, and ``save(path)`` / ``sia_autoencoder.load(path)`` round-trip them, through
     :meth:`get_config` and :meth:`state_dict`.
@@ -66,7 +71,7 @@ class VAE(Persistable, Interop):
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
                  optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
-                 input_shape=None, weight_decay=None):
+                 input_shape=None, weight_decay=None, kernel_initializer=None):
         self.latent_dim = as_int(latent_dim, "latent_dim", 1)
         k = self.latent_dim
         linear = parse_activation("linear")
@@ -135,6 +140,8 @@ class VAE(Persistable, Interop):
 
         self._widths = widths
         head, sample = _layers.Dense(2 * k, activation=linear), _layers.Sample()
+        self.kernel_initializer = initializers.assign(enc_layers + [head] + dec_layers,
+                                                      kernel_initializer)
         self.net = LayerNet(_layers.resolve_tied(enc_layers + [head, sample] + dec_layers),
                             in_shape, self.dtype)
         self._sample = sample.index
@@ -405,7 +412,8 @@ class VAE(Persistable, Interop):
                   "seed": self._seed if isinstance(self._seed, int) else None,
                   "dtype": self.dtype.name, "threads": self.threads}
         if self._widths:
-            cfg = {"encoder": list(self.encoder), "decoder": list(self.decoder), **common}
+            cfg = {"encoder": list(self.encoder), "decoder": list(self.decoder), **common,
+                   "kernel_initializer": initializers.config(self.kernel_initializer)}
             if self.input_shape != (self.encoder[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg
