@@ -484,7 +484,9 @@ def _act_from_torch(module, where):
     return None
 
 
-KNOWN = "Linear, ReLU, Sigmoid, Tanh, ELU, SELU, Identity, Flatten, Unflatten, Dropout"
+KNOWN = ("Linear, ReLU, Sigmoid, Tanh, ELU, SELU, Identity, Flatten, Unflatten, Dropout, and with "
+         "the convolutional layers Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Upsample, "
+         "AdaptiveAvgPool2d(1), ZeroPad2d")
 
 
 def _layers_from_torch(module, where):
@@ -496,13 +498,77 @@ def _layers_from_torch(module, where):
     from . import layers as L
     leaves = [m for m in module.modules() if not list(m.children())]
     out, arrays, activated = [], [], set()
+    padded, skip_flatten = False, False   # a padding module before a conv or pool: Keras's 'same'
+    chw = False   # the data is channels first (after an image layer, before a ChannelsLast)
     for i, m in enumerate(leaves):
         name = f"{where}: module {i} ({type(m).__name__})"
+        nxt = leaves[i + 1] if i + 1 < len(leaves) else None
         if isinstance(m, nn.Linear):
             if m.bias is None:
                 raise ValueError(f"{name}: a Linear layer without a bias is not supported")
             out.append(L.Dense(m.out_features))
             arrays.append([m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()])
+            continue
+        if isinstance(m, (cls["ChannelsFirst"], cls["ChannelsLast"], cls["Crop"])):
+            chw = chw and not isinstance(m, cls["ChannelsLast"])
+            continue   # layout and cropping of to_torch's image layers: implied by the layers
+        if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
+            padded = True
+            continue
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and hasattr(L, "Conv2D"):
+            if m.bias is None or m.groups != 1 or tuple(m.dilation) != (1, 1):
+                raise ValueError(f"{name}: only convolutions with a bias, groups=1 and dilation 1 "
+                                 f"are supported")
+            if isinstance(m, nn.Conv2d):
+                same = padded or tuple(m.padding) != (0, 0)
+                symmetric = tuple(m.padding) != (0, 0) and not padded
+                if symmetric and (tuple(m.stride) != (1, 1) or any(
+                        2 * p != k - 1 for p, k in zip(m.padding, m.kernel_size))):
+                    raise ValueError(f"{name}: padding={tuple(m.padding)} with stride "
+                                     f"{tuple(m.stride)} and kernel {tuple(m.kernel_size)} is not "
+                                     f"Keras's 'same' (which puts an odd padding cell at the bottom "
+                                     f"and right only); only padding (k − 1) / 2 at stride 1, or "
+                                     f"an explicit ZeroPad2d, maps to a package layer")
+                out.append(L.Conv2D(m.out_channels, tuple(m.kernel_size), tuple(m.stride),
+                                    "same" if same else "valid"))
+            else:
+                same = isinstance(nxt, cls["Crop"])
+                out.append(L.Conv2DTranspose(m.out_channels, tuple(m.kernel_size), tuple(m.stride),
+                                             "same" if same else "valid"))
+            arrays.append([m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()])
+            padded = False
+            chw = True
+            continue
+        if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, cls["KerasAvgPool2d"])) and hasattr(L, "Conv2D"):
+            if isinstance(m, cls["KerasAvgPool2d"]):
+                out.append(L.AveragePooling2D(m.kernel, m.strides, "same"))
+            else:
+                kind = L.MaxPool2D if isinstance(m, nn.MaxPool2d) else L.AveragePooling2D
+                out.append(kind(m.kernel_size, m.stride, "same" if padded else "valid"))
+            arrays.append([])
+            padded = False
+            chw = True
+            continue
+        if isinstance(m, nn.Upsample) and hasattr(L, "Conv2D") and m.mode == "nearest":
+            scale = m.scale_factor if isinstance(m.scale_factor, tuple) else (m.scale_factor,) * 2
+            out.append(L.UpSampling2D(tuple(int(v) for v in scale)))
+            arrays.append([])
+            chw = True
+            continue
+        if isinstance(m, nn.AdaptiveAvgPool2d) and hasattr(L, "Conv2D"):
+            out.append(L.GlobalAveragePooling2D())
+            arrays.append([])
+            skip_flatten = isinstance(nxt, nn.Flatten)
+            continue
+        if isinstance(m, nn.Flatten) and skip_flatten:
+            skip_flatten = False
+            continue
+        if isinstance(m, nn.Flatten) and chw:   # PyTorch flattens (c, h, w); the package (h, w, c)
+            flat = L.Flatten()
+            flat._from_chw = True
+            out.append(flat)
+            arrays.append([])
+            chw = False
             continue
         layer = None
         if isinstance(m, nn.Flatten):
@@ -528,7 +594,8 @@ def _layers_from_torch(module, where):
             raise ValueError(f"{name}: not a layer kind the package knows ({KNOWN})")
         if act.name == "linear":
             continue
-        if not out or not isinstance(out[-1], L.Dense) or len(out) - 1 in activated:
+        weighted = tuple(getattr(L, k) for k in ("Dense", "Conv2D", "Conv2DTranspose") if hasattr(L, k))
+        if not out or not isinstance(out[-1], weighted) or len(out) - 1 in activated:
             raise ValueError(f"{name}: an activation must follow a Linear layer directly")
         out[-1].activation = act
         activated.add(len(out) - 1)
@@ -566,16 +633,24 @@ def from_torch(cls: Any, module: Any, latent_index: Optional[int] = None,
             raise ValueError("VAE.from_torch: expected a module with encoder, decoder and "
                              "latent_dim (as VAE.to_torch makes it)")
         layers, weights = _layers_from_torch(module, "module")
-        dense = [i for i, layer in enumerate(layers) if isinstance(layer, L.Dense)]
+        dense = [i for i, arrays in enumerate(weights) if arrays]   # the layers with weights
         sizes = [arrays for arrays in weights if arrays]
         widths = [sizes[0][0].shape[1]] + [W.shape[0] for W, _ in sizes]
         from .autoencoder import find_latent
         k = dense[find_latent(widths, latent_index) - 1] + 1
         enc, enc_w, dec, dec_w = layers[:k], weights[:k], layers[k:], weights[k:]
     first = next(w for w in enc_w if w)[0]
+    if input_shape is None:   # to_torch's modules say it where images enter channels first
+        cf = [m for m in (module.encoder if hasattr(module, "encoder") else module).modules()
+              if isinstance(m, _torch_classes()["ChannelsFirst"])]
+        if cf and not isinstance(enc[0], L.Dense):
+            input_shape = cf[0].hwc
     if "dtype" not in kwargs:
         kwargs["dtype"] = "float64" if first.dtype == np.float64 else "float32"
     n_in = first.shape[1]
+    if first.ndim == 4 and input_shape is None:
+        raise ValueError("input_shape: a module that starts with a convolution needs the shape of "
+                         "one sample, channels last, e.g. input_shape=(28, 28, 1)")
     only_dense = all(isinstance(layer, L.Dense) for layer in enc + dec) and input_shape is None
     acts = [[layer.activation.name, layer.activation.beta] for layer in enc + dec]
     if issubclass(cls, VAE):
@@ -608,6 +683,12 @@ def from_torch(cls: Any, module: Any, latent_index: Optional[int] = None,
     if len(given) != len(with_weights):
         raise ValueError(f"module: {len(given)} layers with weights for a model that has "
                          f"{len(with_weights)}")
+    for k, layer in enumerate(net.layers[:-1]):
+        if getattr(layer, "_from_chw", False) and isinstance(net.layers[k + 1], L.Dense):
+            h, w, c = _hwc(layer.input_shape)
+            W = given[with_weights.index(net.layers[k + 1])][0]
+            order = np.arange(h * w * c).reshape(c, h, w).transpose(1, 2, 0).ravel()
+            given[with_weights.index(net.layers[k + 1])][0] = W[:, order]
     for layer, arrays in zip(with_weights, given):
         want = layer.torch_weights(net.layer_params(layer))
         for got, ref in zip(arrays, want):

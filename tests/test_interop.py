@@ -352,3 +352,40 @@ def test_conv_export_onnx(name, tmp_path):
     Z = model.encode(X)
     got = _session(paths["decoder"]).run(None, {"z": Z.astype(np.float32)})[0]
     assert rel(got, model.decode(Z)) <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["same", "valid", "wide"])
+def test_conv_from_torch_round_trip(name):
+    torch = pytest.importorskip("torch")
+    model = _conv_models()[name]
+    X = np.random.default_rng(1).random((4, 28, 28, 1))
+    back = Autoencoder.from_torch(model.to_torch(), loss="mse")
+    assert [type(layer).__name__ for layer in back.net.layers] == \
+        [type(layer).__name__ for layer in model.net.layers]
+    assert np.array_equal(back.params, model.params)
+    assert rel(back.reconstruct(X), model.reconstruct(X)) <= 1e-12
+    del torch
+
+
+def test_conv_from_a_plain_pytorch_module():
+    """PyTorch's own layout: images (c, h, w) and Flatten in that order; the package's model
+    takes the same images channels last and gives the same codes."""
+    torch = pytest.importorskip("torch")
+    _conv_models()
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(4 * 7 * 7, 2), nn.Linear(2, 12), nn.Tanh(),
+                        nn.Linear(12, 784), nn.Sigmoid()).double()
+    with pytest.raises(ValueError, match="input_shape"):
+        Autoencoder.from_torch(net)
+    ae = Autoencoder.from_torch(net, input_shape=(28, 28, 1))
+    assert ae.latent_dim == 2
+    X = np.random.default_rng(2).random((3, 28, 28, 1))
+    with torch.no_grad():
+        ref = net(torch.from_numpy(X.transpose(0, 3, 1, 2).copy())).numpy()
+    assert rel(ae.reconstruct(X).reshape(3, -1), ref) <= 1e-12
+    odd = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.Flatten(), nn.Linear(784, 2),
+                        nn.Linear(2, 784))   # PyTorch pads both sides; Keras's 'same' does not
+    with pytest.raises(ValueError, match="is not Keras's 'same'"):
+        Autoencoder.from_torch(odd, input_shape=(28, 28, 1))
