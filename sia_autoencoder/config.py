@@ -1,4 +1,5 @@
-"""Experiment configuration: one JSON file describes a whole run (see docs/config.md).
+"""Experiment configuration: one JSON file describes a whole run (the schema: configs/schema.md,
+printed by `sia-autoencoder --schema`).
 
 Two layouts are accepted and give the same :class:`ExperimentConfig`:
 

@@ -185,24 +185,10 @@ def test_progress_piped_and_quiet(tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
 def test_progress_bar_on_a_terminal(tmp_path):
-    import pty
-    master, slave = pty.openpty()
+    from terminal import run_in_pty
     env = dict(os.environ, PYTHONPATH=ROOT, MPLBACKEND="Agg")
-    proc = subprocess.Popen([sys.executable, "-m", "sia_autoencoder", str(no_plots(tmp_path, "letters")),
-                             "--epochs", "30",
-                             "--out", str(tmp_path / "t")], stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=120) == 0
-    os.close(master)
-    text = b"".join(chunks).decode()
+    status, text = run_in_pty([sys.executable, "-m", "sia_autoencoder", str(no_plots(tmp_path, "letters")),
+                               "--epochs", "30", "--out", str(tmp_path / "t")], env)
+    assert status == 0
     assert "\rEpoch 30/30 [========================] - loss: " in text
     assert "left" in text and "done" in text
