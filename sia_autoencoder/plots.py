@@ -547,11 +547,10 @@ def plot_activation_histogram(model, X, layer="code", bins=40, near_zero=0.05, a
     """The two sparsity histograms of the lectures for one layer on X: every output value, and
     each unit's mean activation over X. Returns the Figure; :func:`activation_stats` gives the
     numbers."""
-    plt = _plt()
     s = activation_stats(model, X, layer, near_zero)
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    fig = axes[0].figure
+        fig, axes = _subplots(1, 2, figsize=(10, 3.4))
+    fig = _owned(axes[0].figure)
     axes[0].hist(s["a"].ravel(), bins=bins, color="tab:blue")
     axes[0].set_title(f"all outputs: mean {s['mean']:.3f}, {100 * s['near_zero_share']:.0f}% "
                       f"below {near_zero:g}", fontsize=10)
@@ -589,20 +588,18 @@ def plot_hash_groups(model, X, labels=None, n_groups=8, per_group=8, shape=None,
                      scale=0.8):
     """Semantic hashing: the ``n_groups`` most common hashes of X (``model.hash``), one row each
     with ``per_group`` of its images, its size, and with ``labels`` its majority class and purity."""
-    plt = _plt()
     X = np.asarray(X)
     hashes = model.hash(X)
     groups = hash_groups(hashes, labels, n_groups)
     bits = int(np.asarray(model.encode(X[:1])).size)
-    if shape is None:
-        shape = X.shape[1:] if X.ndim == 3 else _square(X.shape[1])
-    fig, axes = plt.subplots(len(groups), per_group, squeeze=False,
-                             figsize=(per_group * scale, len(groups) * scale * 1.15 + 0.4))
+    images = _images(X, shape)
+    fig, axes = _subplots(len(groups), per_group, squeeze=False,
+                          figsize=(per_group * scale, len(groups) * scale * 1.15 + 0.4))
     for row, group in zip(axes, groups):
         h, idx = group[0], group[1]
         for j, ax in enumerate(row):
             if j < idx.size:
-                _imshow(ax, _image(X[idx[j]], shape))
+                _imshow(ax, images[idx[j]])
             else:
                 ax.axis("off")
         text = f"{h:0{bits}b}\n{idx.size} samples"
@@ -615,10 +612,3 @@ def plot_hash_groups(model, X, labels=None, n_groups=8, per_group=8, shape=None,
     fig.suptitle(f"The {len(groups)} most common hashes of {len(X)} samples", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _square(n):
-    side = int(round(np.sqrt(n)))
-    if side * side != n:
-        raise ValueError(f"shape: images of {n} values are not square; pass shape=(rows, cols)")
-    return (side, side)

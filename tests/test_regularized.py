@@ -199,3 +199,35 @@ def test_hash_thresholds_the_codes():
     wide = Autoencoder([70, 64, 70], seed=0)
     with pytest.raises(ValueError, match="63"):
         wide.hash(np.zeros((1, 70)))
+
+
+def test_activation_stats_and_plots():
+    import matplotlib
+    matplotlib.use("Agg")
+    from sia_autoencoder import plots
+    ae = _model("KL", loss="bce")
+    X = _data(20, seed=5)
+    s = plots.activation_stats(ae, X, layer="code")
+    a = ae.encode(X)
+    np.testing.assert_allclose(s["a"], a)
+    assert s["mean"] == pytest.approx(a.mean()) and s["unit_means"].shape == (5,)
+    assert s["near_zero_share"] == pytest.approx(np.mean(np.abs(a) < 0.05))
+    np.testing.assert_allclose(plots.activation_stats(ae, X, layer=2)["a"], ae.reconstruct(X))
+    fig = plots.plot_activation_histogram(ae, X, layer="code")
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="layer"):
+        plots.activation_stats(ae, X, layer="middle")
+
+
+def test_hash_groups_and_their_plot():
+    import matplotlib
+    matplotlib.use("Agg")
+    from sia_autoencoder import plots
+    groups = plots.hash_groups([5, 3, 5, 7, 3, 5], labels=[0, 1, 0, 0, 1, 1])
+    assert [(h, list(i)) for h, i, _ in groups] == [(5, [0, 2, 5]), (3, [1, 4]), (7, [3])]
+    assert [p for _, _, p in groups] == pytest.approx([2 / 3, 1.0, 1.0])
+    ae = Autoencoder(encoder=[L.Dense(6, activation="tanh"), L.Dense(4, activation="sigmoid")],
+                     decoder=[L.Dense(16, activation="sigmoid")], input_shape=(4, 4), seed=0)
+    X = np.random.default_rng(1).uniform(size=(30, 4, 4))
+    fig = plots.plot_hash_groups(ae, X, labels=np.arange(30) % 3, n_groups=3, per_group=4)
+    assert len(fig.axes) == len(plots.hash_groups(ae.hash(X), top=3)) * 4
