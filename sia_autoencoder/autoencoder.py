@@ -7,6 +7,7 @@ from ._net import (LOSSES, LayerNet, check_sizes, dense_layers, format_summary, 
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import as_float, as_int, as_matrix
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -27,6 +28,23 @@ def find_latent(sizes, latent_index=None):
         raise ValueError(f"layers {sizes}: the narrowest layer ({narrowest}) appears at positions "
                          f"{where}; pass latent_index= to say which one is the latent space")
     return where[0]
+
+
+def reconstruction_errors(out, X, loss, per_sample=True):
+    """Each sample's loss (n,) float64 of the reconstruction ``out`` of ``X``, summed over its
+    features as in training: squared error, or binary cross-entropy with ``out`` clamped to
+    [1e-7, 1 - 1e-7] (the core's clamp, so that a saturated output costs a finite amount).
+    With ``per_sample=False``, their mean."""
+    if not isinstance(per_sample, (bool, np.bool_)):
+        raise TypeError(f"per_sample: expected True or False, got {per_sample!r}")
+    y = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    t = np.asarray(X, dtype=np.float64).reshape(len(out), -1)
+    if loss == "mse":
+        errors = np.square(y - t).sum(axis=1)
+    else:
+        y = np.clip(y, 1e-7, 1 - 1e-7)
+        errors = -(t * np.log(y) + (1 - t) * np.log1p(-y)).sum(axis=1)
+    return errors if per_sample else float(errors.mean())
 
 
 class _DefaultBatch(int):
@@ -221,7 +239,7 @@ def dense_extras(layers, sizes, latent, tied, activity_regularizer):
     return bool(tied), regs
 
 
-class Autoencoder(Persistable):
+class Autoencoder(Persistable, Interop):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
     Parameters
@@ -500,6 +518,12 @@ class Autoencoder(Persistable):
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
         return self.net.loss(X, Y, self.loss, self.threads)
+
+    def reconstruction_error(self, X, per_sample=True):
+        """The loss of each sample's reconstruction (n,), summed over its features as in training:
+        its mean is ``evaluate(X)`` (up to rounding, and BCE's clamp of a saturated output).
+        With ``per_sample=False``, that mean. Large errors flag samples unlike the training data."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
     def loss_grad(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to

@@ -208,6 +208,8 @@ class Dense(Layer):
 
     def get_config(self):
         cfg = {"units": self.units, "activation": [self.activation.name, self.activation.beta]}
+        if self.kernel_initializer is not None:
+            cfg["kernel_initializer"] = self.kernel_initializer
         if self.activity_regularizer is not None:
             cfg["activity_regularizer"] = regularizers.to_config(self.activity_regularizer)
         return cfg
