@@ -15,6 +15,7 @@ import os
 import tempfile
 import zipfile
 import zlib
+from typing import Any, Dict, Union
 
 import numpy as np
 
@@ -29,7 +30,7 @@ _STATE = "state."
 _REGISTRY = {"Autoencoder": "sia_autoencoder.autoencoder",
              "DenoisingAutoencoder": "sia_autoencoder.denoising",
              "VAE": "sia_autoencoder.vae"}
-_CLASSES = {}
+_CLASSES: Dict[str, type] = {}
 
 
 def register_model(cls, name=None):
@@ -88,7 +89,7 @@ def metadata(model):
             "history": _history_dict(model)}
 
 
-def save(model, path):
+def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     """Write ``model`` to ``path`` (an .npz file; the name is used as given), atomically.
 
     Returns the path. Any class with ``get_config()``, ``state_dict()`` and
@@ -109,7 +110,7 @@ def save(model, path):
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub reads a key as allow_pickle
             f.flush()
             os.fsync(f.fileno())
         mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
@@ -172,7 +173,7 @@ def read(path):
     return meta, state
 
 
-def load(path):
+def load(path: Union[str, "os.PathLike[str]"]) -> Any:
     """The model saved at ``path`` by ``model.save(path)``, with its weights, optimizer state,
     generator state and history: predictions and further training match the saved model's.
 
@@ -244,7 +245,7 @@ class Persistable:
         self.rng_state[...] = state["rng_state"]
         self.epochs_trained_ = int(state["epochs_trained"])
 
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Write the model to ``path`` (.npz, written atomically); ``sia_autoencoder.load(path)``
         reads it back. Returns the path."""
         return save(self, path)
