@@ -150,11 +150,7 @@ def network_from_spec(layers, encoder, decoder, activation, latent_activation, o
 
     if layers is not None:
         net = _layers.resolve_tied([_layers.from_config(x, f"layers[{i}]") for i, x in enumerate(layers)])
-        k = latent_index
-        if k is None:
-            raise ValueError("latent_index: a network given as one list of layers needs the number "
-                             "of its encoder's layers; or pass encoder=[...] and decoder=[...]")
-        k = as_int(k, "latent_index", 1, len(net) - 1)
+        k = None if latent_index is None else as_int(latent_index, "latent_index", 1, len(net) - 1)
     else:
         enc = half(encoder, "encoder", parse_activation(latent_activation or "linear", "latent_activation"))
         dec = half(decoder, "decoder", parse_activation(output_activation, "output_activation"))
@@ -245,13 +241,22 @@ def dense_extras(layers, sizes, latent, tied, activity_regularizer):
 
 
 class Autoencoder(Persistable, Interop):
-    """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
+    """An autoencoder: dense as the course writes it, ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``, or
+    any list of layers (:mod:`sia_autoencoder.layers`).
 
     Parameters
     ----------
-    layers : list of int
+    layers : list of int, or list of layers
         Every width from the input to the output; the narrowest inner layer is the latent space.
         Encoder and decoder need not mirror each other; input and output widths must match.
+        Or the whole network as layers (with ``input_shape``): the code is the narrowest inner
+        output unless ``latent_index`` (the number of the encoder's layers) says otherwise.
+    encoder, decoder : lists of layers (or ints: the widths of Dense layers), optional
+        The two halves instead of ``layers``; the code is the encoder's output. Images are
+        channels last; outputs come back in the input's shape.
+    input_shape : tuple, optional
+        The shape of one sample, e.g. ``(28, 28, 1)``, ``(28, 28)`` or ``(784,)``: needed for a
+        network given as layers; with the widths notation, the shape ``decode`` returns.
     activation : str, (name, beta), or list
         The hidden layers' activation: 'linear' (or None, as in Keras), 'logistic'
         (1/(1+exp(−2βx))), 'tanh' (tanh(βx)), 'relu', 'elu' (x, or β(eˣ − 1) below 0: β is Keras's
@@ -328,6 +333,14 @@ class Autoencoder(Persistable, Interop):
             last = net_layers[-1]
             raise ValueError(f"{last.where()}: the decoder's output {self.net.output_shape} does not "
                              f"match the input shape {in_shape}")
+        if latent is None:  # one list of layers: the code is the narrowest inner output
+            widths = [self.net.width(j) for j in range(1, self.net.L)]
+            where = [j + 1 for j, w in enumerate(widths) if w == min(widths)]
+            if len(where) > 1:
+                raise ValueError(f"layers: the narrowest inner output ({min(widths)} values) comes "
+                                 f"after layers {[j - 1 for j in where]}; pass latent_index= (the "
+                                 f"number of the encoder's layers) to say which is the code")
+            latent = where[0]
         self.latent_index = latent
         self.layers = sizes if sizes is not None else self.net.layers
         self.activations = [layer.activation for layer in self.net.layers]
@@ -363,8 +376,8 @@ class Autoencoder(Persistable, Interop):
         return self.net.weights
 
     def parameters(self):
-        """The weight and bias arrays, in order (views into ``params``)."""
-        return [p for Wb in self.net.weights for p in Wb]
+        """The weight and bias arrays of every layer, in order (views into ``params``)."""
+        return self.net.parameters()
 
     @property
     def n_params(self) -> int:
