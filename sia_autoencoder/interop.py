@@ -27,6 +27,9 @@ __all__ = ["to_torch", "from_torch", "export_onnx", "Step", "plan"]
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0   # as csrc/vae.c clamps logvar
 
 
+IMAGE_KINDS = ("conv2d", "conv2d_t", "maxpool", "avgpool", "upsample", "gap")
+
+
 @dataclass
 class Step:
     """One step of a network: kind 'dense' (W (out, in), b (out,)), 'flatten', 'reshape'
@@ -38,6 +41,18 @@ class Step:
     activation: Any = field(default_factory=lambda: parse_activation("linear"))
     shape: Optional[Tuple[int, ...]] = None
     rate: float = 0.0
+    # image kinds ('conv2d', 'conv2d_t', 'maxpool', 'avgpool', 'upsample', 'gap'): the input
+    # (h, w, c) and output (h, w, c), the window, the strides, and the padding
+    # (top, bottom, left, right) that Keras's rules give ('conv2d_t': the crop of the full output)
+    in_hwc: Optional[Tuple[int, ...]] = None
+    out_hwc: Optional[Tuple[int, ...]] = None
+    kernel: Tuple[int, int] = (1, 1)
+    strides: Tuple[int, int] = (1, 1)
+    pads: Tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def image(self) -> bool:
+        return self.kind in IMAGE_KINDS
 
 
 @dataclass
@@ -113,7 +128,50 @@ def _step(net, layer):
         return Step("dropout", activation=act, rate=float(layer.rate))
     if isinstance(layer, L.GaussianNoise):
         return Step("gaussian_noise", activation=act, rate=float(layer.stddev))
+    image = _image_step(net, layer)
+    if image is not None:
+        return image
     raise ValueError(f"{layer.where()}: no PyTorch or ONNX equivalent of this layer kind yet")
+
+
+def _hwc(shape):
+    shape = tuple(int(v) for v in shape)
+    return shape if len(shape) == 3 else shape + (1,)
+
+
+def _same_pads(n, k, s, n_out, before):
+    """(before, after) of one axis: the total padding that Keras's rules give, split."""
+    total = max((n_out - 1) * s + k - n, 0)
+    return before, total - before
+
+
+def _image_step(net, layer):
+    """The Step of a convolution, pooling or upsampling layer, or None for another kind."""
+    kind = {"Conv2D": "conv2d", "Conv2DTranspose": "conv2d_t", "MaxPool2D": "maxpool",
+            "AveragePooling2D": "avgpool", "UpSampling2D": "upsample",
+            "GlobalAveragePooling2D": "gap"}.get(type(layer).__name__)
+    if kind is None:
+        return None
+    in_hwc, out_shape = _hwc(layer.input_shape), tuple(layer.output_shape)
+    step = Step(kind, activation=layer.activation, in_hwc=in_hwc,
+                out_hwc=_hwc(out_shape) if kind != "gap" else (1, 1, out_shape[0]))
+    (h, w, _), (oh, ow, _) = in_hwc, step.out_hwc
+    if kind in ("conv2d", "conv2d_t"):
+        step.W, step.b = layer.torch_weights(net.layer_params(layer))
+        step.kernel, step.strides = tuple(layer.kernel_size), tuple(layer.strides)
+    elif kind in ("maxpool", "avgpool"):
+        step.kernel, step.strides = tuple(layer.pool_size), tuple(layer.strides)
+    elif kind == "upsample":
+        step.kernel = tuple(layer.size)
+    (kh, kw), (sh, sw) = step.kernel, step.strides
+    if kind in ("conv2d", "maxpool", "avgpool") and layer.padding == "same":
+        pt, pl = layer.pad
+        step.pads = _same_pads(h, kh, sh, oh, pt) + _same_pads(w, kw, sw, ow, pl)
+    elif kind == "conv2d_t":   # the full output (in − 1)·s + k, cropped to the Keras output
+        pt, pl = layer.pad
+        full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
+        step.pads = (pt, full_h - oh - pt, pl, full_w - ow - pl)   # negative: output padding
+    return step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +225,64 @@ def _torch_classes():
 
         def extra_repr(self):
             return f"shape={self.shape}"
+
+    class ChannelsFirst(nn.Module):
+        """Samples (h, w, c) as the package holds them (or flat, or (h, w)) to PyTorch's (c, h, w)."""
+
+        def __init__(self, hwc):
+            super().__init__()
+            self.hwc = tuple(int(v) for v in hwc)
+
+        def forward(self, x):
+            return x.reshape(x.shape[0], *self.hwc).permute(0, 3, 1, 2)
+
+        def extra_repr(self):
+            return f"hwc={self.hwc}"
+
+    class ChannelsLast(nn.Module):
+        """PyTorch's (c, h, w) back to the package's per-sample ``shape`` (h, w, c)."""
+
+        def __init__(self, shape):
+            super().__init__()
+            self.shape = tuple(int(v) for v in shape)
+
+        def forward(self, x):
+            return x.permute(0, 2, 3, 1).reshape(x.shape[0], *self.shape)
+
+        def extra_repr(self):
+            return f"shape={self.shape}"
+
+    class Crop(nn.Module):
+        """The rows top..top+h and columns left..left+w (a Conv2DTranspose's Keras output)."""
+
+        def __init__(self, top, left, h, w):
+            super().__init__()
+            self.box = (int(top), int(left), int(h), int(w))
+
+        def forward(self, x):
+            t, l, h, w = self.box
+            return x[:, :, t:t + h, l:l + w]
+
+        def extra_repr(self):
+            return f"top={self.box[0]}, left={self.box[1]}, h={self.box[2]}, w={self.box[3]}"
+
+    class KerasAvgPool2d(nn.Module):
+        """Average pooling with Keras's 'same' padding: the mean over the cells inside the input."""
+
+        def __init__(self, kernel, strides, pads):
+            super().__init__()
+            self.kernel, self.strides, self.pads = tuple(kernel), tuple(strides), tuple(pads)
+
+        def forward(self, x):
+            pt, pb, pl, pr = self.pads
+            f = nn.functional
+            total = f.avg_pool2d(f.pad(x, (pl, pr, pt, pb)), self.kernel, self.strides)
+            ones = torch.ones_like(x[:1, :1])
+            cells = f.avg_pool2d(f.pad(ones, (pl, pr, pt, pb)), self.kernel, self.strides)
+            return total / cells
+
+        def extra_repr(self):
+            return f"kernel={self.kernel}, strides={self.strides}, pads={self.pads}"
 
     class GaussianNoise(nn.Module):
         """x + σ·N(0, 1) in training mode, x in eval mode (Keras's GaussianNoise)."""
@@ -231,15 +347,16 @@ def _torch_classes():
             kl = 0.5 * (mu ** 2 + torch.exp(logvar) - 1.0 - logvar).sum(1)
             return (rec + self.beta * kl).mean()
 
-    for cls in (ScaledSigmoid, ScaledTanh, Reshape, GaussianNoise, AutoencoderModule, VAEModule):
+    for cls in (ScaledSigmoid, ScaledTanh, Reshape, GaussianNoise, ChannelsFirst, ChannelsLast, Crop,
+                KerasAvgPool2d, AutoencoderModule, VAEModule):
         cls.__module__ = __name__
         _TORCH_CLASSES[cls.__name__] = cls
     return _TORCH_CLASSES
 
 
 def __getattr__(name):   # the torch classes, for pickling and isinstance checks
-    if name in ("ScaledSigmoid", "ScaledTanh", "Reshape", "GaussianNoise", "AutoencoderModule",
-                "VAEModule"):
+    if name in ("ScaledSigmoid", "ScaledTanh", "Reshape", "GaussianNoise", "ChannelsFirst",
+                "ChannelsLast", "Crop", "KerasAvgPool2d", "AutoencoderModule", "VAEModule"):
         return _torch_classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -263,31 +380,71 @@ def _torch_activation(act):
 
 
 def _torch_sequential(steps, dtype):
+    """The steps as an nn.Sequential. Data enters and leaves in the package's layout (rows, or
+    images channels last); the image layers run channels first, as PyTorch's, between a
+    ChannelsFirst and a ChannelsLast."""
     torch = _import_torch()
-    nn = torch.nn
+    nn, cls = torch.nn, _torch_classes()
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    modules = []
+
+    def weighted(module, step):
+        with torch.no_grad():
+            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(step.W)))
+            module.bias.copy_(torch.from_numpy(np.ascontiguousarray(step.b)))
+        return module
+
+    modules, chw = [], None     # chw: the (h, w, c) of the data while it is channels first
     for step in steps:
+        if step.image and chw is None:
+            modules.append(cls["ChannelsFirst"](step.in_hwc))
+        elif not step.image and chw is not None:
+            modules.append(cls["ChannelsLast"](chw))
+            chw = None
+        pt, pb, pl, pr = step.pads
         if step.kind == "dense":
             n_out, n_in = step.W.shape
-            lin = nn.Linear(n_in, n_out, dtype=tdtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(step.W)))
-                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(step.b)))
-            modules.append(lin)
+            modules.append(weighted(nn.Linear(n_in, n_out, dtype=tdtype), step))
         elif step.kind == "flatten":
             modules.append(nn.Flatten())
         elif step.kind == "reshape":
-            modules.append(_torch_classes()["Reshape"](step.shape))
+            modules.append(cls["Reshape"](step.shape))
         elif step.kind == "dropout":
             modules.append(nn.Dropout(step.rate))
         elif step.kind == "gaussian_noise":
-            modules.append(_torch_classes()["GaussianNoise"](step.rate))
+            modules.append(cls["GaussianNoise"](step.rate))
+        elif step.kind == "conv2d":
+            if any(step.pads):
+                modules.append(nn.ZeroPad2d((pl, pr, pt, pb)))
+            modules.append(weighted(nn.Conv2d(step.W.shape[1], step.W.shape[0], step.kernel,
+                                              step.strides, dtype=tdtype), step))
+        elif step.kind == "conv2d_t":
+            extra = (max(-pb, 0), max(-pr, 0))   # Keras's output beyond the full one: bias only
+            modules.append(weighted(nn.ConvTranspose2d(step.W.shape[0], step.W.shape[1], step.kernel,
+                                                       step.strides, output_padding=extra,
+                                                       dtype=tdtype), step))
+            if any(step.pads):
+                modules.append(cls["Crop"](pt, pl, step.out_hwc[0], step.out_hwc[1]))
+        elif step.kind == "maxpool":
+            if any(step.pads):
+                modules.append(nn.ConstantPad2d((pl, pr, pt, pb), float("-inf")))
+            modules.append(nn.MaxPool2d(step.kernel, step.strides))
+        elif step.kind == "avgpool":
+            modules.append(cls["KerasAvgPool2d"](step.kernel, step.strides, step.pads) if any(step.pads)
+                           else nn.AvgPool2d(step.kernel, step.strides))
+        elif step.kind == "upsample":
+            modules.append(nn.Upsample(scale_factor=step.kernel, mode="nearest"))
+        elif step.kind == "gap":
+            modules.append(nn.AdaptiveAvgPool2d(1))
+            modules.append(nn.Flatten())
         else:
             raise ValueError(f"to_torch: no PyTorch module for a {step.kind!r} layer")
+        if step.image:
+            chw = None if step.kind == "gap" else step.out_hwc   # GAP's output is flat
         act = _torch_activation(step.activation)
         if act is not None:
             modules.append(act)
+    if chw is not None:
+        modules.append(cls["ChannelsLast"](chw))
     return nn.Sequential(*modules)
 
 
@@ -479,9 +636,55 @@ def _onnx_graph(steps, name, input_name, in_shape, output_names, dtype, split=No
         inits.append(numpy_helper.from_array(np.asarray(value, dtype=kind), cname))
         return cname
 
+    chw = None    # as in _torch_sequential: image layers run channels first
+
+    def relayout(op_name, z, perm, reshape):
+        nodes.append(helper.make_node("Reshape", [z, const(reshape, f"{op_name}_shape", np.int64)],
+                                      [f"{op_name}_r"]) if perm == [0, 3, 1, 2] else
+                     helper.make_node("Transpose", [z], [f"{op_name}_t"], perm=perm))
+        if perm == [0, 3, 1, 2]:
+            nodes.append(helper.make_node("Transpose", [f"{op_name}_r"], [f"{op_name}_t"], perm=perm))
+            return f"{op_name}_t"
+        nodes.append(helper.make_node("Reshape", [f"{op_name}_t", const(reshape, f"{op_name}_shape",
+                                                                         np.int64)], [f"{op_name}_r"]))
+        return f"{op_name}_r"
+
     for i, step in enumerate(steps):
         y = f"{step.kind}{i}"
-        if step.kind == "dense":
+        if step.image and chw is None:
+            x = relayout(f"chw{i}", x, [0, 3, 1, 2], (-1,) + tuple(step.in_hwc))
+        elif not step.image and chw is not None:
+            x = relayout(f"hwc{i}", x, [0, 2, 3, 1], (-1,) + tuple(chw))
+            chw = None
+        pt, pb, pl, pr = step.pads
+        if step.kind in ("conv2d", "conv2d_t"):
+            attrs = dict(kernel_shape=list(step.kernel), strides=list(step.strides))
+            if step.kind == "conv2d":
+                attrs["pads"] = [pt, pl, pb, pr]
+            else:   # crop the full output; a negative crop is output padding
+                attrs["pads"] = [max(pt, 0), max(pl, 0), max(pb, 0), max(pr, 0)]
+                attrs["output_padding"] = [max(-pb, 0), max(-pr, 0)]
+            nodes.append(helper.make_node("Conv" if step.kind == "conv2d" else "ConvTranspose",
+                                          [x, const(step.W, f"W{i}"), const(step.b, f"b{i}")], [y],
+                                          name=f"{step.kind}_{i}", **attrs))
+        elif step.kind in ("maxpool", "avgpool"):
+            attrs = dict(kernel_shape=list(step.kernel), strides=list(step.strides),
+                         pads=[pt, pl, pb, pr])
+            if step.kind == "avgpool":
+                attrs["count_include_pad"] = 0    # Keras: the mean over the cells inside the input
+            nodes.append(helper.make_node("MaxPool" if step.kind == "maxpool" else "AveragePool",
+                                          [x], [y], **attrs))
+        elif step.kind == "upsample":
+            scales = const([1.0, 1.0, float(step.kernel[0]), float(step.kernel[1])], f"scales{i}",
+                           np.float32)
+            nodes.append(helper.make_node("Resize", [x, "", scales], [y], mode="nearest",
+                                          coordinate_transformation_mode="asymmetric",
+                                          nearest_mode="floor"))
+        elif step.kind == "gap":
+            nodes.append(helper.make_node("GlobalAveragePool", [x], [f"gap{i}_4d"]))
+            nodes.append(helper.make_node("Flatten", [f"gap{i}_4d"], [y], axis=1))
+            shape = (step.out_hwc[2],)
+        elif step.kind == "dense":
             nodes.append(helper.make_node("Gemm", [x, const(step.W, f"W{i}"), const(step.b, f"b{i}")],
                                           [y], transB=1, name=f"dense_{i}"))
             shape = (step.W.shape[0],)
@@ -493,7 +696,13 @@ def _onnx_graph(steps, name, input_name, in_shape, output_names, dtype, split=No
             nodes.append(helper.make_node("Identity", [x], [y]))
         else:
             raise ValueError(f"export_onnx: no ONNX operator for a {step.kind!r} layer")
+        if step.image and step.kind != "gap":
+            chw = shape = tuple(step.out_hwc)
+        elif step.kind == "gap":
+            chw = None
         x = _onnx_activation(step.activation, y, i, nodes, const)
+    if chw is not None:
+        x = relayout("hwc_out", x, [0, 2, 3, 1], (-1,) + tuple(chw))
     outputs = []
     if split is None:
         nodes.append(helper.make_node("Identity", [x], [output_names[0]]))
@@ -579,6 +788,10 @@ def _shape_after(steps, shape):
             shape = (step.W.shape[0],)
         elif step.kind in ("flatten", "reshape"):
             shape = tuple(step.shape)
+        elif step.kind == "gap":
+            shape = (step.out_hwc[2],)
+        elif step.image:
+            shape = tuple(step.out_hwc)
     return tuple(shape)
 
 
