@@ -5,7 +5,7 @@ import numpy as np
 from ._typing import ArrayLike
 
 from . import _core, initializers
-from . import layers as _layers
+from . import layers as _layers, regularizers as _regularizers
 from ._net import (LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
                    loss_code, parse_activation, parse_dtype, parse_loss, parse_reduction,
                    parse_threads)
@@ -155,6 +155,10 @@ def network_from_spec(layers, encoder, decoder, activation, latent_activation, o
         enc = half(encoder, "encoder", parse_activation(latent_activation or "linear", "latent_activation"))
         dec = half(decoder, "decoder", parse_activation(output_activation, "output_activation"))
         net, k = _layers.resolve_tied(enc + dec), len(enc)
+    if len(input_shape) > 1 and isinstance(net[0], _layers.Dense):
+        # images into a dense first layer: flattened, as the dense notation does (outputs come
+        # back in the input's shape)
+        input_shape = (int(np.prod(input_shape)),)
     return net, input_shape, k, None
 
 
@@ -191,6 +195,49 @@ def dense_notation(layers, activation, latent_activation, output_activation, lat
             raise ValueError(f"input_shape: {input_shape} has {int(np.prod(input_shape))} values, "
                              f"the first width of layers is {sizes[0]}")
     return dense_layers(sizes, acts), (sizes[0],), latent, sizes
+
+
+TERM_KEYS = ("loss", "reconstruction_loss", "kl_loss", "regularization_loss")  # net_train's records
+
+
+def dense_extras(layers, sizes, latent, tied, activity_regularizer):
+    """Tie the mirrored layers of the dense notation (``tied=True``) and put the activity
+    regularizers on them; returns (tied, {width index: regularizer}) for get_config.
+
+    ``activity_regularizer``: one regularizer (on the latent layer), or a dict from the index
+    of a width in ``layers`` (1 .. len(layers) - 1: the layer that outputs it) to one."""
+    if tied and sizes is None:
+        raise ValueError("tied: tied=True is for the dense notation [784, 100, 30, 100, 784]; in "
+                         "a list of layers write DenseTranspose(of=the_dense_layer)")
+    regs = {}
+    if activity_regularizer is not None:
+        if sizes is None:
+            raise ValueError("activity_regularizer: for a list of layers, give each Dense layer "
+                             "its own activity_regularizer=")
+        items = activity_regularizer.items() if isinstance(activity_regularizer, dict) \
+            else [(latent, activity_regularizer)]
+        for k, spec in items:
+            if isinstance(k, str) and k.strip().isdigit():
+                k = int(k)   # from JSON
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(sizes):
+                raise ValueError(f"activity_regularizer: keys are indices of layers' widths, "
+                                 f"1 .. {len(sizes) - 1}, got {k!r}")
+            layer = layers[k - 1]
+            layer.activity_regularizer = _layers.check_regularizer(
+                spec, layer.activation, f"activity_regularizer[{k}]")
+            regs[int(k)] = layer.activity_regularizer
+    if tied:
+        L = len(sizes) - 1
+        if list(sizes) != list(reversed(sizes)) or 2 * latent != L:
+            raise ValueError(f"tied: tied weights need a decoder that mirrors the encoder, got "
+                             f"layers {list(sizes)}")
+        for j in range(latent, L):   # decoder layer j (0-based) inverts encoder layer L-1-j
+            of, old = layers[L - 1 - j], layers[j]
+            layers[j] = _layers.DenseTranspose(of, activation=old.activation)
+            if getattr(old, "activity_regularizer", None) is not None:
+                raise ValueError(f"activity_regularizer[{j + 1}]: a tied decoder layer takes no "
+                                 f"activity regularizer here; put it on an encoder layer")
+    return bool(tied), regs
 
 
 class Autoencoder(Persistable, Interop):
@@ -267,10 +314,11 @@ class Autoencoder(Persistable, Interop):
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
                  seed=None, dtype="float32", threads=1, latent_index=None, encoder=None,
                  decoder=None, input_shape=None, weight_decay=None, kernel_initializer=None,
-                 loss_reduction="sum", metrics=None):
+                 loss_reduction="sum", metrics=None, tied=False, activity_regularizer=None):
         net_layers, in_shape, latent, sizes = network_from_spec(
             layers, encoder, decoder, activation, latent_activation, output_activation,
             latent_index, input_shape)
+        self._tied, self._regs = dense_extras(net_layers, sizes, latent, tied, activity_regularizer)
         self.kernel_initializer = initializers.assign(net_layers, kernel_initializer)
         self.loss = parse_loss(loss)
         self.loss_reduction = parse_reduction(loss_reduction)
@@ -392,25 +440,39 @@ class Autoencoder(Persistable, Interop):
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data, X, Y)
 
+        keys = self._history_keys()
+
         def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
-            return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
-                                    shuffle, self.optimizer.learning_rate, noise_code, level,
-                                    max_wrong, loss_tol)
+            recs = [records[k][start:start + count] if k in records else None for k in TERM_KEYS]
+            return self._train_in_c(X, Y, recs, count, batch, shuffle,
+                                    self.optimizer.learning_rate, noise_code, level, max_wrong,
+                                    loss_tol)
 
         run_chunk = watch_collapse(self, X, run_chunk)
-        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
+        return fit_loop(self, run_chunk, epochs, keys, python_callbacks, validate, verbose)
 
-    def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
+    def _penalised(self):
+        """Whether a layer has an activity regularizer: the history then logs the terms apart."""
+        return any(layer.regularizer_fields()[0] != _core.REG_NONE for layer in self.net.layers)
+
+    def _history_keys(self):
+        return ["loss", "reconstruction_loss", "regularization_loss"] if self._penalised() else ["loss"]
+
+    def _train_in_c(self, X, Y, records, epochs, batch, shuffle, lr, noise, level, max_wrong,
                     loss_tol):
-        """One ``_core.net_train`` call: ``epochs`` epochs of X -> Y, each epoch's loss into ``losses``.
+        """One ``_core.net_train`` call: ``epochs`` epochs of X -> Y, each epoch's loss, and its
+        terms, into ``records`` (loss, reconstruction, KL, penalties: arrays or None; one
+        array: the loss alone).
         Returns (epochs done, status); the optimizer's step count follows even on Ctrl-C."""
         opt, net = self.optimizer, self.net
         if opt.m is None or opt.m.shape != self.params.shape:
             opt.reset(self.params.size, self.dtype)
+        if isinstance(records, np.ndarray):
+            records = [records]
         t = np.array([opt.t], dtype=np.int64)
         try:
             return net.train(
-                X, Y, opt, t, self.rng_state, [losses], loss=self._loss_code, batch=batch,
+                X, Y, opt, t, self.rng_state, records, loss=self._loss_code, batch=batch,
                 shuffle=bool(shuffle), epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol,
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
@@ -455,7 +517,10 @@ class Autoencoder(Persistable, Interop):
 
         def logs():
             out = metric_logs(metrics, self._rows_out, X, Y) if X is not None else {}
-            out["val_loss"] = self.net.loss(Xv, Yv, self._loss_code, self.threads)
+            total, recon, _, pen = self.net.loss_terms(Xv, Yv, self._loss_code, self.threads)
+            out["val_loss"] = total
+            if self._penalised():
+                out["val_reconstruction_loss"], out["val_regularization_loss"] = recon, pen
             out.update(metric_logs(metrics, self._rows_out, Xv, Yv, "val_"))
             return out
         return logs
@@ -470,6 +535,22 @@ class Autoencoder(Persistable, Interop):
         (n, h, w, c) for a convolutional code."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         return shaped(self.net.forward(X, 0, self.latent_index, self.threads), self.latent_shape)
+
+    def layer_output(self, X: ArrayLike, layer: int) -> np.ndarray:
+        """The output of layer ``layer`` (1 .. number of layers; the latent layer is
+        ``latent_index``) for X, deterministically (no noise, no dropout): (n, its width)."""
+        layer = as_int(layer, "layer", 1, self.net.L)
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        return self.net.forward(X, 0, layer, self.threads)
+
+    def hash(self, X: ArrayLike, threshold: float = 0.5) -> np.ndarray:
+        """Semantic hashing: the codes of X thresholded at ``threshold``, bit j for unit j, read
+        as one integer per sample: (n,) int64. For codes of at most 63 units."""
+        Z = np.asarray(self.encode(X)).reshape(len(X) if hasattr(X, "__len__") else 1, -1)
+        k = Z.shape[1]
+        if k > 63:
+            raise ValueError(f"hash: the code has {k} units; a hash holds at most 63 bits")
+        return ((Z > threshold).astype(np.int64) << np.arange(k, dtype=np.int64)).sum(axis=1)
 
     def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim) (or codes of the latent
@@ -588,6 +669,11 @@ class Autoencoder(Persistable, Interop):
                    "activation": [[a.name, a.beta] for a in self.activations],
                    **common, "latent_index": self.latent_index,
                    "kernel_initializer": initializers.config(self.kernel_initializer)}
+            if self._tied:
+                cfg["tied"] = True
+            if self._regs:
+                cfg["activity_regularizer"] = {str(k): _regularizers.to_config(r)
+                                               for k, r in self._regs.items()}
             if self.input_shape != (self.layers[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg

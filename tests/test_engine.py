@@ -280,9 +280,13 @@ def test_gradients_of_activity_penalties(reg):
 # ---- models built from layers ----
 
 def test_shape_errors_name_the_layer():
-    with pytest.raises(ValueError, match=r"layer 0 \(Dense\): expected a flat input \(n,\), got shape "
-                                         r"\(8, 8, 1\); put a Flatten\(\) before it"):
-        Autoencoder(encoder=[L.Dense(3)], decoder=[L.Dense(64)], input_shape=(8, 8, 1))
+    # images into a first Dense layer are flattened (issue 15's example, as the dense notation)
+    ae = Autoencoder(encoder=[L.Dense(3)], decoder=[L.Dense(64)], input_shape=(8, 8, 1))
+    assert ae.reconstruct(np.zeros((2, 8, 8, 1))).shape == (2, 8, 8, 1)
+    with pytest.raises(ValueError, match=r"layer 1 \(Dense\): expected a flat input \(n,\), got shape "
+                                         r"\(8, 8\); put a Flatten\(\) before it"):
+        Autoencoder(encoder=[L.Reshape((8, 8)), L.Dense(3)], decoder=[L.Dense(64)],
+                    input_shape=(64,))
     with pytest.raises(ValueError, match=r"layer 3 \(Reshape\): cannot reshape \(64,\) \(64 values\) "
                                          r"to \(7, 7, 1\) \(49 values\)"):
         Autoencoder(encoder=[L.Flatten(), L.Dense(2)], decoder=[L.Dense(64), L.Reshape((7, 7, 1))],
