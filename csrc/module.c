@@ -50,6 +50,11 @@ static PyArrayObject *get_array(PyObject *obj, const char *name, int typenum, in
                      ndim == 1 ? "" : "s", PyArray_NDIM(a));
         return NULL;
     }
+    if (!PyArray_ISNOTSWAPPED(a)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected the machine's byte order, got dtype %S "
+                     "(use a.astype(a.dtype.newbyteorder('=')))", name, PyArray_DESCR(a));
+        return NULL;
+    }
     if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
         PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous, aligned array", name);
         return NULL;
@@ -366,7 +371,8 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
     return 0;
 }
 
-/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1 */
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1, or t (nothing
+   written) when a value of the step would not be finite */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     PyObject *op, *om, *ov, *og;
     int kind;
@@ -381,25 +387,34 @@ static PyObject *py_optim_step(PyObject *self, PyObject *args) {
         !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t))
         return NULL;
     int64_t n = PyArray_SIZE(p);
-    Py_BEGIN_ALLOW_THREADS
+    Py_BEGIN_ALLOW_THREADS /* refused (t unchanged, nothing written) when a value would not be finite */
     if (PyArray_TYPE(p) == NPY_FLOAT64) sia_optim_step_f64(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
     else sia_optim_step_f32(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
     Py_END_ALLOW_THREADS
     return PyLong_FromLongLong(o.t);
 }
 
-static sia_rng *get_rng(PyObject *obj) {
+/* The generator state, uint64 (4,). A state read (not only written, as rng_seed does) must not
+   be all zeros: xoshiro256** never leaves that state and yields only 0 from it. */
+static sia_rng *get_rng_out(PyObject *obj, int read) {
     PyArrayObject *a = get_array(obj, "rng_state", NPY_UINT64, 1, 1);
     if (!a || check_dim(a, "rng_state", 0, 4)) return NULL;
+    const uint64_t *s = PyArray_DATA(a);
+    if (read && !(s[0] | s[1] | s[2] | s[3])) {
+        PyErr_SetString(PyExc_ValueError, "rng_state: expected a generator state that is not all "
+                        "zeros (xoshiro256** yields only 0 from it), got [0, 0, 0, 0]");
+        return NULL;
+    }
     return (sia_rng *)PyArray_DATA(a);
 }
+static sia_rng *get_rng(PyObject *obj) { return get_rng_out(obj, 1); }
 
 /* rng_seed(state, seed): fills the uint64 (4,) state from a seed. */
 static PyObject *py_rng_seed(PyObject *self, PyObject *args) {
     PyObject *ostate;
     unsigned long long seed;
     if (!PyArg_ParseTuple(args, "OK", &ostate, &seed)) return NULL;
-    sia_rng *r = get_rng(ostate);
+    sia_rng *r = get_rng_out(ostate, 0);
     if (!r) return NULL;
     sia_rng_seed(r, seed);
     Py_RETURN_NONE;
@@ -954,7 +969,7 @@ static PyMethodDef methods[] = {
     {"act_backward", py_act_backward, METH_VARARGS, "act_backward(dinp, dout, out, kind, beta)"},
     {"loss_forward", py_loss_forward, METH_VARARGS, "loss_forward(z, y, t, loss, kind, beta) -> float"},
     {"loss_backward", py_loss_backward, METH_VARARGS, "loss_backward(dz, z, y, t, loss, kind, beta)"},
-    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t"},
+    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1, or t when refused"},
     {"rng_seed", py_rng_seed, METH_VARARGS, "rng_seed(state, seed)"},
     {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},

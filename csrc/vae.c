@@ -288,7 +288,8 @@ static void FN(vae_part_task)(void *ctx, int64_t i) {
 
 /* One step over the rows (B,) split into parts (>= 2): forward, backward, the summed gradient
    and the update, on up to `parts` threads. out: the step's means. Returns SIA_OK, or
-   SIA_EDIVERGED (nothing applied) when a loss or gradient is not finite. */
+   SIA_EDIVERGED (nothing applied) when a loss, a gradient or an updated parameter is not
+   finite. */
 static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const REAL *X,
                               const int64_t *rows, int64_t B, int64_t P, int parts, int loss,
                               double w, sia_optim *opt, REAL *m, REAL *v, double out[3]) {
@@ -304,8 +305,7 @@ static int FN(vae_split_step)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, const R
     }
     for (int j = 0; j < 3; j++) out[j] /= (double)B;
     if (!ok) return SIA_EDIVERGED;
-    FN(sia_optim_step_parts)(vae->enc.params, m, v, vae->enc.grads, tr->pgrads, P, parts, opt);
-    return SIA_OK;
+    return FN(sia_optim_step_parts)(vae->enc.params, m, v, vae->enc.grads, tr->pgrads, P, parts, opt);
 }
 
 int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state *st,
@@ -351,7 +351,8 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
             if (!isfinite(out[0])) return SIA_EDIVERGED;
             if (!FN(vae_backward)(vae, E, D, tr->eps, B, cfg->loss, w, 0, 1)) /* writes every gradient */
                 return SIA_EDIVERGED;
-            FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt);
+            if (FN(sia_optim_step)(vae->enc.params, m, v, vae->enc.grads, P, opt) != SIA_OK)
+                return SIA_EDIVERGED; /* an updated parameter would not be finite */
         }
         st->loss_sum += out[0] * (double)B;
         st->recon_sum += out[1] * (double)B;

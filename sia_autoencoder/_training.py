@@ -4,11 +4,16 @@ import time
 import numpy as np
 
 from ._progress import Progress
+from ._validate import fitting
 from .callbacks import Callback, History, LossThreshold, PixelErrorStop
 
 
+MAX_CHUNK = 1 << 16  # epochs per call into C at most: their logs are allocated per call
+
+
 class TrainingDivergedError(FloatingPointError):
-    """The loss or a gradient became NaN or inf; the model keeps its last finite weights."""
+    """The loss, a gradient or an updated weight became NaN or inf; the model keeps its last
+    finite weights."""
 
 
 def split_callbacks(callbacks):
@@ -26,19 +31,54 @@ def split_callbacks(callbacks):
 def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbose=0, lr=None):
     """Run ``epochs`` epochs through ``run_chunk(records, start, n) -> (done, status)``.
 
-    ``records`` maps each key of ``keys`` (e.g. 'loss') to a float64 array of ``epochs`` NaNs
-    that the C core fills as epochs complete; status is 0 (done), 1 (a stop condition in C
-    was met) or 2 (diverged). ``validate()`` returns a dict of validation logs. Python is called
-    once per epoch only when callbacks or validation need it; otherwise chunks run in C.
-    On Ctrl-C or divergence the completed epochs are kept in ``model.history_``.
+    ``records`` maps each key of ``keys`` (e.g. 'loss') to a float64 array of NaNs, one per
+    epoch of the chunk from ``start``, that the C core fills as epochs complete; status is 0
+    (done), 1 (a stop condition in C was met) or 2 (diverged). ``validate()`` returns a dict of
+    validation logs. Python is called once per epoch only when callbacks or validation need it;
+    otherwise chunks run in C. Whatever ends the call (Ctrl-C, another exception raised by a
+    signal handler, divergence), the completed epochs are kept in ``model.history_``. A model
+    runs one fit at a time: a second one (another thread, a callback) raises RuntimeError.
     """
+    with fitting(model):
+        return _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr)
+
+
+class _Records(dict):
+    """The per-epoch logs the C core writes, for the epochs of the current chunk only (so that
+    ``epochs=10**12`` allocates nothing up front): ``records[key][e]`` for the fit's epoch e."""
+
+    def __init__(self, keys):
+        super().__init__()
+        self.keys_, self.start = list(keys), 0
+
+    def new_chunk(self, start, n):
+        self.start = start
+        for k in self.keys_:
+            self[k] = _Offset(np.full(n, np.nan), start)
+
+
+class _Offset:
+    """A float64 array of NaNs indexed by the fit's epoch numbers from ``start`` on: indexing
+    gives the array's own elements and views, which the C core writes."""
+
+    def __init__(self, arr, start):
+        self.arr, self.start = arr, start
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            shift = lambda i: None if i is None else i - self.start  # noqa: E731
+            return self.arr[shift(key.start):shift(key.stop):key.step]
+        return self.arr[key - self.start]
+
+
+def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
     history = History()
     model.history_ = history
     model.stop_training = False
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin()
-    records = {k: np.full(max(epochs, 1), np.nan) for k in keys}
+    records = _Records(keys)
     progress = Progress(epochs, verbose)
     per_epoch = bool(callbacks) or validate is not None
     done, chunk, recorded = 0, 1, 0   # epochs run in C; epochs in the history
@@ -81,25 +121,31 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
     try:
         while done < epochs and not model.stop_training:
             n = 1 if per_epoch else (min(chunk, epochs - done) if progress.active else epochs - done)
+            n = min(n, MAX_CHUNK)
             t0 = time.perf_counter()
+            records.new_chunk(done, n)
             k, status = run_chunk(records, done, n)
             done += k
             record(done)
             if status == 2:
                 hint = f" (now {lr:g})" if lr is not None else ""
                 raise TrainingDivergedError(
-                    f"training diverged in epoch {model.epochs_trained_ + 1}: the loss or a gradient "
-                    f"became NaN or inf. The model keeps the weights of its last finite step. "
+                    f"training diverged in epoch {model.epochs_trained_ + 1}: the loss, a gradient "
+                    f"or an updated weight became NaN or inf. The model keeps the weights of its "
+                    f"last finite step. "
                     f"Try a lower learning rate{hint}, or inputs scaled to [0, 1].")
             if status == 1:
                 history.stopped_by = "stop condition"
                 break
             if time.perf_counter() - t0 < 0.05:
                 chunk *= 2
-    except KeyboardInterrupt:
-        # Wherever the interrupt landed (in C, in validation, between the two), every epoch the
-        # C core completed is in the history: their weights are the model's.
-        record_bulk(int(np.count_nonzero(~np.isnan(records[keys[0]]))))
+    except BaseException as exc:
+        # Wherever the interrupt (Ctrl-C, or any exception a signal handler raised) landed (in C,
+        # in validation, between the two), every epoch the C core completed is in the history:
+        # their weights are the model's.
+        if not isinstance(exc, TrainingDivergedError) and keys[0] in records:
+            ran = records.start + int(np.count_nonzero(~np.isnan(records[keys[0]].arr)))
+            record_bulk(ran)
         raise
     finally:
         progress.close()

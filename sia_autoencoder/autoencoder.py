@@ -5,7 +5,9 @@ from . import _core
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
-from ._validate import as_float, as_int, as_matrix
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, check_activations,
+                        as_vector, check_alloc, check_optimizer, check_rng_state,
+                        check_targets)
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -113,6 +115,8 @@ class Autoencoder(Persistable):
         self.loss = parse_loss(loss)
         self.optimizer = get_optimizer(optimizer, learning_rate)
         self.dtype = parse_dtype(dtype)
+        check_activations(acts, self.dtype)
+        check_optimizer(self.optimizer, self.dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
@@ -124,6 +128,15 @@ class Autoencoder(Persistable):
         self.stop_training = False
 
     # ---- parameters ----
+    @property
+    def rng_state(self):
+        """The training loop's generator state (xoshiro256**), uint64 (4,); never all zeros."""
+        return self._rng_state
+
+    @rng_state.setter
+    def rng_state(self, state):
+        self._rng_state = check_rng_state(state)
+
     @property
     def params(self):
         """All weights and biases, one flat vector (W1, b1, W2, b2, ...); write to it in place."""
@@ -179,7 +192,9 @@ class Autoencoder(Persistable):
         n = X.shape[0]
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
                                           width_what="the model's output width")
-        epochs = as_int(epochs, "epochs", 0)
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        check_optimizer(self.optimizer, self.dtype)
+        epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, n)
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
@@ -250,6 +265,7 @@ class Autoencoder(Persistable):
         Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
                                              width=self.layers[-1], rows=Xv.shape[0],
                                              width_what="the model's output width")
+        check_targets(Yv, "validation_data X" if Yv is Xv else "validation_data Y", self.loss)
         return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
 
     # ---- inference ----
@@ -273,6 +289,7 @@ class Autoencoder(Persistable):
         X = as_matrix(X, "X", self.dtype, width=self.layers[0])
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
                                           width_what="the model's output width")
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
         return self.net.loss(X, Y, self.loss, self.threads)
 
     def pixel_errors(self, X, Y=None):
@@ -296,7 +313,8 @@ class Autoencoder(Persistable):
         if self.latent_dim != 2:
             raise ValueError(f"latent_grid: needs a 2-D latent space, this one has {self.latent_dim}")
         n = as_int(n, "n", 1)
-        lo, hi = np.broadcast_to(np.asarray(low, float), 2), np.broadcast_to(np.asarray(high, float), 2)
+        check_alloc(n * n, 8 * (2 + self.layers[-1]), "n", f"grid points ({n}²)")
+        lo, hi = as_range(low, "low"), as_range(high, "high")
         z1 = np.linspace(lo[0], hi[0], n)
         z2 = np.linspace(hi[1], lo[1], n)
         Z = np.array([(a, b) for b in z2 for a in z1])
@@ -306,14 +324,8 @@ class Autoencoder(Persistable):
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
-        ends = []
-        for v, name in ((a, "a"), (b, "b")):
-            try:
-                v = np.asarray(v).reshape(1, -1)
-            except (ValueError, TypeError):
-                pass  # as_matrix says what is wrong with it
-            ends.append(as_matrix(v, name, self.dtype, width=self.layers[0]))
-        codes = self.encode(np.concatenate(ends))
+        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.layers[0])
+                                            for v, name in ((a, "a"), (b, "b"))]))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 

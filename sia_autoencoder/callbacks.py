@@ -5,8 +5,25 @@ Stop conditions that only need the training data (:class:`PixelErrorStop`,
 per epoch. Any other callback is called after every epoch.
 """
 import math
+import numbers
 
 import numpy as np
+
+from ._validate import INT64_MAX
+
+
+def _real(x):
+    """A finite real number of any type (np.float32 included), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and math.isfinite(x)
+
+
+def _count(x, name):
+    """An integer in [0, 2**63 - 1] (the C core's range)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {x!r}")
+    if x > INT64_MAX:
+        raise ValueError(f"{name}: expected an integer <= 2**63 - 1, got {x!r}")
+    return int(x)
 
 __all__ = ["History", "Callback", "EarlyStopping", "PixelErrorStop", "LossThreshold"]
 
@@ -20,9 +37,14 @@ class History:
         self.stopped_by = None   # the name of the stop condition that ended training, if any
 
     def append(self, epoch, logs):
-        self.epoch.append(epoch)
+        """One epoch's logs. Every list keeps one value per epoch: a key missing from ``logs``
+        (validation cut short by Ctrl-C) gets NaN, a new key NaN for the epochs before it."""
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            self.history.setdefault(key, [math.nan] * len(self.epoch)).append(float(value))
+        for key, values in self.history.items():
+            if len(values) == len(self.epoch):
+                values.append(math.nan)
+        self.epoch.append(epoch)
 
     def __len__(self):
         return len(self.epoch)
@@ -56,16 +78,14 @@ class PixelErrorStop(Callback):
     """
 
     def __init__(self, max_wrong=1):
-        if not isinstance(max_wrong, (int, np.integer)) or max_wrong < 0:
-            raise ValueError(f"PixelErrorStop.max_wrong: expected an integer >= 0, got {max_wrong!r}")
-        self.max_wrong = int(max_wrong)
+        self.max_wrong = _count(max_wrong, "PixelErrorStop.max_wrong")
 
 
 class LossThreshold(Callback):
     """Stop once an epoch's training loss falls below ``eps``. Checked in C after every epoch."""
 
     def __init__(self, eps):
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        if not (_real(eps) and eps > 0):
             raise ValueError(f"LossThreshold.eps: expected a finite number > 0, got {eps!r}")
         self.eps = float(eps)
 
@@ -77,10 +97,15 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best_weights=False):
-        if not isinstance(patience, (int, np.integer)) or patience < 0:
-            raise ValueError(f"EarlyStopping.patience: expected an integer >= 0, got {patience!r}")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
-        self.restore_best_weights = restore_best_weights
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"EarlyStopping.monitor: expected the name of a log like 'val_loss', "
+                             f"got {monitor!r}")
+        self.monitor = monitor
+        self.patience = _count(patience, "EarlyStopping.patience")
+        if not (_real(min_delta) and min_delta >= 0):
+            raise ValueError(f"EarlyStopping.min_delta: expected a finite number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.restore_best_weights = bool(restore_best_weights)
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.best_epoch, self.best_params = math.inf, 0, None, None

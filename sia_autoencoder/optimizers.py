@@ -3,6 +3,7 @@
 The update itself runs in C (``csrc/optim.c``), element-wise, for one step here or for every
 step of an epoch inside the training loop.
 """
+import copy
 import numbers
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ class _Optimizer:
     v: np.ndarray = field(default=None, init=False, repr=False)  # second state (Adam's v)
 
     def __post_init__(self):
-        _check_range(self, "learning_rate", self.learning_rate, 0, None, low_open=True)
+        self.learning_rate = _check_range(self, "learning_rate", self.learning_rate, 0, None, low_open=True)
 
     def reset(self, n, dtype):
         """Zero the state for ``n`` parameters of ``dtype``."""
@@ -65,7 +66,7 @@ class Momentum(_Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_range(self, "momentum", self.momentum, 0, 1, high_open=True)
+        self.momentum = _check_range(self, "momentum", self.momentum, 0, 1, high_open=True)
 
 
 @dataclass
@@ -80,9 +81,9 @@ class Adam(_Optimizer):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_range(self, "beta1", self.beta1, 0, 1, high_open=True)
-        _check_range(self, "beta2", self.beta2, 0, 1, high_open=True)
-        _check_range(self, "eps", self.eps, 0, None, low_open=True)
+        self.beta1 = _check_range(self, "beta1", self.beta1, 0, 1, high_open=True)
+        self.beta2 = _check_range(self, "beta2", self.beta2, 0, 1, high_open=True)
+        self.eps = _check_range(self, "eps", self.eps, 0, None, low_open=True)
 
 
 _NAMES = {"gd": GradientDescent, "sgd": GradientDescent, "gradient_descent": GradientDescent,
@@ -106,9 +107,12 @@ def get_optimizer(spec, learning_rate=None):
     if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
         learning_rate = float(learning_rate)  # np.float32 and friends; anything else is refused below
     if isinstance(spec, _Optimizer):
+        # The model's own copy: two models given one instance do not share its state, and
+        # learning_rate= leaves the caller's object as it was.
+        spec = copy.deepcopy(spec)
         if learning_rate is not None:
-            _check_range(spec, "learning_rate", learning_rate, 0, None, low_open=True)
-            spec.learning_rate = float(learning_rate)
+            spec.learning_rate = _check_range(spec, "learning_rate", learning_rate, 0, None,
+                                              low_open=True)
         return spec
     if isinstance(spec, str) and spec.lower().replace("-", "_") in _NAMES:
         cls = _NAMES[spec.lower().replace("-", "_")]
@@ -119,7 +123,11 @@ def get_optimizer(spec, learning_rate=None):
 
 def _check_range(obj, name, value, low, high, low_open=False, high_open=False):
     import math
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # Any real number type (np.float32, np.int64, fractions ...); then stored as a float.
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(value)
+    if ok:
+        value = float(value)
     ok = ok and (value > low if low_open else value >= low)
     if high is not None:
         ok = ok and (value < high if high_open else value <= high)
@@ -127,3 +135,4 @@ def _check_range(obj, name, value, low, high, low_open=False, high_open=False):
         lo = f"{'(' if low_open else '['}{low}"
         hi = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
         raise ValueError(f"{type(obj).__name__}.{name}: expected a number in {lo}, {hi}, got {value!r}")
+    return value

@@ -10,7 +10,8 @@ from . import _core
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks
-from ._validate import as_float, as_int, as_matrix
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, check_activations,
+                        as_vector, check_alloc, check_optimizer, check_targets)
 from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
 from .io import Persistable
 from .optimizers import get_optimizer
@@ -89,6 +90,8 @@ class VAE(Persistable):
         self.kl_warmup_epochs = as_int(kl_warmup_epochs, "kl_warmup_epochs", 0)
         self.optimizer = get_optimizer(optimizer, learning_rate)
         self.dtype = parse_dtype(dtype)
+        check_activations(self.activations + [self.output_activation], self.dtype)
+        check_optimizer(self.optimizer, self.dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
@@ -118,6 +121,8 @@ class VAE(Persistable):
         self.enc.grads, self.dec.grads = self._grads[:P], self._grads[P:]
 
     # ---- parameters ----
+    rng_state = Autoencoder.rng_state
+
     @property
     def params(self):
         """All weights and biases, one flat vector: the encoder's (W1, b1, ...), then the decoder's."""
@@ -184,8 +189,10 @@ class VAE(Persistable):
         'reconstruction_loss' and 'kl_loss' (the unweighted KL).
         """
         X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        check_targets(X, "X", self.loss)
+        check_optimizer(self.optimizer, self.dtype)
         n = X.shape[0]
-        epochs = as_int(epochs, "epochs", 0)
+        epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, n)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
@@ -222,6 +229,7 @@ class VAE(Persistable):
                 raise ValueError("validation_data: a VAE reconstructs its input; expected X_val "
                                  f"(or (X_val, None)), got a tuple of {len(validation_data)}")
         Xv = as_matrix(validation_data, "validation_data", self.dtype, width=self.input_dim)
+        check_targets(Xv, "validation_data", self.loss)
         eps = self._fixed_eps(Xv.shape[0], 0)
 
         def validate():
@@ -245,6 +253,7 @@ class VAE(Persistable):
         'kl_loss'.
         """
         X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        check_targets(X, "X", self.loss)
         total, recon, kl = self._loss_terms(X, self._fixed_eps(X.shape[0], seed), self.beta)
         if return_terms:
             return {"loss": total, "reconstruction_loss": recon, "kl_loss": kl}
@@ -254,6 +263,7 @@ class VAE(Persistable):
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
         the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
         X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        check_targets(X, "X", self.loss)
         eps = as_matrix(eps, "eps", self.dtype, width=self.latent_dim, rows=X.shape[0],
                         width_what="latent_dim")
         w = self.beta if kl_weight is None else as_float(kl_weight, "kl_weight", 0.0)
@@ -289,6 +299,7 @@ class VAE(Persistable):
         left untouched.
         """
         n = as_int(n, "n", 1)
+        check_alloc(n, 8 * (self.latent_dim + self.input_dim), "n", "samples")
         Z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         out = self.decode(Z)
         return (out, Z) if return_latent else out
@@ -303,11 +314,11 @@ class VAE(Persistable):
             raise ValueError(f"latent_grid: needs a latent space of 2 or more dimensions, this one "
                              f"has {self.latent_dim}")
         n = as_int(n, "n", 1)
+        check_alloc(n * n, 8 * (self.latent_dim + self.input_dim), "n", f"grid points ({n}²)")
         d0, d1 = (as_int(d, "dims", 0, self.latent_dim - 1) for d in dims)
         if d0 == d1:
             raise ValueError(f"dims: expected two different latent dimensions, got {tuple(dims)}")
-        lo = np.broadcast_to(np.asarray(low, float), 2)
-        hi = np.broadcast_to(np.asarray(high, float), 2)
+        lo, hi = as_range(low, "low"), as_range(high, "high")
         z1, z2 = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)
         Z = np.zeros((n * n, self.latent_dim))
         Z[:, d0] = np.tile(z1, n)
@@ -318,7 +329,8 @@ class VAE(Persistable):
         """Decode ``steps`` evenly spaced points on the segment between the mean codes of the
         inputs a and b (each a vector of input_dim): (steps, input_dim)."""
         steps = as_int(steps, "steps", 2)
-        codes = self.encode(np.stack([np.asarray(a, float).ravel(), np.asarray(b, float).ravel()]))
+        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.input_dim)
+                                            for v, name in ((a, "a"), (b, "b"))]))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 
