@@ -114,10 +114,10 @@ def check_optimizer(opt, dtype, where="optimizer"):
             check_below_one(getattr(opt, key), f"{name}.{key}", dtype)
 
 
-def check_activations(activations, dtype, where="activation"):
+def check_activations(activations, dtype):
     """Every β must be a finite nonzero number once cast to the model's dtype."""
     for i, act in enumerate(activations):
-        check_in_dtype(act.beta, f"{where}[{i}] ({act.name}) β", dtype)
+        check_in_dtype(act.beta, f"activation: β of layer {i + 1} ({act.name})", dtype)
 
 
 def _memory_bytes():
@@ -136,16 +136,18 @@ def check_alloc(count, row_bytes, name, what="rows"):
                           f"machine's memory ({_memory_bytes() / 2**30:.4g} GiB)")
 
 
-def as_range(value, name):
-    """``low``/``high`` of a latent grid: one finite number, or a pair of them (one per axis)."""
+def as_range(value, name, dtype=np.float64):
+    """``low``/``high`` of a latent grid: one finite number, or a pair of them (one per axis),
+    that the model's dtype can hold."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
         arr = None
     if arr is None or arr.dtype.kind not in "biuf" or arr.ndim > 1 or arr.size not in (1, 2) \
-            or (arr.ndim == 1 and arr.size != 2) or not np.isfinite(arr.astype(float)).all():
-        raise ValueError(f"{name}: expected a finite number or a pair of them (one per axis), "
-                         f"got {value!r}")
+            or (arr.ndim == 1 and arr.size != 2) or not np.isfinite(arr.astype(float)).all() \
+            or (np.abs(arr.astype(float)) > float(np.finfo(dtype).max)).any():
+        raise ValueError(f"{name}: expected a finite number or a pair of them (one per axis) "
+                         f"within the range of {np.dtype(dtype).name}, got {value!r}")
     return np.broadcast_to(arr.astype(float), 2)
 
 

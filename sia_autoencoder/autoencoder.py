@@ -314,10 +314,10 @@ class Autoencoder(Persistable):
             raise ValueError(f"latent_grid: needs a 2-D latent space, this one has {self.latent_dim}")
         n = as_int(n, "n", 1)
         check_alloc(n * n, 8 * (2 + self.layers[-1]), "n", f"grid points ({n}²)")
-        lo, hi = as_range(low, "low"), as_range(high, "high")
+        lo, hi = as_range(low, "low", self.dtype), as_range(high, "high", self.dtype)
         z1 = np.linspace(lo[0], hi[0], n)
         z2 = np.linspace(hi[1], lo[1], n)
-        Z = np.array([(a, b) for b in z2 for a in z1])
+        Z = np.stack([np.tile(z1, n), np.repeat(z2, n)], axis=1)
         return self.decode(Z), Z
 
     def interpolate(self, a, b, steps=10):

@@ -35,9 +35,14 @@ class _Optimizer:
             self.reset(p.size, p.dtype)
 
     def step(self, p, g):
-        """One update of the flat parameters ``p`` (n,) in place, from the gradient ``g`` (n,)."""
+        """One update of the flat parameters ``p`` (n,) in place, from the gradient ``g`` (n,).
+        Raises FloatingPointError, with nothing changed, when the update would not be finite."""
         self._ready(p)
-        self.t = _core.optim_step(p, self.m, self.v, g, *self._args(), self.t)
+        t = _core.optim_step(p, self.m, self.v, g, *self._args(), self.t)
+        if t == self.t:
+            raise FloatingPointError(f"{type(self).__name__}.step: a parameter or a moment would "
+                                     f"become NaN or inf; the step was not applied")
+        self.t = t
 
     def _args(self):
         """(kind, lr, momentum, beta1, beta2, eps) for the C core."""

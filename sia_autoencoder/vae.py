@@ -318,7 +318,7 @@ class VAE(Persistable):
         d0, d1 = (as_int(d, "dims", 0, self.latent_dim - 1) for d in dims)
         if d0 == d1:
             raise ValueError(f"dims: expected two different latent dimensions, got {tuple(dims)}")
-        lo, hi = as_range(low, "low"), as_range(high, "high")
+        lo, hi = as_range(low, "low", self.dtype), as_range(high, "high", self.dtype)
         z1, z2 = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)
         Z = np.zeros((n * n, self.latent_dim))
         Z[:, d0] = np.tile(z1, n)

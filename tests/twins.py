@@ -72,7 +72,17 @@ def loss_backward(z, y, t, loss, kind, beta, dtype=np.float64):
 
 
 def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0):
-    """The closed form of one step; returns new (p, m, v, t)."""
+    """The closed form of one step; returns new (p, m, v, t), or the old ones (t unchanged)
+    when a new value would not be finite (or lie within 2^-10 of the dtype's largest number)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        new = _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t)
+    big = np.finfo(np.asarray(p).dtype).max * (1 - 1 / 1024)
+    if all((np.abs(a) <= big).all() for a in new[:3]):
+        return new
+    return p, m, v, t
+
+
+def _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t):
     t += 1
     if kind == GD:
         return p - lr * g, m, v, t
