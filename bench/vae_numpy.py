@@ -279,11 +279,12 @@ class Xoshiro:
 
 
 def replay_epochs(state, n, k, batch, epochs, shuffle=True):
-    """The sample order and ε of each epoch of one C training call: [(order, [eps (B, k), ...])]."""
+    """The sample order and ε of each epoch of C training: [(order, [eps (B, k), ...])]. Each
+    epoch shuffles 0..n-1 afresh, so the epochs do not depend on how fit calls split them."""
     rng = Xoshiro(state)
-    order = list(range(n))
     out = []
     for _ in range(epochs):
+        order = list(range(n))
         if shuffle:
             rng.shuffle(order)
         eps = []

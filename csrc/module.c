@@ -12,6 +12,7 @@
 #include "sia.h"
 
 #define SLICE_NS 50000000LL /* a training call re-takes the GIL this often to check for Ctrl-C */
+static int64_t slice_ns = SLICE_NS; /* the tests shorten it (_set_slice_ns) to pause at every check */
 
 /* ---- argument checks ---- */
 
@@ -113,12 +114,12 @@ static int raise_status(int status) {
 }
 
 /* Calls run(ctx, deadline) with the GIL released until it returns anything but SIA_PAUSED,
- * giving each call a deadline SLICE_NS ahead; between calls it re-takes the GIL and checks for
+ * giving each call a deadline slice_ns ahead; between calls it re-takes the GIL and checks for
  * Ctrl-C. Returns the last status, or -1 with KeyboardInterrupt (or the handler's error) set. */
 static int run_in_slices(int (*run)(void *ctx, int64_t deadline), void *ctx) {
     int status;
     PyThreadState *ts = PyEval_SaveThread();
-    while ((status = run(ctx, sia_now_ns() + SLICE_NS)) == SIA_PAUSED) {
+    while ((status = run(ctx, sia_now_ns() + slice_ns)) == SIA_PAUSED) {
         PyEval_RestoreThread(ts);
         if (PyErr_CheckSignals() < 0) return -1;
         ts = PyEval_SaveThread();
@@ -458,6 +459,243 @@ static PyObject *py_noise_apply(PyObject *self, PyObject *args) {
     if (PyArray_TYPE(x) == NPY_FLOAT64) sia_noise_apply_f64(PyArray_DATA(x), n, kind, level, r);
     else sia_noise_apply_f32(PyArray_DATA(x), n, kind, level, r);
     Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* ---- image layer kinds (conv.c, pooling.c), one layer at a time, for their tests ---- */
+
+static const char *const layer_names[SIA_N_LAYER] = {
+    "Dense", "DenseTranspose", "Conv2D", "Conv2DTranspose", "MaxPool2D", "AveragePooling2D",
+    "GlobalAveragePooling2D", "UpSampling2D", "Reshape", "Dropout", "GaussianNoise", "Sampling"};
+
+/* One axis of a Conv2D or pool: n_out from n_in, kernel k, stride s and padding pad must be
+   Keras's "valid" (pad 0, n_out = (n_in - k) / s + 1) or "same" (n_out = ceil(n_in / s),
+   pad = max((n_out - 1) s + k - n_in, 0) / 2). */
+static int check_conv_axis(const char *who, const char *axis, int64_t n_in, int64_t n_out, int64_t k,
+                           int64_t s, int64_t pad) {
+    const int64_t same = (n_in + s - 1) / s, total = (same - 1) * s + k - n_in;
+    if (n_out == same && pad == (total > 0 ? total : 0) / 2) return 0;
+    if (pad == 0 && n_in >= k && n_out == (n_in - k) / s + 1) return 0;
+    if (pad == 0 && n_in < k && n_out != same)
+        PyErr_Format(PyExc_ValueError, "%s: the kernel's %lld %s are more than the input's %lld",
+                     who, (long long)k, axis, (long long)n_in);
+    else
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %lld output %s with padding %lld do not follow from %lld input %s, kernel "
+                     "%lld and stride %lld ('valid': %lld with padding 0, 'same': %lld with padding %lld)",
+                     who, (long long)n_out, axis, (long long)pad, (long long)n_in, axis, (long long)k,
+                     (long long)s, (long long)(n_in >= k ? (n_in - k) / s + 1 : 0), (long long)same,
+                     (long long)((total > 0 ? total : 0) / 2));
+    return -1;
+}
+
+/* One axis of a Conv2DTranspose (Keras, output_padding None): "valid": n_out = n_in s +
+   max(k - s, 0), crop 0; "same": n_out = n_in s, crop = max((n_in - 1) s + k - n_out, 0) / 2. */
+static int check_conv_t_axis(const char *who, const char *axis, int64_t n_in, int64_t n_out,
+                             int64_t k, int64_t s, int64_t pad) {
+    const int64_t same = n_in * s, valid = same + (k > s ? k - s : 0), full = (n_in - 1) * s + k;
+    const int64_t crop = (full - same > 0 ? full - same : 0) / 2;
+    if ((n_out == valid && pad == 0) || (n_out == same && pad == crop)) return 0;
+    PyErr_Format(PyExc_ValueError,
+                 "%s: %lld output %s with crop %lld do not follow from %lld input %s, kernel %lld and "
+                 "stride %lld ('valid': %lld with crop 0, 'same': %lld with crop %lld)",
+                 who, (long long)n_out, axis, (long long)pad, (long long)n_in, axis, (long long)k,
+                 (long long)s, (long long)valid, (long long)same, (long long)crop);
+    return -1;
+}
+
+/* The shapes of an image layer l (kinds CONV2D .. UPSAMPLE), named `who` in the messages:
+   every size >= 1, the sizes of a sample, of B of them and of the parameters without overflow,
+   and the output shape the one that the kind, kernel, strides and padding give. Sets
+   *n_in, *n_out and *n_params. */
+static int check_image_layer(const sia_layer *l, const char *who, int64_t B, int64_t *n_in,
+                             int64_t *n_out, int64_t *n_params) {
+    const int64_t dims[] = {l->in_h, l->in_w, l->in_c, l->out_h, l->out_w, l->out_c,
+                            l->kh, l->kw, l->sh, l->sw};
+    static const char *names[] = {"in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+                                  "kh", "kw", "sh", "sw"};
+    for (int i = 0; i < 10; i++)
+        if (dims[i] < 1) {
+            PyErr_Format(PyExc_ValueError, "%s: %s: expected a size >= 1, got %lld", who, names[i],
+                         (long long)dims[i]);
+            return -1;
+        }
+    if (l->pad_t < 0 || l->pad_l < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: padding: expected sizes >= 0, got %lld, %lld", who,
+                     (long long)l->pad_t, (long long)l->pad_l);
+        return -1;
+    }
+    int64_t t, k, w = 0, rows;
+    if (!sia_mul_ok(l->in_h, l->in_w, &t) || !sia_mul_ok(t, l->in_c, n_in) ||
+        !sia_mul_ok(l->out_h, l->out_w, &t) || !sia_mul_ok(t, l->out_c, n_out) ||
+        !sia_mul_ok(l->kh, l->kw, &k) || !sia_mul_ok(k, l->in_c, &t) || !sia_mul_ok(t, l->out_c, &w) ||
+        !sia_mul_ok(B, *n_in, &rows) || !sia_mul_ok(B, *n_out, &rows) ||
+        !sia_add_ok(w, l->out_c, &w) || (uint64_t)w > SIZE_MAX / 16 ||
+        (uint64_t)(*n_in > *n_out ? *n_in : *n_out) > SIZE_MAX / 16 / (uint64_t)(B > 0 ? B : 1)) {
+        PyErr_Format(PyExc_ValueError, "%s: its sizes overflow", who);
+        return -1;
+    }
+    *n_params = 0;
+    const int pool = l->kind != SIA_LAYER_CONV2D && l->kind != SIA_LAYER_CONV2D_T;
+    if (pool && l->out_c != l->in_c) {
+        PyErr_Format(PyExc_ValueError, "%s: expected as many output channels as input ones (%lld), got %lld",
+                     who, (long long)l->in_c, (long long)l->out_c);
+        return -1;
+    }
+    switch (l->kind) {
+    case SIA_LAYER_CONV2D:
+        *n_params = w;
+        /* fall through */
+    case SIA_LAYER_MAXPOOL:
+    case SIA_LAYER_AVGPOOL:
+        return check_conv_axis(who, "rows", l->in_h, l->out_h, l->kh, l->sh, l->pad_t) ||
+                       check_conv_axis(who, "columns", l->in_w, l->out_w, l->kw, l->sw, l->pad_l)
+                   ? -1 : 0;
+    case SIA_LAYER_CONV2D_T:
+        *n_params = w;
+        return check_conv_t_axis(who, "rows", l->in_h, l->out_h, l->kh, l->sh, l->pad_t) ||
+                       check_conv_t_axis(who, "columns", l->in_w, l->out_w, l->kw, l->sw, l->pad_l)
+                   ? -1 : 0;
+    case SIA_LAYER_GAP:
+        if (l->out_h == 1 && l->out_w == 1) return 0;
+        PyErr_Format(PyExc_ValueError, "%s: expected an output of 1 × 1 pixels, got %lld × %lld", who,
+                     (long long)l->out_h, (long long)l->out_w);
+        return -1;
+    case SIA_LAYER_UPSAMPLE: {
+        int64_t h, wd;
+        if (sia_mul_ok(l->in_h, l->kh, &h) && sia_mul_ok(l->in_w, l->kw, &wd) && l->out_h == h &&
+            l->out_w == wd && l->pad_t == 0 && l->pad_l == 0)
+            return 0;
+        PyErr_Format(PyExc_ValueError, "%s: expected an output of %lld × %lld pixels (the input's "
+                     "%lld × %lld times the size %lld × %lld, no padding), got %lld × %lld",
+                     who, (long long)(l->in_h * l->kh), (long long)(l->in_w * l->kw), (long long)l->in_h,
+                     (long long)l->in_w, (long long)l->kh, (long long)l->kw, (long long)l->out_h,
+                     (long long)l->out_w);
+        return -1;
+    }
+    }
+    PyErr_Format(PyExc_ValueError, "%s: expected an image layer kind in [%d, %d], got %d", who,
+                 SIA_LAYER_CONV2D, SIA_LAYER_UPSAMPLE, (int)l->kind);
+    return -1;
+}
+
+/* kind and geom int64 (12,) = (in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, sh, sw, pad_t,
+   pad_l) -> a record, checked. */
+static int get_image_layer(sia_layer *l, char *who, size_t whosize, int kind, PyObject *ogeom,
+                           int64_t B, int64_t *n_in, int64_t *n_out, int64_t *n_params) {
+    if (kind < SIA_LAYER_CONV2D || kind > SIA_LAYER_UPSAMPLE) {
+        PyErr_Format(PyExc_ValueError, "kind: expected an image layer kind in [%d, %d], got %d",
+                     SIA_LAYER_CONV2D, SIA_LAYER_UPSAMPLE, kind);
+        return -1;
+    }
+    PyArrayObject *geom = get_array(ogeom, "geom", NPY_INT64, 1, 0);
+    if (!geom || check_dim(geom, "geom", 0, 12)) return -1;
+    const int64_t *g = PyArray_DATA(geom);
+    *l = (sia_layer){.kind = kind, .act = SIA_LINEAR, .beta = 1, .in_h = g[0], .in_w = g[1],
+                     .in_c = g[2], .out_h = g[3], .out_w = g[4], .out_c = g[5], .kh = g[6],
+                     .kw = g[7], .sh = g[8], .sw = g[9], .pad_t = g[10], .pad_l = g[11], .off = 0,
+                     .tied = -1};
+    snprintf(who, whosize, "layer (%s)", layer_names[kind]);
+    return check_image_layer(l, who, B, n_in, n_out, n_params);
+}
+
+/* The scratch of kind for B rows, allocated here (the kernels never allocate). */
+static int image_scratch(const sia_layer *l, int64_t B, int is64, void **out) {
+    int64_t n = 0;
+    if (l->kind == SIA_LAYER_CONV2D) n = is64 ? sia_conv2d_scratch_f64(l, B) : sia_conv2d_scratch_f32(l, B);
+    else if (l->kind == SIA_LAYER_CONV2D_T) n = is64 ? sia_conv2d_t_scratch_f64(l, B) : sia_conv2d_t_scratch_f32(l, B);
+    if (n < 0 || (uint64_t)n > SIZE_MAX / 16) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *out = malloc(n > 0 ? (size_t)n * (is64 ? sizeof(double) : sizeof(float)) : 1);
+    if (!*out) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The parameters of an image layer: W then b, (n_params,), or None when it has none. */
+static PyArrayObject *get_layer_params(PyObject *obj, const char *name, PyArrayObject *ref,
+                                       int64_t n_params, int writeable) {
+    if (n_params == 0 && obj == Py_None) return NULL;
+    PyArrayObject *a = get_array(obj, name, PyArray_TYPE(ref), 1, writeable);
+    if (a && check_dim(a, name, 0, n_params)) return NULL;
+    return a;
+}
+
+#define IMAGE_KERNEL(kind, what, T) \
+    ((kind) == SIA_LAYER_CONV2D ? sia_conv2d_##what##_##T \
+     : (kind) == SIA_LAYER_CONV2D_T ? sia_conv2d_t_##what##_##T : sia_pool_##what##_##T)
+
+/* layer_forward(kind, geom, z, inp, W|None[, nthreads]): z (B, n_out) = the kind's linear part of
+   inp (B, n_in), W (n_params,) its W then b (None for the kinds without parameters). */
+static PyObject *py_layer_forward(PyObject *self, PyObject *args) {
+    PyObject *ogeom, *oz, *oinp, *oW;
+    int kind, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "iOOOO|i", &kind, &ogeom, &oz, &oinp, &oW, &nthreads)) return NULL;
+    PyArrayObject *inp = get_array(oinp, "inp", NPY_NOTYPE, 2, 0), *z, *W = NULL;
+    if (!inp) return NULL;
+    sia_layer l;
+    char who[64];
+    int64_t B = PyArray_DIM(inp, 0), n_in, n_out, n_params;
+    if (get_image_layer(&l, who, sizeof who, kind, ogeom, B, &n_in, &n_out, &n_params) ||
+        check_dim(inp, "inp", 1, n_in) || !(z = get_matrix(oz, "z", inp, "inp", B, n_out, 1)))
+        return NULL;
+    if (n_params && !(W = get_layer_params(oW, "W", inp, n_params, 0))) return NULL;
+    if (!n_params && oW != Py_None) {
+        PyErr_Format(PyExc_ValueError, "W: %s has no parameters, expected None", who);
+        return NULL;
+    }
+    const int is64 = PyArray_TYPE(inp) == NPY_FLOAT64;
+    void *scratch;
+    if (image_scratch(&l, B, is64, &scratch)) return NULL;
+    void *pW = W ? PyArray_DATA(W) : NULL;
+    nthreads = clamp_threads(nthreads);
+    Py_BEGIN_ALLOW_THREADS
+    if (is64) IMAGE_KERNEL(kind, forward, f64)(&l, PyArray_DATA(z), PyArray_DATA(inp), pW, NULL, B, scratch, nthreads);
+    else IMAGE_KERNEL(kind, forward, f32)(&l, PyArray_DATA(z), PyArray_DATA(inp), pW, NULL, B, scratch, nthreads);
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    Py_RETURN_NONE;
+}
+
+/* layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads]):
+   from dz (B, n_out), writes dinp (B, n_in) and writes (or adds) dW (n_params,). */
+static PyObject *py_layer_backward(PyObject *self, PyObject *args) {
+    PyObject *ogeom, *odinp, *odW, *odz, *oinp, *oW;
+    int kind, accumulate, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "iOOOOOOp|i", &kind, &ogeom, &odinp, &odW, &odz, &oinp, &oW,
+                          &accumulate, &nthreads))
+        return NULL;
+    PyArrayObject *inp = get_array(oinp, "inp", NPY_NOTYPE, 2, 0), *dz, *dinp = NULL, *W = NULL, *dW = NULL;
+    if (!inp) return NULL;
+    sia_layer l;
+    char who[64];
+    int64_t B = PyArray_DIM(inp, 0), n_in, n_out, n_params;
+    if (get_image_layer(&l, who, sizeof who, kind, ogeom, B, &n_in, &n_out, &n_params) ||
+        check_dim(inp, "inp", 1, n_in) || !(dz = get_matrix(odz, "dz", inp, "inp", B, n_out, 0)))
+        return NULL;
+    if (odinp != Py_None && !(dinp = get_matrix(odinp, "dinp", inp, "inp", B, n_in, 1))) return NULL;
+    if (n_params && (!(W = get_layer_params(oW, "W", inp, n_params, 0)) ||
+                     !(dW = get_layer_params(odW, "dW", inp, n_params, 1))))
+        return NULL;
+    if (!n_params && (oW != Py_None || odW != Py_None)) {
+        PyErr_Format(PyExc_ValueError, "W, dW: %s has no parameters, expected None", who);
+        return NULL;
+    }
+    const int is64 = PyArray_TYPE(inp) == NPY_FLOAT64;
+    void *scratch;
+    if (image_scratch(&l, B, is64, &scratch)) return NULL;
+    void *pW = W ? PyArray_DATA(W) : NULL, *pdW = dW ? PyArray_DATA(dW) : NULL;
+    void *pdinp = dinp ? PyArray_DATA(dinp) : NULL;
+    nthreads = clamp_threads(nthreads);
+    Py_BEGIN_ALLOW_THREADS
+    if (is64) IMAGE_KERNEL(kind, backward, f64)(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
+    else IMAGE_KERNEL(kind, backward, f32)(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
+    Py_END_ALLOW_THREADS
+    free(scratch);
     Py_RETURN_NONE;
 }
 
@@ -961,7 +1199,23 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
                          status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
 }
 
+/* _set_slice_ns(ns) -> the previous value: how long a training call runs before it pauses to
+ * check for Ctrl-C (>= 1 ns; 1 pauses at every check, between steps and between a step's
+ * chunks). For the tests: a pause must not change any result. */
+static PyObject *py_set_slice_ns(PyObject *self, PyObject *args) {
+    long long ns;
+    if (!PyArg_ParseTuple(args, "L", &ns)) return NULL;
+    if (ns < 1) {
+        PyErr_Format(PyExc_ValueError, "ns: expected a duration >= 1, got %lld", ns);
+        return NULL;
+    }
+    long long old = (long long)slice_ns;
+    slice_ns = (int64_t)ns;
+    return PyLong_FromLongLong(old);
+}
+
 static PyMethodDef methods[] = {
+    {"_set_slice_ns", py_set_slice_ns, METH_VARARGS, "_set_slice_ns(ns) -> previous (tests only)"},
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
     {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},
     {"dense_backward", py_dense_backward, METH_VARARGS, "dense_backward(dinp|None, dW, db, dout, inp, W)"},
@@ -974,6 +1228,8 @@ static PyMethodDef methods[] = {
     {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},
     {"noise_apply", py_noise_apply, METH_VARARGS, "noise_apply(x, kind, level, state)"},
+    {"layer_forward", py_layer_forward, METH_VARARGS, "layer_forward(kind, geom, z, inp, W|None[, nthreads])"},
+    {"layer_backward", py_layer_backward, METH_VARARGS, "layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads])"},
     {"predict", py_predict, METH_VARARGS, "predict(sizes, act, beta, params, out, X, l0, l1[, nthreads])"},
     {"loss_grad", py_loss_grad, METH_VARARGS, "loss_grad(sizes, act, beta, params, grads, X, Y, loss[, nthreads]) -> loss"},
     {"pixel_errors", py_pixel_errors, METH_VARARGS, "pixel_errors(errs, Y, T)"},
@@ -1000,6 +1256,9 @@ PyMODINIT_FUNC PyInit__core(void) {
         {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
         {"ADAM", SIA_ADAM}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
+        {"LAYER_CONV2D", SIA_LAYER_CONV2D}, {"LAYER_CONV2D_T", SIA_LAYER_CONV2D_T},
+        {"LAYER_MAXPOOL", SIA_LAYER_MAXPOOL}, {"LAYER_AVGPOOL", SIA_LAYER_AVGPOOL},
+        {"LAYER_GAP", SIA_LAYER_GAP}, {"LAYER_UPSAMPLE", SIA_LAYER_UPSAMPLE},
     };
     for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
         if (PyModule_AddIntConstant(mod, consts[i].name, consts[i].value) < 0) {

@@ -8,6 +8,8 @@
 
 #include "gemm.c"
 #include "dense.c"
+#include "conv.c"
+#include "pooling.c"
 #include "activation.c"
 #include "loss.c"
 #include "optim.c"

@@ -9,9 +9,9 @@
  *     buffer: W1 (n1, n0), b1 (n1), W2 (n2, n1), b2 (n2), ... and the gradients mirror it.
  *   - One loss reduction everywhere: sum over features, mean over the batch.
  *   - Hyperparameters are double; buffers are REAL (float or double).
- *   - float32 and float64 come from one source: the templated files (dense.c, activation.c,
- *     loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice, by real_f32.c
- *     and real_f64.c, which define REAL and FN(name) -> name##_f32 / name##_f64.
+ *   - float32 and float64 come from one source: the templated files (dense.c, conv.c, pooling.c,
+ *     activation.c, loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice,
+ *     by real_f32.c and real_f64.c, which define REAL and FN(name) -> name##_f32 / name##_f64.
  */
 #ifndef SIA_H
 #define SIA_H
@@ -136,6 +136,41 @@ static inline double sia_widest(const int64_t *sizes, int64_t L) {
         if ((double)sizes[l - 1] * (double)sizes[l] > w) w = (double)sizes[l - 1] * (double)sizes[l];
     return w;
 }
+
+/* ---- a layer of the engine (DESIGN_LAYERS.md): one record per layer, each kind in its own file ----
+   Per-sample sizes n_in = in_h·in_w·in_c, n_out = out_h·out_w·out_c; a batch buffer is (B, n),
+   each row one sample in (H, W, C) order (channels last). */
+enum { SIA_LAYER_DENSE = 0, SIA_LAYER_DENSE_T = 1 /* tied: W of another dense layer, transposed */,
+       SIA_LAYER_CONV2D = 2, SIA_LAYER_CONV2D_T = 3, SIA_LAYER_MAXPOOL = 4,
+       SIA_LAYER_AVGPOOL = 5, SIA_LAYER_GAP = 6 /* global average pooling */,
+       SIA_LAYER_UPSAMPLE = 7 /* nearest */, SIA_LAYER_RESHAPE = 8 /* Flatten, Reshape: a no-op on
+       the (B, n) buffer */, SIA_LAYER_DROPOUT = 9, SIA_LAYER_GNOISE = 10,
+       SIA_LAYER_SAMPLE = 11 /* VAE: [μ | logvar] (2k) -> z (k), adds the KL term */,
+       SIA_N_LAYER };
+
+typedef struct {
+    int32_t kind;                /* SIA_LAYER_* */
+    int32_t act;                 /* activation applied to the output (SIA_LINEAR: none) */
+    double beta;                 /* its β */
+    int64_t in_h, in_w, in_c;    /* per-sample input shape, channels last; flat: 1, 1, n */
+    int64_t out_h, out_w, out_c; /* per-sample output shape */
+    int64_t kh, kw, sh, sw;      /* kernel (pool size, upsampling size) and strides */
+    int64_t pad_t, pad_l;        /* padding before the first row / column ("same" puts the
+                                    odd one at the bottom / right, as Keras); the padding
+                                    after is implied by the shapes */
+    int64_t off;                 /* offset of the layer's W in the flat parameters, then its
+                                    bias right after W (-1: no parameters) */
+    int64_t n_params;            /* W and b of this layer (0 for a tied layer's W: only b) */
+    int64_t tied;                /* DENSE_T: the offset of the W it uses (transposed); -1 */
+    double rate;                 /* Dropout rate; GaussianNoise σ */
+    int32_t reg;                 /* activity regularizer on the output: SIA_REG_NONE/L1/L2/KL */
+    double reg_a, reg_b;         /* L1/L2: λ; KL: weight, target ρ */
+} sia_layer;
+
+/* Convolutions and pools (conv.c, pooling.c) run their batch as up to SIA_LAYER_TASKS tasks
+   of whole samples, each with its slice of the scratch: a task's samples and its slice depend
+   on B and nthreads alone, so results are bit-identical for a given thread count. */
+#define SIA_LAYER_TASKS 4
 
 /* A monotonic clock in nanoseconds, for the deadlines of paused runs. */
 int64_t sia_now_ns(void);

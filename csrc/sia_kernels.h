@@ -17,6 +17,37 @@ void FN(sia_dense_forward)(REAL *out, const REAL *inp, const REAL *W, const REAL
 void FN(sia_dense_backward)(REAL *dinp, REAL *dW, REAL *db, const REAL *dout, const REAL *inp,
                             const REAL *W, int64_t B, int64_t n_in, int64_t n_out, int nthreads);
 
+/* ---- conv.c, pooling.c: layer kinds of the engine (sia_layer, sia.h) ----
+ * Each kind has three entries of the engine's table:
+ *   <kind>_scratch(l, B): REALs of scratch that forward and backward need for B rows (-1 on
+ *     overflow, 0 if none);
+ *   <kind>_forward(l, z, in, W, noise, B, scratch, nthreads): z (B, n_out) = the layer's linear
+ *     part of in (B, n_in), W = the layer's parameters (W, then b);
+ *   <kind>_backward(l, din, dW, dz, in, z, W, noise, B, scratch, accumulate, nthreads): from
+ *     dz (B, n_out) = dL/dz, writes (accumulate = 0) or adds (1) dW and db (W's layout), and
+ *     writes din (B, n_in) unless it is NULL.
+ * Conv2D: W (out_c, kh, kw, in_c), b (out_c); Conv2DTranspose: W (in_c, kh, kw, out_c),
+ * b (out_c). MaxPool2D, AveragePooling2D, GlobalAveragePooling2D and UpSampling2D share the
+ * pool_* entries and have no parameters (W and dW unused). */
+int64_t FN(sia_conv2d_scratch)(const sia_layer *l, int64_t B);
+void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
+                        const REAL *noise, int64_t B, REAL *scratch, int nthreads);
+void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                         const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                         int accumulate, int nthreads);
+int64_t FN(sia_conv2d_t_scratch)(const sia_layer *l, int64_t B);
+void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
+                          const REAL *noise, int64_t B, REAL *scratch, int nthreads);
+void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
+                           const REAL *in, const REAL *z, const REAL *W, const REAL *noise,
+                           int64_t B, REAL *scratch, int accumulate, int nthreads);
+int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B);
+void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
+                      int64_t B, REAL *scratch, int nthreads);
+void FN(sia_pool_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                       const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                       int accumulate, int nthreads);
+
 /* ---- activation.c ----
  * inp, out (n,): out = f(inp) for kind SIA_LINEAR, SIA_LOGISTIC, SIA_TANH, SIA_RELU with β. */
 void FN(sia_act_forward)(REAL *out, const REAL *inp, int64_t n, int kind, double beta);

@@ -322,6 +322,10 @@ int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state
         const double w = kl_weights ? kl_weights[st->epoch] : cfg->kl_weight;
         if (st->step == 0) {
             st->loss_sum = st->recon_sum = st->kl_sum = 0;
+            /* Each epoch shuffles 0..n-1 afresh, as train.c does: its order depends only on the
+               rng state, not on how many epochs this call ran before it (a callback, verbose=2
+               or fit(3) twice call once per epoch or chunk, with a fresh trainer). */
+            for (int64_t i = 0; i < n; i++) tr->order[i] = i;
             if (cfg->shuffle) sia_rng_shuffle(tr->order, n, rng);
         }
         /* One step: the batch rows in the epoch's order (inputs and targets), then ε (B, k). */

@@ -128,6 +128,23 @@ def net_args(r, dtype):
     return sizes, act, beta, params
 
 
+def layer_geom(kind, ih, iw, ic, oc, k, s, padding):
+    """geom int64 (12,) of a valid image layer (tests/test_conv_kernels.py has the rules)."""
+    def axis(n):
+        if kind == 3:  # Conv2DTranspose, "same"
+            return n * s, max(k - s, 0) // 2
+        if kind == 6:
+            return 1, 0
+        if kind == 7:
+            return n * k, 0
+        if padding == "valid":
+            return (n - k) // s + 1, 0
+        o = -(-n // s)
+        return o, max((o - 1) * s + k - n, 0) // 2
+    (oh, pt), (ow, pl) = axis(ih), axis(iw)
+    return np.array([ih, iw, ic, oh, ow, oc if kind in (2, 3) else ic, k, k, s, s, pt, pl], np.int64)
+
+
 def valid(name, r):
     """(args, kwargs) of a valid call of _core.<name>, small enough to run in microseconds."""
     dt = np.float32 if r.random() < 0.5 else np.float64
@@ -160,6 +177,20 @@ def valid(name, r):
         return [np.zeros(n), state], {}
     if name == "noise_apply":
         return [f(n, d), int(r.integers(4)), 0.1, np.arange(1, 5, dtype=np.uint64)], {}
+    if name in ("layer_forward", "layer_backward"):
+        kind = int(r.integers(2, 8))  # Conv2D .. UpSampling2D
+        ih, iw, ic, oc, k = (int(v) for v in r.integers(1, 6, 5))
+        s = int(r.integers(1, 3))
+        pad = "same" if r.random() < 0.5 or kind == 3 else "valid"
+        ih, iw = max(ih, k), max(iw, k)
+        geom = layer_geom(kind, ih, iw, ic, oc, k, s, pad)
+        n_in, n_out = ih * iw * ic, int(geom[3] * geom[4] * geom[5])
+        P = k * k * ic * oc + oc if kind in (2, 3) else 0
+        W = f(P) if P else None
+        if name == "layer_forward":
+            return [kind, geom, f(n, n_out), f(n, n_in), W, int(r.integers(1, 3))], {}
+        return [kind, geom, f(n, n_in) if r.random() < 0.8 else None, f(P) if P else None,
+                f(n, n_out), f(n, n_in), W, bool(r.integers(2)), int(r.integers(1, 3))], {}
     k = int(r.integers(1, 4))
     if name == "reparam_forward":
         return [f(n, k), f(n, 2 * k), f(n, k)], {}

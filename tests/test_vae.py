@@ -467,7 +467,7 @@ def test_idx_files_round_trip(tmp_path, rng):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", images, compress=True)
     write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
     np.testing.assert_array_equal(datasets.load_idx(tmp_path / "train-images-idx3-ubyte.gz"), images)
-    X, y = datasets.load_fashion_mnist(tmp_path)
+    X, y = datasets.load_fashion_mnist(tmp_path, flatten=True)
     assert X.shape == (5, 784) and X.dtype == np.float32
     np.testing.assert_allclose(X, images.reshape(5, -1) / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(y, labels)

@@ -138,3 +138,141 @@ def net_loss_grad(params, sizes, acts, betas, X, Y, loss):
             dz = dinp * act_grad(trace[l - 1][1], acts[l - 2], betas[l - 2])
     flat = np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in reversed(grads)])
     return value, flat
+
+
+# ---- image layers (conv.c, pooling.c): images (B, H, W, C), channels last ----
+
+CONV2D, CONV2D_T, MAXPOOL, AVGPOOL, GAP, UPSAMPLE = 2, 3, 4, 5, 6, 7
+
+
+def conv_out(n_in, k, s, padding):
+    """(n_out, pad before) of one axis of a Conv2D or pool, as Keras."""
+    if padding == "valid":
+        return (n_in - k) // s + 1, 0
+    n_out = -(-n_in // s)
+    return n_out, max((n_out - 1) * s + k - n_in, 0) // 2
+
+
+def conv_t_out(n_in, k, s, padding):
+    """(n_out, crop before) of one axis of a Conv2DTranspose, as Keras (output_padding None)."""
+    if padding == "valid":
+        return n_in * s + max(k - s, 0), 0
+    n_out = n_in * s
+    return n_out, max((n_in - 1) * s + k - n_out, 0) // 2
+
+
+def _taps(k, s, n):
+    """Slice of the n positions that kernel offset k touches at stride s."""
+    return slice(k, k + (n - 1) * s + 1, s)
+
+
+def conv2d_forward(x, W, b, strides, pad, out_hw):
+    """x (B, H, W, ic), W (oc, kh, kw, ic): z (B, oh, ow, oc), zero padding pad = (top, left)."""
+    B, H, Wd, C = x.shape
+    oc, kh, kw, _ = W.shape
+    (sh, sw), (pt, pl), (oh, ow) = strides, pad, out_hw
+    xp = np.zeros((B, max(H + pt, (oh - 1) * sh + kh), max(Wd + pl, (ow - 1) * sw + kw), C))
+    xp[:, pt:pt + H, pl:pl + Wd] = x
+    z = np.zeros((B, oh, ow, oc)) + b
+    for ky in range(kh):
+        for kx in range(kw):
+            z += xp[:, _taps(ky, sh, oh), _taps(kx, sw, ow)] @ W[:, ky, kx, :].T
+    return z
+
+
+def conv2d_backward(dz, x, W, strides, pad):
+    """(dx, dW, db) of conv2d_forward."""
+    B, H, Wd, C = x.shape
+    oc, kh, kw, _ = W.shape
+    (sh, sw), (pt, pl), (oh, ow) = strides, pad, dz.shape[1:3]
+    xp = np.zeros((B, max(H + pt, (oh - 1) * sh + kh), max(Wd + pl, (ow - 1) * sw + kw), C))
+    xp[:, pt:pt + H, pl:pl + Wd] = x
+    dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+    for ky in range(kh):
+        for kx in range(kw):
+            rows, cols = _taps(ky, sh, oh), _taps(kx, sw, ow)
+            dxp[:, rows, cols] += dz @ W[:, ky, kx, :]
+            dW[:, ky, kx, :] = np.einsum("bijo,bijc->oc", dz, xp[:, rows, cols])
+    return dxp[:, pt:pt + H, pl:pl + Wd], dW, dz.sum(axis=(0, 1, 2))
+
+
+def conv2d_t_forward(x, W, b, strides, crop, out_hw):
+    """x (B, ih, iw, ic), W (ic, kh, kw, oc): the full transposed output ((ih-1) s + k), cropped
+    by crop = (top, left) to out_hw (zeros where the output reaches past the full one)."""
+    B, ih, iw, _ = x.shape
+    _, kh, kw, oc = W.shape
+    (sh, sw), (pt, pl), (oh, ow) = strides, crop, out_hw
+    full = np.zeros((B, max((ih - 1) * sh + kh, pt + oh), max((iw - 1) * sw + kw, pl + ow), oc))
+    for ky in range(kh):
+        for kx in range(kw):
+            full[:, _taps(ky, sh, ih), _taps(kx, sw, iw)] += x @ W[:, ky, kx, :]
+    return full[:, pt:pt + oh, pl:pl + ow] + b
+
+
+def conv2d_t_backward(dz, x, W, strides, crop):
+    """(dx, dW, db) of conv2d_t_forward."""
+    B, ih, iw, _ = x.shape
+    _, kh, kw, oc = W.shape
+    (sh, sw), (pt, pl), (oh, ow) = strides, crop, dz.shape[1:3]
+    dfull = np.zeros((B, max((ih - 1) * sh + kh, pt + oh), max((iw - 1) * sw + kw, pl + ow), oc))
+    dfull[:, pt:pt + oh, pl:pl + ow] = dz
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for ky in range(kh):
+        for kx in range(kw):
+            d = dfull[:, _taps(ky, sh, ih), _taps(kx, sw, iw)]
+            dx += d @ W[:, ky, kx, :].T
+            dW[:, ky, kx, :] = np.einsum("bijc,bijo->co", x, d)
+    return dx, dW, dz.sum(axis=(0, 1, 2))
+
+
+def _windows(H, Wd, pool, strides, pad, out_hw):
+    """(i, j, rows, cols) of every pooling window, cut to the cells inside the input."""
+    for i in range(out_hw[0]):
+        y0 = i * strides[0] - pad[0]
+        for j in range(out_hw[1]):
+            x0 = j * strides[1] - pad[1]
+            yield (i, j, slice(max(y0, 0), min(y0 + pool[0], H)),
+                   slice(max(x0, 0), min(x0 + pool[1], Wd)))
+
+
+def pool_forward(x, kind, pool, strides, pad, out_hw):
+    """Max or average (over the cells inside the input, as Keras) pooling: z (B, oh, ow, C)."""
+    B, H, Wd, C = x.shape
+    z = np.zeros((B, *out_hw, C))
+    for i, j, rows, cols in _windows(H, Wd, pool, strides, pad, out_hw):
+        cells = x[:, rows, cols].reshape(B, -1, C)
+        z[:, i, j] = cells.max(axis=1) if kind == MAXPOOL else cells.mean(axis=1)
+    return z
+
+
+def pool_backward(dz, x, kind, pool, strides, pad):
+    """dx of pool_forward; max routes dz to the first largest cell in (row, column) order."""
+    B, H, Wd, C = x.shape
+    dx = np.zeros_like(x)
+    for i, j, rows, cols in _windows(H, Wd, pool, strides, pad, dz.shape[1:3]):
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        if kind == AVGPOOL:
+            dx[:, rows, cols] += dz[:, i, j][:, None, None, :] / (h * w)
+            continue
+        first = x[:, rows, cols].reshape(B, h * w, C).argmax(axis=1)  # the first maximum
+        for b in range(B):
+            for c in range(C):
+                dx[b, rows.start + first[b, c] // w, cols.start + first[b, c] % w, c] += dz[b, i, j, c]
+    return dx
+
+
+def gap_forward(x):
+    return x.mean(axis=(1, 2))
+
+
+def gap_backward(dz, x):
+    return np.broadcast_to(dz[:, None, None, :] / (x.shape[1] * x.shape[2]), x.shape).copy()
+
+
+def upsample_forward(x, size):
+    return x.repeat(size[0], axis=1).repeat(size[1], axis=2)
+
+
+def upsample_backward(dz, size):
+    B, oh, ow, C = dz.shape
+    return dz.reshape(B, oh // size[0], size[0], ow // size[1], size[1], C).sum(axis=(2, 4))

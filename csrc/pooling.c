@@ -1,0 +1,150 @@
+/* pooling.c (template, see real.h): MaxPool2D, AveragePooling2D, GlobalAveragePooling2D and
+ * UpSampling2D (nearest), channels last, no parameters.
+ *
+ * Shapes (sia_layer, sia.h): in (B, ih, iw, c), z (B, oh, ow, c).
+ *   MaxPool2D, AveragePooling2D: window (kh, kw), strides (sh, sw); window (i, j) covers the input
+ *     rows i·sh − pad_t .. + kh and columns j·sw − pad_l .. + kw that lie inside the input ("same"
+ *     padding never makes a window empty). Max: the largest value; average: the mean over the
+ *     cells inside the input only, as Keras.
+ *   GlobalAveragePooling2D: z (B, c) = the mean over the ih · iw pixels.
+ *   UpSampling2D: z[y, x] = in[y / kh, x / kw], oh = ih · kh, ow = iw · kw.
+ * The channels are the inner loops, over contiguous memory. Backward writes din (never adds).
+ * The batch runs as up to SIA_LAYER_TASKS tasks of whole samples, which share nothing. */
+
+typedef struct {
+    const sia_layer *l;
+    REAL *out;
+    const REAL *in, *dz;
+    int64_t B, ntasks;
+    int backward;
+} FN(pool_job);
+
+/* Rows [*a, *b) and columns [*c, *d) of the input inside window (i, j). */
+static void FN(pool_window)(const sia_layer *l, int64_t i, int64_t j, int64_t *a, int64_t *b,
+                            int64_t *c, int64_t *d) {
+    const int64_t y0 = i * l->sh - l->pad_t, x0 = j * l->sw - l->pad_l;
+    *a = y0 > 0 ? y0 : 0;
+    *b = y0 + l->kh < l->in_h ? y0 + l->kh : l->in_h;
+    *c = x0 > 0 ? x0 : 0;
+    *d = x0 + l->kw < l->in_w ? x0 + l->kw : l->in_w;
+}
+
+/* One sample. Max forward: z = the first cell, then max; backward: dz goes to the first cell
+ * holding the window's maximum, in (row, column) order (as PyTorch and TensorFlow route it).
+ * Average: forward was z = Σ cells / count, so each cell gets dz / count. */
+static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
+                            const REAL *restrict dz, int backward) {
+    const int64_t C = l->in_c, iw = l->in_w;
+    const int is_max = l->kind == SIA_LAYER_MAXPOOL;
+    if (backward) memset(out, 0, (size_t)(l->in_h * iw * C) * sizeof(REAL));
+    for (int64_t i = 0; i < l->out_h; i++)
+        for (int64_t j = 0; j < l->out_w; j++) {
+            int64_t a, b, c, d;
+            FN(pool_window)(l, i, j, &a, &b, &c, &d);
+            const int64_t o = (i * l->out_w + j) * C;
+            if (is_max && !backward) {
+                REAL *z = out + o;
+                memcpy(z, in + (a * iw + c) * C, (size_t)C * sizeof(REAL));
+                for (int64_t y = a; y < b; y++)
+                    for (int64_t x = c; x < d; x++) {
+                        const REAL *v = in + (y * iw + x) * C;
+                        for (int64_t t = 0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
+                    }
+            } else if (is_max) {
+                for (int64_t t = 0; t < C; t++) {
+                    int64_t best = (a * iw + c) * C + t;
+                    for (int64_t y = a; y < b; y++)
+                        for (int64_t x = c; x < d; x++) {
+                            const int64_t k = (y * iw + x) * C + t;
+                            if (in[k] > in[best]) best = k;
+                        }
+                    out[best] += dz[o + t];
+                }
+            } else {
+                const REAL scale = (REAL)1 / (REAL)((b - a) * (d - c));
+                if (!backward) {
+                    REAL *z = out + o;
+                    for (int64_t t = 0; t < C; t++) z[t] = 0;
+                    for (int64_t y = a; y < b; y++)
+                        for (int64_t x = c; x < d; x++) {
+                            const REAL *v = in + (y * iw + x) * C;
+                            for (int64_t t = 0; t < C; t++) z[t] += v[t];
+                        }
+                    for (int64_t t = 0; t < C; t++) z[t] *= scale;
+                } else {
+                    for (int64_t y = a; y < b; y++)
+                        for (int64_t x = c; x < d; x++) {
+                            REAL *g = out + (y * iw + x) * C;
+                            for (int64_t t = 0; t < C; t++) g[t] += dz[o + t] * scale;
+                        }
+                }
+            }
+        }
+}
+
+/* Global average: forward z[t] = Σ_pixels in[·, t] / n; backward din[·, t] = dz[t] / n. */
+static void FN(gap_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
+                           const REAL *restrict dz, int backward) {
+    const int64_t C = l->in_c, n = l->in_h * l->in_w;
+    const REAL scale = (REAL)1 / (REAL)n;
+    if (backward) {
+        for (int64_t p = 0; p < n; p++)
+            for (int64_t t = 0; t < C; t++) out[p * C + t] = dz[t] * scale;
+        return;
+    }
+    for (int64_t t = 0; t < C; t++) out[t] = 0;
+    for (int64_t p = 0; p < n; p++)
+        for (int64_t t = 0; t < C; t++) out[t] += in[p * C + t];
+    for (int64_t t = 0; t < C; t++) out[t] *= scale;
+}
+
+/* Nearest upsampling: forward copies in[i, j] to its kh × kw block; backward sums the block. */
+static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
+                                const REAL *restrict dz, int backward) {
+    const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w;
+    if (backward) memset(out, 0, (size_t)(l->in_h * iw * C) * sizeof(REAL));
+    for (int64_t y = 0; y < l->out_h; y++)
+        for (int64_t x = 0; x < ow; x++) {
+            const int64_t src = ((y / l->kh) * iw + x / l->kw) * C, dst = (y * ow + x) * C;
+            if (backward)
+                for (int64_t t = 0; t < C; t++) out[src + t] += dz[dst + t];
+            else
+                memcpy(out + dst, in + src, (size_t)C * sizeof(REAL));
+        }
+}
+
+static void FN(pool_task)(void *ctx, int64_t i) {
+    const FN(pool_job) *j = ctx;
+    const sia_layer *l = j->l;
+    const int64_t n_in = l->in_h * l->in_w * l->in_c, n_out = l->out_h * l->out_w * l->out_c;
+    const int64_t s0 = sia_part_start(i, j->B, (int)j->ntasks), s1 = sia_part_start(i + 1, j->B, (int)j->ntasks);
+    for (int64_t s = s0; s < s1; s++) {
+        REAL *out = j->out + s * (j->backward ? n_in : n_out);
+        const REAL *in = j->in + s * n_in, *dz = j->dz ? j->dz + s * n_out : NULL;
+        if (l->kind == SIA_LAYER_GAP) FN(gap_sample)(l, out, in, dz, j->backward);
+        else if (l->kind == SIA_LAYER_UPSAMPLE) FN(upsample_sample)(l, out, in, dz, j->backward);
+        else FN(pool_sample)(l, out, in, dz, j->backward);
+    }
+}
+
+static void FN(pool_run)(const sia_layer *l, REAL *out, const REAL *in, const REAL *dz, int64_t B,
+                         int backward, int nthreads) {
+    if (B <= 0) return;
+    FN(pool_job) j = {.l = l, .out = out, .in = in, .dz = dz, .B = B, .backward = backward,
+                      .ntasks = FN(layer_ntasks)(B, 1, nthreads)};
+    sia_pool_run(nthreads, j.ntasks, FN(pool_task), &j);
+}
+
+/* The four kinds share one entry of each: they need no scratch and have no parameters. */
+int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B) { return 0; }
+
+void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
+                      int64_t B, REAL *scratch, int nthreads) {
+    FN(pool_run)(l, z, in, NULL, B, 0, nthreads);
+}
+
+void FN(sia_pool_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                       const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                       int accumulate, int nthreads) {
+    if (din) FN(pool_run)(l, din, in, dz, B, 1, nthreads);
+}
