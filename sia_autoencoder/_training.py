@@ -99,6 +99,8 @@ def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
         history.epoch.extend(range(first, first + n))
         for k in keys:
             history.history.setdefault(k, []).extend(records[k][recorded:end].tolist())
+        for values in history.history.values():  # e.g. val_loss: NaN, never a ragged history
+            values.extend([np.nan] * (len(history.epoch) - len(values)))
         model.epochs_trained_ += n
         recorded = end
 

@@ -515,7 +515,7 @@ def _check_layer_weights(p, cfg):
     """Between two consecutive layers of the config, at most MAX_LAYER_WEIGHTS weights."""
     chain = [(f"{p.layout.where('encoder')}[{i}]", l) for i, l in enumerate(cfg.get("encoder", []))]
     if "latent" in cfg:
-        chain.append((p.paths.get("latent", p.layout.where("latent")), cfg["latent"]))
+        chain.append((p.paths.get("latent", "latent"), cfg["latent"]))
     chain += [(f"{p.layout.where('decoder')}[{i}]", l) for i, l in enumerate(cfg.get("decoder", []))]
     for (_, a), (where, b) in zip(chain, chain[1:]):
         if isinstance(a.units, int) and isinstance(b.units, int) and a.units * b.units > MAX_LAYER_WEIGHTS:

@@ -75,7 +75,7 @@ def _read_matrix(path, where, source):
         if path.lower().endswith(".npy"):
             X = _read_npy(path, bad)
         else:
-            X = _read_csv(path, bad)
+            X = _read_csv(path)
     except (ValueError, OSError, EOFError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -111,10 +111,10 @@ def _read_npy(path, bad):
     return np.load(path, allow_pickle=False)
 
 
-def _read_csv(path, bad):
+def _read_csv(path):
     """A CSV matrix of numbers. A first line that is not all numbers is a header and is
     skipped; a UTF-8 byte-order mark is dropped; every row must have as many values as the
-    first data row (a ragged row is refused, naming its line)."""
+    first data row (a ragged row is refused, naming its line: ValueError)."""
     with open(path, encoding="utf-8-sig") as f:   # -sig: drops a byte-order mark
         lines = f.read().splitlines()
     rows, width, first = [], None, True
@@ -129,16 +129,16 @@ def _read_csv(path, bad):
                 first = False
                 continue
             bad_cell = next(c for c in cells if not _is_number(c))
-            raise bad(f"line {number}: {bad_cell.strip()!r} is not a number") from None
+            raise ValueError(f"line {number}: {bad_cell.strip()!r} is not a number") from None
         first = False
         if width is None:
             width = len(row)
         elif len(row) != width:
-            raise bad(f"line {number}: expected {width} values (as the first data row), got "
-                      f"{len(row)}")
+            raise ValueError(f"line {number}: expected {width} values (as the first data row), "
+                             f"got {len(row)}")
         rows.append(row)
     if not rows:
-        raise bad("no rows of numbers")
+        raise ValueError("no rows of numbers")
     return np.array(rows, dtype=np.float64)
 
 
