@@ -372,6 +372,24 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
     return 0;
 }
 
+/* The optimizer's hyperparameters as the kernels of a float32 model use them (cast to float):
+   lr and eps neither 0 nor inf, momentum, beta1 and beta2 still below 1. */
+static int check_optim_f32(const sia_optim *o) {
+    const struct { const char *name; double v; int below_one; } hp[] = {
+        {"lr", o->lr, 0}, {"eps", o->eps, 0}, {"momentum", o->momentum, 1},
+        {"beta1", o->beta1, 1}, {"beta2", o->beta2, 1}};
+    for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) {
+        const float f = (float)hp[i].v;
+        if (hp[i].below_one ? f < 1.0f : (f > 0.0f && isfinite(f))) continue;
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "%s: expected a value that float32 holds %s, got %s "
+                     "(%s in float32)", hp[i].name, hp[i].below_one ? "below 1" : "as a finite number > 0",
+                     fmt_g(b, hp[i].v), hp[i].below_one ? "1" : (f == 0 ? "0" : "inf"));
+        return -1;
+    }
+    return 0;
+}
+
 /* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1, or t (nothing
    written) when a value of the step would not be finite */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
@@ -385,7 +403,8 @@ static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     sia_optim o;
     PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
     if (!p || !(m = get_like(om, "m", p, 1)) || !(v = get_like(ov, "v", p, 1)) ||
-        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t))
+        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t) ||
+        (PyArray_TYPE(p) == NPY_FLOAT32 && check_optim_f32(&o)))
         return NULL;
     int64_t n = PyArray_SIZE(p);
     Py_BEGIN_ALLOW_THREADS /* refused (t unchanged, nothing written) when a value would not be finite */
@@ -833,7 +852,9 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
     if (!rng) return NULL;
     if (!(losses = get_array(olosses, "losses", NPY_FLOAT64, 1, 1))) return NULL;
     sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t))) return NULL;
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t)) ||
+        (!s.is64 && check_optim_f32(&opt)))
+        return NULL;
     if (check_kind(loss, SIA_N_LOSS, "loss") || check_kind(noise, SIA_N_NOISE, "noise")) return NULL;
     if (batch < 1 || batch > n) {
         PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);
@@ -1150,7 +1171,9 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
         !(kw = get_array(ow, "kl_weights", NPY_FLOAT64, 1, 0)))
         return NULL;
     sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t))) return NULL;
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t)) ||
+        (!s.is64 && check_optim_f32(&opt)))
+        return NULL;
     if (check_kind(loss, SIA_N_LOSS, "loss")) return NULL;
     if (batch < 1 || batch > n) {
         PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);

@@ -10,7 +10,8 @@ from . import callbacks, datasets, optimizers
 from ._net import Activation
 from ._training import TrainingDivergedError
 from .autoencoder import Autoencoder
-from .callbacks import EarlyStopping, LossThreshold, PixelErrorStop
+from .callbacks import (CSVLogger, EarlyStopping, LambdaCallback, LossThreshold, ModelCheckpoint,
+                        PixelErrorStop, ReduceLROnPlateau, TerminateOnNaN)
 from .vae import VAE
 from .io import load
 from . import noise
@@ -19,4 +20,5 @@ from .denoising import DenoisingAutoencoder, noise_study, optimal_decode
 __version__ = "0.1.0"
 __all__ = ["Autoencoder", "VAE", "Activation", "TrainingDivergedError", "EarlyStopping",
            "LossThreshold", "PixelErrorStop", "callbacks", "datasets", "optimizers", "load",
-           "noise", "DenoisingAutoencoder", "noise_study", "optimal_decode"]
+           "noise", "DenoisingAutoencoder", "noise_study", "optimal_decode", "ModelCheckpoint",
+           "CSVLogger", "LambdaCallback", "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ._progress import Progress
 from ._validate import fitting
-from .callbacks import Callback, History, LossThreshold, PixelErrorStop
+from .callbacks import BATCH_HOOKS, Callback, History, LossThreshold, PixelErrorStop, TerminateOnNaN
 
 
 MAX_CHUNK = 1 << 16  # epochs per call into C at most: their logs are allocated per call
@@ -22,10 +22,62 @@ def split_callbacks(callbacks):
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks[{i}]: expected a sia_autoencoder.callbacks.Callback, got {cb!r}")
+        hooks = [h for h in BATCH_HOOKS if hasattr(cb, h)]
+        if hooks:
+            raise TypeError(f"callbacks[{i}] ({type(cb).__name__}) defines {', '.join(hooks)}: "
+                            f"batch-level hooks are not supported, because training runs whole "
+                            f"epochs in C and a Python call per step would cost more than most "
+                            f"steps. Use on_epoch_end (or on_epoch_begin) instead.")
     max_wrong = min((cb.max_wrong for cb in callbacks if isinstance(cb, PixelErrorStop)), default=-1)
     loss_tol = max((cb.eps for cb in callbacks if isinstance(cb, LossThreshold)), default=0.0)
     python = [cb for cb in callbacks if not isinstance(cb, (PixelErrorStop, LossThreshold))]
     return max_wrong, loss_tol, python
+
+
+def parse_verbose(verbose):
+    """0, 1 or 2; 'auto' (Keras's default) is 1."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def validation_pair(validation_data, name="validation_data"):
+    """(X_val, Y_val or None) from X_val, (X_val, Y_val), [X_val, Y_val] or (X_val, None).
+
+    A list of two 2-D arrays is a pair, as in Keras; any other list is X_val as nested rows."""
+    if isinstance(validation_data, list) and len(validation_data) == 2 and \
+            all(np.ndim(part) == 2 for part in validation_data):
+        validation_data = tuple(validation_data)
+    if isinstance(validation_data, tuple):
+        if len(validation_data) == 3:
+            raise ValueError(f"{name}: (X_val, Y_val, sample_weight) is not supported; "
+                             f"expected X_val or (X_val, Y_val)")
+        if len(validation_data) != 2:
+            raise ValueError(f"{name}: expected X_val or (X_val, Y_val), got a tuple of "
+                             f"{len(validation_data)}")
+        return validation_data
+    return validation_data, None
+
+
+def split_validation(X, Y, validation_data, validation_split):
+    """(X, Y, validation_data): with a ``validation_split`` in (0, 1) and no validation_data,
+    the last ``validation_split`` of the rows (before any shuffling) are held out, as Keras does.
+    Given validation_data, the split is ignored (as in Keras)."""
+    if validation_split is None or validation_split == 0:
+        return X, Y, validation_data
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or \
+            not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split: expected a fraction in [0, 1), got {validation_split!r}")
+    if validation_data is not None:
+        return X, Y, validation_data
+    n = X.shape[0]
+    at = int(np.floor(n * (1.0 - validation_split)))
+    if at < 1 or at >= n:
+        raise ValueError(f"validation_split: {validation_split} of {n} samples leaves "
+                         f"{at} for training and {n - at} for validation; each needs at least 1")
+    return X[:at], Y[:at], (X[at:], Y[at:])
 
 
 def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbose=0, lr=None):
@@ -35,9 +87,12 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
     epoch of the chunk from ``start``, that the C core fills as epochs complete; status is 0
     (done), 1 (a stop condition in C was met) or 2 (diverged). ``validate()`` returns a dict of
     validation logs. Python is called once per epoch only when callbacks or validation need it;
-    otherwise chunks run in C. Whatever ends the call (Ctrl-C, another exception raised by a
-    signal handler, divergence), the completed epochs are kept in ``model.history_``. A model
-    runs one fit at a time: a second one (another thread, a callback) raises RuntimeError.
+    otherwise chunks run in C. ``run_chunk`` reads the optimizer's settings at each call, so
+    that a callback's change of the learning rate applies from the next epoch. Epochs count from
+    0 over the model's whole training, in the history and for the callbacks, as in Keras.
+    Whatever ends the call (Ctrl-C, another exception raised by a signal handler, divergence),
+    the completed epochs are kept in ``model.history_``. A model runs one fit at a time: a
+    second one (another thread, a callback) raises RuntimeError.
     """
     with fitting(model):
         return _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr)
@@ -72,6 +127,7 @@ class _Offset:
 
 
 def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
+    verbose = parse_verbose(verbose)
     history = History()
     model.history_ = history
     model.stop_training = False
@@ -85,7 +141,7 @@ def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
 
     def append(logs):
         nonlocal recorded
-        history.append(model.epochs_trained_ + 1, logs)
+        history.append(model.epochs_trained_, logs)
         model.epochs_trained_ += 1
         recorded += 1
 
@@ -95,7 +151,7 @@ def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
         n = end - recorded
         if n <= 0:
             return
-        first = model.epochs_trained_ + 1
+        first = model.epochs_trained_
         history.epoch.extend(range(first, first + n))
         for k in keys:
             history.history.setdefault(k, []).extend(records[k][recorded:end].tolist())
@@ -124,12 +180,23 @@ def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
         while done < epochs and not model.stop_training:
             n = 1 if per_epoch else (min(chunk, epochs - done) if progress.active else epochs - done)
             n = min(n, MAX_CHUNK)
+            if per_epoch:
+                for cb in callbacks:
+                    cb.on_epoch_begin(model.epochs_trained_)
+                if model.stop_training:
+                    break
             t0 = time.perf_counter()
             records.new_chunk(done, n)
             k, status = run_chunk(records, done, n)
             done += k
             record(done)
+            if status == 2 and any(isinstance(cb, TerminateOnNaN) for cb in callbacks):
+                print(f"Epoch {model.epochs_trained_ + 1}: the loss, a gradient or an updated "
+                      f"weight became NaN or inf, terminating training (the weights of the last finite step are kept)")
+                history.stopped_by = "TerminateOnNaN"
+                break
             if status == 2:
+                lr = getattr(getattr(model, "optimizer", None), "learning_rate", lr)
                 hint = f" (now {lr:g})" if lr is not None else ""
                 raise TrainingDivergedError(
                     f"training diverged in epoch {model.epochs_trained_ + 1}: the loss, a gradient "

@@ -4,9 +4,9 @@ import numpy as np
 from . import _core
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks
-from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, check_activations,
-                        as_vector, check_alloc, check_optimizer, check_rng_state,
+from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
+                        check_activations, check_alloc, check_optimizer, check_rng_state,
                         check_targets)
 from .io import Persistable
 from .optimizers import get_optimizer
@@ -31,7 +31,7 @@ def find_latent(sizes, latent_index=None):
 
 
 class _DefaultBatch(int):
-    """The default batch size, 32: unlike an explicit batch size, it is capped at n (as in Keras)."""
+    """The default batch size, 32 (capped at n, as any batch size is)."""
 
 
 DEFAULT_BATCH = _DefaultBatch(32)
@@ -68,8 +68,12 @@ class Autoencoder(Persistable):
         The hidden layers' activation: 'linear', 'logistic' (1/(1+exp(−2βx))), 'tanh' (tanh(βx)),
         'relu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
         (``len(layers) - 1`` entries) and overrides the two below.
-    latent_activation, output_activation : str or (name, beta)
-        The latent layer's and the output layer's activation.
+    latent_activation : str or (name, beta), optional
+        The latent layer's activation. By default 'linear', except when the latent layer is the
+        only hidden layer (``[784, 32, 784]``): then it takes ``activation``, as Keras's
+        ``Dense(32, activation="relu")`` would.
+    output_activation : str or (name, beta)
+        The output layer's activation.
     loss : 'bce' or 'mse'
         Binary cross-entropy (the default, for data in [0, 1] with the logistic output) or squared
         error; either is summed over the features and averaged over the batch.
@@ -89,7 +93,7 @@ class Autoencoder(Persistable):
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
     """
 
-    def __init__(self, layers, activation="tanh", latent_activation="linear",
+    def __init__(self, layers, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
                  seed=None, dtype="float32", threads=1, latent_index=None):
         sizes = check_sizes(layers)
@@ -109,7 +113,11 @@ class Autoencoder(Persistable):
         else:
             hidden = parse_activation(activation, "activation")
             acts = [hidden] * L
-            acts[self.latent_index - 1] = parse_activation(latent_activation, "latent_activation")
+            if latent_activation is None:  # the only hidden layer takes `activation`
+                latent = hidden if L == 2 else parse_activation("linear")
+            else:
+                latent = parse_activation(latent_activation, "latent_activation")
+            acts[self.latent_index - 1] = latent
             acts[-1] = parse_activation(output_activation, "output_activation")
         self.activations = acts
         self.loss = parse_loss(loss)
@@ -161,7 +169,7 @@ class Autoencoder(Persistable):
 
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
-            callbacks=None, verbose=0, noise=None, noise_level=0.0):
+            callbacks=None, verbose=0, noise=None, noise_level=0.0, validation_split=0.0):
         """Train on X -> Y (Y defaults to X).
 
         Parameters
@@ -170,16 +178,19 @@ class Autoencoder(Persistable):
         epochs : int
         batch_size : int, None, 'online' or 'batch'
             Samples per step: 1 (online), n (batch: None or 'batch'), or anything between
-            (mini-batch). The default, 32, is capped at n; an explicit integer outside [1, n]
-            raises ValueError.
+            (mini-batch). A size larger than n uses the whole set, as in Keras.
         shuffle : bool
             Reshuffle the sample order every epoch, from the model's seed.
-        validation_data : X_val or (X_val, Y_val), optional
+        validation_data : X_val, (X_val, Y_val) or [X_val, Y_val], optional
             Its loss is logged as 'val_loss' after every epoch.
+        validation_split : float in [0, 1)
+            Hold out the last fraction of the rows of X and Y (before shuffling) as validation
+            data, as Keras does; ignored when ``validation_data`` is given.
         callbacks : list of :class:`~sia_autoencoder.callbacks.Callback`
-            e.g. ``PixelErrorStop(1)``, ``LossThreshold(1e-3)``, ``EarlyStopping(...)``.
-        verbose : 0, 1 or 2
-            Silent, a progress bar, or one line per epoch.
+            e.g. ``PixelErrorStop(1)``, ``LossThreshold(1e-3)``, ``EarlyStopping(...)``,
+            ``ReduceLROnPlateau(...)``, ``ModelCheckpoint(path)``, ``CSVLogger(path)``.
+        verbose : 0, 1, 2 or 'auto'
+            Silent, a progress bar, or one line per epoch; 'auto' (Keras's default) is 1.
         noise : 'salt_and_pepper', 'bit_flip' or 'gaussian', optional
             Denoising: each batch's inputs are corrupted with fresh noise of ``noise_level``
             (a probability, or σ for Gaussian) as it is drawn; the targets stay clean.
@@ -192,20 +203,21 @@ class Autoencoder(Persistable):
         n = X.shape[0]
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
                                           width_what="the model's output width")
+        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
         check_targets(Y, "X" if Y is X else "Y", self.loss)
         check_optimizer(self.optimizer, self.dtype)
         epochs = as_int(epochs, "epochs", 0, INT64_MAX)
-        batch = self._batch_size(batch_size, n)
+        batch = self._batch_size(batch_size, X.shape[0])
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
-        lr = self.optimizer.learning_rate
 
-        def run_chunk(records, start, count):
+        def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
             return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
-                                    shuffle, lr, noise_code, level, max_wrong, loss_tol)
+                                    shuffle, self.optimizer.learning_rate, noise_code, level,
+                                    max_wrong, loss_tol)
 
-        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose, lr)
+        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
                     loss_tol):
@@ -231,16 +243,14 @@ class Autoencoder(Persistable):
             return n
         if batch_size == "online":
             return 1
-        if batch_size is DEFAULT_BATCH:
-            return min(int(batch_size), n)
         if isinstance(batch_size, str):
-            raise ValueError(f"batch_size: expected an integer in [1, {n}], None, 'online' or "
+            raise ValueError(f"batch_size: expected an integer >= 1, None, 'online' or "
                              f"'batch', got {batch_size!r}")
         batch = as_int(batch_size, "batch_size")
-        if not 1 <= batch <= n:
-            raise ValueError(f"batch_size: expected an integer in [1, {n}] (the number of samples), "
-                             f"None, 'online' or 'batch', got {batch}")
-        return batch
+        if batch < 1:
+            raise ValueError(f"batch_size: expected an integer >= 1, None, 'online' or 'batch', "
+                             f"got {batch}")
+        return min(batch, n)  # larger than the data: the whole set, as in Keras
 
     def _noise(self, noise, level):
         if noise is None:
@@ -254,13 +264,7 @@ class Autoencoder(Persistable):
     def _validator(self, validation_data):
         if validation_data is None:
             return None
-        if isinstance(validation_data, tuple):
-            if len(validation_data) != 2:
-                raise ValueError("validation_data: expected X_val or (X_val, Y_val), got a tuple "
-                                 f"of {len(validation_data)}")
-            Xv, Yv = validation_data
-        else:
-            Xv, Yv = validation_data, None
+        Xv, Yv = validation_pair(validation_data)
         Xv = as_matrix(Xv, "validation_data X", self.dtype, width=self.layers[0])
         Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
                                              width=self.layers[-1], rows=Xv.shape[0],
@@ -291,6 +295,15 @@ class Autoencoder(Persistable):
                                           width_what="the model's output width")
         check_targets(Y, "X" if Y is X else "Y", self.loss)
         return self.net.loss(X, Y, self.loss, self.threads)
+
+    def loss_grad(self, X, Y=None):
+        """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to
+        ``params``: (loss, grads (n_params,), a copy in the flat layout of ``params``)."""
+        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
+        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
+                                          width_what="the model's output width")
+        loss = self.net.loss(X, Y, self.loss, self.threads, grad=True)
+        return loss, self.net.grads.copy()
 
     def pixel_errors(self, X, Y=None):
         """Wrong pixels per sample (n,): the reconstruction of X against Y (default X), both

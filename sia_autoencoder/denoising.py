@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder
-from ._training import fit_loop, split_callbacks
+from ._training import fit_loop, split_callbacks, split_validation
 from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer, check_targets
 from .callbacks import PixelErrorStop
 from .noise import NOISE_TYPES, apply as apply_noise, as_generator, parse_noise
@@ -85,13 +85,14 @@ class DenoisingAutoencoder(Autoencoder):
         self.denoise_steps = as_int(denoise_steps, "denoise_steps", 1)
 
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
-            callbacks=None, verbose=0, noise=None, noise_level=None, repeat=1, lr_decay=None):
+            callbacks=None, verbose=0, noise=None, noise_level=None, repeat=1, lr_decay=None,
+            validation_split=0.0):
         """Train on noisy X -> clean Y (Y defaults to X), with fresh noise every epoch.
 
         Parameters
         ----------
         X : array (n, layers[0]); Y : array (n, layers[-1]), optional
-        epochs, batch_size, shuffle, validation_data, callbacks, verbose
+        epochs, batch_size, shuffle, validation_data, callbacks, verbose, validation_split
             As in :meth:`Autoencoder.fit`. ``PixelErrorStop`` checks the clean training data.
         noise, noise_level : optional
             Override the model's noise type and level (or mix of levels) for this call.
@@ -99,7 +100,8 @@ class DenoisingAutoencoder(Autoencoder):
             Each epoch sees ``repeat`` independently corrupted copies of every sample.
         lr_decay : float, optional
             Decay the learning rate geometrically to ``lr_decay`` times its value over these
-            epochs (the optimizer's learning rate is restored afterwards).
+            epochs: epoch e of E trains at ``optimizer.learning_rate * lr_decay ** (e / (E - 1))``
+            (the optimizer's own rate is left as it is, and a callback may change it).
 
         Returns
         -------
@@ -111,6 +113,7 @@ class DenoisingAutoencoder(Autoencoder):
         n = X.shape[0]
         Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
                                           width_what="the model's output width")
+        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
         repeat = as_int(repeat, "repeat", 1)
         decay = None if lr_decay is None else as_float(lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
         if repeat > 1:
@@ -121,7 +124,7 @@ class DenoisingAutoencoder(Autoencoder):
         batch = self._batch_size(batch_size, X.shape[0])
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
-        lr, code = self.optimizer.learning_rate, NOISE_KINDS[key]
+        code = NOISE_KINDS[key]
         # Per-epoch calls when the level or the learning rate changes from epoch to epoch.
         per_epoch = len(levels) > 1 or (decay is not None and decay != 1.0)
         # PixelErrorStop must look at the clean data once, not at every tiled copy: C checks X.
@@ -132,6 +135,7 @@ class DenoisingAutoencoder(Autoencoder):
             steps = [(start + j, 1) for j in range(count)] if per_epoch else [(start, count)]
             done = 0
             for e, k in steps:
+                lr = self.optimizer.learning_rate  # as it is now: callbacks may change it
                 step_lr = lr * decay ** (e / span) if decay is not None else lr
                 level = levels[(base + e) % len(levels)]
                 got, status = self._train_in_c(X, Y, records["loss"][e:e + k], k, batch, shuffle,
@@ -141,7 +145,7 @@ class DenoisingAutoencoder(Autoencoder):
                     return done, status
             return done, 0
 
-        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose, lr)
+        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def denoise(self, X, steps=None):
         """Apply the network ``steps`` times (default ``denoise_steps``), each time to its own

@@ -63,7 +63,14 @@ class GradientDescent(_Optimizer):
 
 @dataclass
 class Momentum(_Optimizer):
-    """Δp ← α·Δp − lr·g;  p ← p + Δp."""
+    """Δp ← α·Δp − lr·g;  p ← p + Δp  (Keras's ``SGD(momentum=α)``, the velocity form).
+
+    ``torch.optim.SGD(momentum=α)`` keeps b ← α·b + g and steps p ← p − lr·b instead. The two
+    take the same steps while the learning rate is constant, and differ as soon as it changes
+    (``lr_decay``, ``ReduceLROnPlateau``, a callback): here the velocity remembers the old
+    rate's steps, which decay over about 1/(1 − α) steps; in PyTorch every remembered gradient
+    is multiplied by the new rate at once.
+    """
     learning_rate: float = 0.01
     momentum: float = 0.9
     kind = _core.MOMENTUM

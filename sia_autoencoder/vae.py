@@ -9,9 +9,9 @@ import numpy as np
 from . import _core
 from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks
-from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, check_activations,
-                        as_vector, check_alloc, check_optimizer, check_targets)
+from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
+                        check_activations, check_alloc, check_optimizer, check_targets)
 from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
 from .io import Persistable
 from .optimizers import get_optimizer
@@ -162,26 +162,32 @@ class VAE(Persistable):
                 self.dec.beta)
 
     # ---- training ----
-    def fit(self, X, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None, callbacks=None,
-            verbose=0):
+    def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
+            callbacks=None, verbose=0, validation_split=0.0):
         """Train on X for ``epochs`` epochs.
 
         Parameters
         ----------
         X : array (n, input_dim), values in [0, 1] for BCE
+        Y : None or X
+            Accepted for Keras's ``fit(X, X)``: a VAE reconstructs its input, so any other
+            target is an error.
         epochs : int
         batch_size : int, None, 'online' or 'batch'
             Samples per step, as for :meth:`Autoencoder.fit`: 1 (online), n (None or 'batch'),
-            or a mini-batch size in [1, n] (the default, 32, is capped at n).
+            or a mini-batch size (one larger than n uses the whole set, as in Keras).
         shuffle : bool
             Reshuffle the sample order every epoch, from the model's seed.
-        validation_data : array (n_val, input_dim), optional
+        validation_data : X_val, (X_val, X_val) or (X_val, None), optional
             Its loss terms are logged as 'val_loss', 'val_reconstruction_loss', 'val_kl_loss'
             (with a fixed ε, so that they move only with the weights).
+        validation_split : float in [0, 1)
+            Hold out the last fraction of the rows of X as validation data, as Keras does;
+            ignored when ``validation_data`` is given.
         callbacks : list of :class:`~sia_autoencoder.callbacks.Callback`
             ``LossThreshold`` applies to the total loss, ``PixelErrorStop`` to the
             reconstructions through the mean.
-        verbose : 0, 1 or 2
+        verbose : 0, 1, 2 or 'auto' (1)
 
         Returns
         -------
@@ -189,6 +195,8 @@ class VAE(Persistable):
         'reconstruction_loss' and 'kl_loss' (the unweighted KL).
         """
         X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        _same_as_input(X, Y, "Y")
+        X, _, validation_data = split_validation(X, X, validation_data, validation_split)
         check_targets(X, "X", self.loss)
         check_optimizer(self.optimizer, self.dtype)
         n = X.shape[0]
@@ -199,12 +207,13 @@ class VAE(Persistable):
         opt = self.optimizer
         if opt.m is None or opt.m.shape != self._params.shape:
             opt.reset(self._params.size, self.dtype)
-        kind, lr, momentum, beta1, beta2, eps = opt._args()
-        t = np.array([opt.t], dtype=np.int64)
 
         def run_chunk(records, start, count):
             first = self.epochs_trained_ + 1
             weights = self._kl_weights(first, count)
+            # The optimizer's settings as they are now: a callback may have changed them.
+            kind, lr, momentum, beta1, beta2, eps = opt._args()
+            t = np.array([opt.t], dtype=np.int64)
             try:
                 return _core.vae_train(
                     *self._stacks(), self._params, self._grads, X, opt.m, opt.v, t, self.rng_state,
@@ -215,20 +224,16 @@ class VAE(Persistable):
             finally:
                 opt.t = int(t[0])
 
-        return fit_loop(self, run_chunk, epochs, KEYS, python_callbacks, validate, verbose, lr)
+        return fit_loop(self, run_chunk, epochs, KEYS, python_callbacks, validate, verbose)
 
     _batch_size = Autoencoder._batch_size
 
     def _validator(self, validation_data):
         if validation_data is None:
             return None
-        if isinstance(validation_data, tuple):
-            if len(validation_data) == 2 and validation_data[1] is None:
-                validation_data = validation_data[0]
-            else:
-                raise ValueError("validation_data: a VAE reconstructs its input; expected X_val "
-                                 f"(or (X_val, None)), got a tuple of {len(validation_data)}")
-        Xv = as_matrix(validation_data, "validation_data", self.dtype, width=self.input_dim)
+        Xv, Yv = validation_pair(validation_data)
+        Xv = as_matrix(Xv, "validation_data", self.dtype, width=self.input_dim)
+        _same_as_input(Xv, Yv, "validation_data Y")
         check_targets(Xv, "validation_data", self.loss)
         eps = self._fixed_eps(Xv.shape[0], 0)
 
@@ -366,6 +371,22 @@ class VAE(Persistable):
     def __repr__(self):
         return (f"VAE(encoder={self.encoder}, latent_dim={self.latent_dim}, decoder={self.decoder}, "
                 f"loss={self.loss!r}, beta={self.beta:g}, epochs_trained={self.epochs_trained_})")
+
+
+def _same_as_input(X, Y, name):
+    """Refuse a target Y other than None or X itself (same values): a VAE reconstructs X."""
+    if Y is None or Y is X:
+        return
+    if isinstance(Y, (int, float)) and not isinstance(Y, bool):
+        raise TypeError(f"{name}: expected None or X, got {Y!r}; give epochs by name: "
+                        f"fit(X, epochs={Y!r})")
+    Yv = as_matrix(Y, name, X.dtype, width=X.shape[1], rows=X.shape[0],
+                   width_what="the input width: a VAE reconstructs its input")
+    if not np.array_equal(Yv, X):
+        r, c = np.argwhere(Yv != X)[0]
+        raise ValueError(f"{name}: a VAE reconstructs its input, so the target must be X itself "
+                         f"(or None); it differs from X at row {r}, column {c}. To map X to "
+                         f"another Y, train an Autoencoder (fit(X, Y)).")
 
 
 def _n_params(sizes):

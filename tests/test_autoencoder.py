@@ -131,7 +131,8 @@ def test_early_stopping_restores_the_best_weights():
     history = ae.fit(X_FONT, epochs=500, batch_size=None, validation_data=X_val,
                      callbacks=[stopper])
     val = history.history["val_loss"]
-    assert len(val) < 500 and len(val) == stopper.best_epoch + 1 + 4 - (ae.epochs_trained_ - len(val))
+    # Keras: stop after `patience` epochs in a row without improvement (wait >= patience).
+    assert len(val) < 500 and len(val) == stopper.best_epoch + 1 + 3 - (ae.epochs_trained_ - len(val))
     assert ae.evaluate(X_val) == pytest.approx(min(val), rel=1e-5)
 
 

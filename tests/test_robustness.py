@@ -146,10 +146,14 @@ def test_lr_1e300_in_the_core_diverges_with_finite_weights(X, cls):
     losses = np.full(3, np.nan)
     t = np.zeros(1, np.int64)
     Xf = X.astype(np.float32)
-    done, status = _core.train(net.sizes, net.act, net.beta, net.params, net.grads, Xf, Xf, o.m,
-                               o.v, t, ae.rng_state, losses, loss=_core.BCE, batch=8, epochs=3,
-                               optimizer=_core.GD, lr=1e300)
+    args = (net.sizes, net.act, net.beta, net.params, net.grads, Xf, Xf, o.m, o.v, t,
+            ae.rng_state, losses)
+    done, status = _core.train(*args, loss=_core.BCE, batch=8, epochs=3, optimizer=_core.GD,
+                               lr=3e38)
     assert status == 2 and np.isfinite(net.params).all()
+    # lr = 1e300 is inf in float32: the core refuses it before any step (Python does earlier).
+    with pytest.raises(ValueError, match=r"lr: expected a value that float32 holds"):
+        _core.train(*args, loss=_core.BCE, batch=8, epochs=3, optimizer=_core.GD, lr=1e300)
 
 
 def test_float32_divergence_keeps_the_weights_of_the_last_applied_step(X):

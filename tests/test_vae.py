@@ -419,8 +419,9 @@ def test_argument_errors():
         v.decode(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="eps: expected 2 columns"):
         v.loss_grad(np.zeros((3, 10)), np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="validation_data: a VAE reconstructs its input"):
-        v.fit(np.zeros((3, 10)), validation_data=(np.zeros((3, 10)), np.zeros((3, 10))))
+    with pytest.raises(ValueError, match="validation_data Y: a VAE reconstructs its input, so the "
+                       "target must be X itself .* differs from X at row 0, column 0"):
+        v.fit(np.zeros((3, 10)), validation_data=(np.ones((3, 10)), np.zeros((3, 10))))
 
 
 def test_callbacks(emojis):
