@@ -391,7 +391,7 @@ def test_a_state_without_param_shapes_still_loads():
 
 @pytest.mark.parametrize("make, pattern", [
     (lambda: callbacks.EarlyStopping(min_delta=float("nan")), r"EarlyStopping.min_delta: expected a finite"),
-    (lambda: callbacks.EarlyStopping(min_delta="abc"), r"EarlyStopping.min_delta: expected a finite number >= 0, got 'abc'"),
+    (lambda: callbacks.EarlyStopping(min_delta="abc"), r"EarlyStopping.min_delta: expected a finite number, got 'abc'"),
     (lambda: callbacks.EarlyStopping(patience=2**64), r"EarlyStopping.patience"),
     (lambda: callbacks.PixelErrorStop(10**30), r"PixelErrorStop.max_wrong: expected an integer <= 2\*\*63 - 1"),
     (lambda: callbacks.LossThreshold("abc"), r"LossThreshold.eps"),
