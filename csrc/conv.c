@@ -101,6 +101,91 @@ static void FN(col2im)(REAL *restrict big, const REAL *restrict cols, const FN(c
     }
 }
 
+/* Few output channels (a network's last layer, to 1 or 3 channels): the K-wide im2col rows
+ * would cost as much to write and read back as the oc multiply-adds made from each, so these
+ * paths read the patches in place, one run of kw·C values per row ky (cells kx0 .. kx1 inside
+ * the big image). */
+enum { CONV_OUTER_OC = 4 };
+
+/* The patch's rows in the big image: its run of row ky starts at run0 + ky·rowlen (NULL when
+   the row lies outside); cells kx0 .. kx1 of each run are inside. */
+typedef struct {
+    int64_t ky0, ky1, kx0, kx1;   /* the rows and cells inside */
+    int64_t at;                   /* offset of the (ky = 0, kx = 0) cell, possibly outside */
+} FN(conv_patch);
+
+static inline FN(conv_patch) FN(conv_patch_at)(const FN(conv_geom) *g, int64_t p) {
+    const int64_t P = g->gh * g->gw, b = p / P, i = p % P / g->gw, j = p % g->gw;
+    const int64_t y0 = i * g->sh - g->pt, x0 = j * g->sw - g->pl;
+    return (FN(conv_patch)){.ky0 = y0 < 0 ? -y0 : 0, .ky1 = y0 + g->kh > g->H ? g->H - y0 : g->kh,
+                            .kx0 = x0 < 0 ? -x0 : 0, .kx1 = x0 + g->kw > g->W ? g->W - x0 : g->kw,
+                            .at = ((b * g->H + y0) * g->W + x0) * g->C};
+}
+
+/* Conv2D to one channel: z[p] (+)= Σ_k cols[p, k] W[k], without the cols. VL patches of one
+ * output row that lie inside the image horizontally at a time, as gemm_dot_rows's VL dot
+ * products of each run ky with W's; the others one by one. */
+GEMM_CLONES
+static void FN(conv_dot_forward)(REAL *restrict z, const REAL *restrict big, const REAL *restrict W,
+                                 const FN(conv_geom) *g, int64_t p0, int64_t p1) {
+    const int64_t C = g->C, run = g->kw * C, rowlen = g->W * C;
+    for (int64_t p = p0; p < p1;) {
+        const FN(conv_patch) a = FN(conv_patch_at)(g, p);
+        const int64_t j = p % g->gw, room = g->gw - j;
+        /* the VL patches p .. p+VL-1 are in this output row, and the last lies inside too */
+        if (a.kx0 == 0 && a.kx1 == g->kw && room >= GEMM_VL && p + GEMM_VL <= p1 &&
+            (j + GEMM_VL - 1) * g->sw - g->pl + g->kw <= g->W) {
+            vreal acc = {0};
+            for (int64_t ky = a.ky0; ky < a.ky1; ky++) {
+                const REAL *w[GEMM_VL];
+                for (int r = 0; r < GEMM_VL; r++) w[r] = big + a.at + ky * rowlen + r * g->sw * C;
+                const REAL *wk = W + ky * run;
+                vreal xk = run >= GEMM_VL ? gemm_tail_x(wk, run) : (vreal){0}; /* see gemm_dot_rows */
+                for (int l = 0; l < GEMM_VL && run < GEMM_VL; l++) xk[l] = l < run ? wk[l] : 0;
+                acc += gemm_dot_rows(w, wk, xk, run);
+            }
+            for (int r = 0; r < GEMM_VL; r++) z[p + r] += acc[r];
+            p += GEMM_VL;
+            continue;
+        }
+        REAL s = 0;
+        for (int64_t ky = a.ky0; ky < a.ky1; ky++) {
+            const REAL *r = big + a.at + ky * rowlen, *wk = W + ky * run;
+            for (int64_t t = a.kx0 * C; t < a.kx1 * C; t++) s += r[t] * wk[t];
+        }
+        z[p] += s;
+        p++;
+    }
+}
+
+/* Backward of a Conv2D with oc <= CONV_OUTER_OC, without the cols: for each patch p and row ky,
+ *   dW[o, ky, :] += dz[p, o] · (its run of the input)          (dW += dzᵀ cols)
+ *   din's run    += Σ_o dz[p, o] · W[o, ky, :]   (din NULL: not) (col2im(dz W)). */
+GEMM_CLONES
+static void FN(conv_outer_backward)(REAL *restrict din, REAL *restrict dW, const REAL *restrict dz,
+                                    const REAL *restrict big, const REAL *restrict W, int64_t oc,
+                                    const FN(conv_geom) *g, int64_t p0, int64_t p1) {
+    const int64_t C = g->C, run = g->kw * C, K = g->kh * run, rowlen = g->W * C;
+    for (int64_t p = p0; p < p1; p++) {
+        const FN(conv_patch) a = FN(conv_patch_at)(g, p);
+        const REAL *d = dz + p * oc;
+        for (int64_t ky = a.ky0; ky < a.ky1; ky++) {
+            const REAL *r = big + a.at + ky * rowlen;
+            for (int64_t o = 0; o < oc; o++) {
+                REAL *dw = dW + o * K + ky * run;
+                const REAL s = d[o];
+                for (int64_t t = a.kx0 * C; t < a.kx1 * C; t++) dw[t] += s * r[t];
+            }
+            if (!din) continue;
+            REAL *dr = din + a.at + ky * rowlen;
+            for (int64_t o = 0; o < oc; o++) {
+                const REAL *w = W + o * K + ky * run, s = d[o];
+                for (int64_t t = a.kx0 * C; t < a.kx1 * C; t++) dr[t] += s * w[t];
+            }
+        }
+    }
+}
+
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
 static int64_t FN(conv_rows)(const FN(conv_geom) *g) {
     const int64_t K = g->kh * g->kw * g->C, r = CONV_COLS / (K > 0 ? K : 1);
@@ -195,9 +280,13 @@ static void FN(conv2d_forward_task)(void *ctx, int64_t i) {
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     CONV_FOR_UNITS(j, s0, s1, u, ue) CONV_FOR_PIECES(j, u, ue, p, m) {
+        FN(conv_fill_bias)(j->z, b, oc, p, p + m);
+        if (oc == 1 && !direct) {
+            FN(conv_dot_forward)(j->z, j->in, j->W, &j->g, p, p + m);
+            continue;
+        }
         const REAL *A = direct ? j->in + p * K : cols;
         if (!direct) FN(im2col)(cols, j->in, &j->g, p, p + m);
-        FN(conv_fill_bias)(j->z, b, oc, p, p + m);
         FN(sia_gemm)(j->z + p * oc, A, j->W, m, oc, K, 0, 1, 1, j->gemm_threads);
     }
 }
@@ -219,10 +308,14 @@ static void FN(conv2d_backward_task)(void *ctx, int64_t i) {
         if (j->din && !direct) /* the unit's samples, before its pieces add to them */
             memset(j->din + u * n_in, 0, (size_t)((ue - u) * n_in) * sizeof(REAL));
         CONV_FOR_PIECES(j, u, ue, p, m) {
+            FN(conv_sum_rows)(dbp, j->dz, oc, p, p + m);
+            if (oc <= CONV_OUTER_OC && !direct) {
+                FN(conv_outer_backward)(j->din, dWp, j->dz, j->in, j->W, oc, &j->g, p, p + m);
+                continue;
+            }
             const REAL *A = direct ? j->in + p * K : cols;
             if (!direct) FN(im2col)(cols, j->in, &j->g, p, p + m);
             FN(sia_gemm)(dWp, j->dz + p * oc, A, oc, K, m, 1, 0, 1, j->gemm_threads);
-            FN(conv_sum_rows)(dbp, j->dz, oc, p, p + m);
             if (j->din && direct)
                 FN(sia_gemm)(j->din + p * K, j->dz + p * oc, j->W, m, K, oc, 0, 0, 0, j->gemm_threads);
             else if (j->din) {

@@ -79,6 +79,9 @@ CASES = [
     (twins.CONV2D, 2, (6, 6, 2), 3, 4, 3, "same"),
     (twins.CONV2D, 2, (3, 4, 2), 3, 5, 1, "same"),
     (twins.CONV2D, 5, (28, 28, 1), 8, 3, 1, "same"),
+    (twins.CONV2D, 2, (12, 21, 3), 1, 3, 1, "same"),   # one channel out: the direct paths
+    (twins.CONV2D, 2, (9, 40, 1), 1, 3, 2, "valid"),
+    (twins.CONV2D, 2, (6, 30, 2), 3, (2, 5), (1, 2), "same"),
     (twins.CONV2D_T, 1, (3, 3, 1), 1, 3, 1, "valid"),
     (twins.CONV2D_T, 2, (4, 5, 3), 2, 3, 2, "same"),
     (twins.CONV2D_T, 2, (4, 4, 2), 3, 3, 2, "valid"),
