@@ -3,6 +3,8 @@
  *   logistic(β) y = 1 / (1 + exp(-2βx))   f' = 2β y (1 - y)
  *   tanh(β)     y = tanh(βx)              f' = β (1 - y²)
  *   relu        y = max(0, x)             f' = [y > 0]
+ *   elu(β)      y = x (x > 0), β (eˣ - 1)   f' = 1 (y > 0), y + β
+ *   selu        y = λ elu_α(x)              f' = λ (y > 0), y + λα     (α, λ: sia.h)
  * Each derivative is written from the cached output y, so backward needs no x.
  *
  * Speed. The loops run over 32-byte vectors (GCC vector extensions), and every function that
@@ -114,11 +116,29 @@ SIA_INLINE sia_vr FN(vlogistic_neg)(sia_vr u) {
     return FN(vselect)(u > lim, (sia_vr){0}, 1 / (1 + e)); /* exp(u) overflows: y = 0, as libm */
 }
 
+/* elu and selu: y = s x for x > 0, s a expm1(x) otherwise (elu: a = β, s = 1; selu: α, λ),
+   with sa = s a. expm1 of x clamped below to where exp underflows (there y = -s a); NaN stays
+   NaN. Every path (these, act_grad, loss.c) uses the same REAL s and sa, so they agree. */
+SIA_INLINE sia_vr FN(velu)(sia_vr x, REAL sa, REAL s) {
+    sia_vr e;
+    const sia_vr m = FN(vexpm1)(FN(vmax)(FN(vmin)(x, 0), SIA_IS32 ? (REAL)-88 : (REAL)-708), &e);
+    return FN(vselect)(x > 0, s * x, sa * m);
+}
+/* Their derivative from y: s where y > 0, else s a eˣ = y + s a. */
+SIA_INLINE sia_vr FN(velu_grad)(sia_vr y, REAL sa, REAL s) {
+    return FN(vselect)(y > 0, (sia_vr){0} + s, y + sa);
+}
+/* s and s a of elu(β) and selu in REAL, s a formed in double and rounded once. */
+#define SIA_ELU_SA(kind, beta) ((REAL)((kind) == SIA_SELU ? SIA_SELU_SCALE * SIA_SELU_ALPHA : (beta)))
+#define SIA_ELU_S(kind) ((kind) == SIA_SELU ? (REAL)SIA_SELU_SCALE : (REAL)1)
+
 static inline REAL FN(act_grad)(REAL y, int kind, REAL beta) {
     switch (kind) {
     case SIA_LOGISTIC: return 2 * beta * y * (1 - y);
     case SIA_TANH: return beta * (1 - y * y);
     case SIA_RELU: return y > 0 ? (REAL)1 : (REAL)0;
+    case SIA_ELU:
+    case SIA_SELU: return y > 0 ? SIA_ELU_S(kind) : y + SIA_ELU_SA(kind, beta);
     default: return 1;
     }
 }
@@ -141,6 +161,14 @@ void FN(sia_act_forward)(REAL *out, const REAL *inp, int64_t n, int kind, double
     case SIA_RELU:
         for (; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
         break;
+    case SIA_ELU:
+    case SIA_SELU: {
+        const REAL sa = SIA_ELU_SA(kind, beta), s = SIA_ELU_S(kind);
+        for (; i + SIA_VL <= n; i += SIA_VL)
+            *(sia_vr_u *)(out + i) = FN(velu)(*(const sia_vr_u *)(inp + i), sa, s);
+        if (i < n) FN(vstore_part)(out + i, FN(velu)(FN(vload_part)(inp + i, n - i), sa, s), n - i);
+        break;
+    }
     default:
         if (out != inp) memcpy(out, inp, (size_t)n * sizeof(REAL));
     }
@@ -160,6 +188,10 @@ void FN(sia_act_backward)(REAL *dinp, const REAL *dout, const REAL *out, int64_t
         break;
     case SIA_RELU:
         for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (REAL)(out[i] > 0);
+        break;
+    case SIA_ELU:
+    case SIA_SELU:
+        for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * FN(act_grad)(out[i], kind, b);
         break;
     default:
         for (int64_t i = 0; i < n; i++) dinp[i] += dout[i];

@@ -350,9 +350,9 @@ static PyObject *py_loss_backward(PyObject *self, PyObject *args) { return loss_
 
 /* Optimizer hyperparameters, checked; t is the step count so far. */
 static int get_optim(sia_optim *o, int kind, double lr, double momentum, double beta1, double beta2,
-                     double eps, long long t) {
+                     double eps, double rho, double weight_decay, long long t) {
     *o = (sia_optim){.kind = kind, .lr = lr, .momentum = momentum, .beta1 = beta1, .beta2 = beta2,
-                     .eps = eps, .t = t};
+                     .eps = eps, .rho = rho, .weight_decay = weight_decay, .t = t};
     if (check_kind(kind, SIA_N_OPTIM, "optimizer") || check_positive(lr, "lr")) return -1;
     char b1[32], b2[32];
     if (!(momentum >= 0 && momentum < 1)) {
@@ -364,6 +364,15 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
                      fmt_g(b1, beta1), fmt_g(b2, beta2));
         return -1;
     }
+    if (!(rho >= 0 && rho < 1)) {
+        PyErr_Format(PyExc_ValueError, "rho: expected a value in [0, 1), got %s", fmt_g(b1, rho));
+        return -1;
+    }
+    if (!(weight_decay >= 0 && isfinite(weight_decay))) {
+        PyErr_Format(PyExc_ValueError, "weight_decay: expected a finite number >= 0, got %s",
+                     fmt_g(b1, weight_decay));
+        return -1;
+    }
     if (check_positive(eps, "eps")) return -1;
     if (t < 0 || t > SIA_MAX_STEPS) { /* the steps of a call add to t: keep it far from overflow */
         PyErr_Format(PyExc_ValueError, "t: expected a step count in [0, 2**62], got %lld", t);
@@ -373,11 +382,11 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
 }
 
 /* The optimizer's hyperparameters as the kernels of a float32 model use them (cast to float):
-   lr and eps neither 0 nor inf, momentum, beta1 and beta2 still below 1. */
+   lr and eps neither 0 nor inf, momentum, beta1, beta2 and rho still below 1. */
 static int check_optim_f32(const sia_optim *o) {
     const struct { const char *name; double v; int below_one; } hp[] = {
         {"lr", o->lr, 0}, {"eps", o->eps, 0}, {"momentum", o->momentum, 1},
-        {"beta1", o->beta1, 1}, {"beta2", o->beta2, 1}};
+        {"beta1", o->beta1, 1}, {"beta2", o->beta2, 1}, {"rho", o->rho, 1}};
     for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) {
         const float f = (float)hp[i].v;
         if (hp[i].below_one ? f < 1.0f : (f > 0.0f && isfinite(f))) continue;
@@ -390,20 +399,21 @@ static int check_optim_f32(const sia_optim *o) {
     return 0;
 }
 
-/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1, or t (nothing
-   written) when a value of the step would not be finite */
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1,
+   or t (nothing written) when a value of the step would not be finite */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     PyObject *op, *om, *ov, *og;
     int kind;
-    double lr, momentum, beta1, beta2, eps;
+    double lr, momentum, beta1, beta2, eps, rho = 0.9, weight_decay = 0;
     long long t;
-    if (!PyArg_ParseTuple(args, "OOOOidddddL", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
-                          &beta2, &eps, &t))
+    if (!PyArg_ParseTuple(args, "OOOOidddddL|dd", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
+                          &beta2, &eps, &t, &rho, &weight_decay))
         return NULL;
     sia_optim o;
     PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
     if (!p || !(m = get_like(om, "m", p, 1)) || !(v = get_like(ov, "v", p, 1)) ||
-        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, t) ||
+        !(g = get_like(og, "g", p, 0)) ||
+        get_optim(&o, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, t) ||
         (PyArray_TYPE(p) == NPY_FLOAT32 && check_optim_f32(&o)))
         return NULL;
     int64_t n = PyArray_SIZE(p);
@@ -825,16 +835,18 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"sizes", "act", "beta", "params", "grads", "X", "Y", "m", "v", "t",
                              "rng_state", "losses", "loss", "batch", "shuffle", "epochs",
                              "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
-                             "max_wrong", "noise", "noise_level", "nthreads", NULL};
+                             "max_wrong", "noise", "noise_level", "nthreads", "rho", "weight_decay",
+                             NULL};
     PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY, *om, *ov, *ot, *orng, *olosses;
     int loss = SIA_MSE, shuffle = 1, kind = SIA_ADAM, noise = SIA_NOISE_NONE, nthreads = 1;
     long long batch = 32, epochs = 1, max_wrong = -1;
     double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0, level = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOO|iLpLiddddddLidi", kwlist, &osizes,
+    double rho = 0.9, weight_decay = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOO|iLpLiddddddLididd", kwlist, &osizes,
                                      &oact, &obeta, &oparams, &ograds, &oX, &oY, &om, &ov, &ot, &orng,
                                      &olosses, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
                                      &beta1, &beta2, &eps, &loss_tol, &max_wrong, &noise, &level,
-                                     &nthreads))
+                                     &nthreads, &rho, &weight_decay))
         return NULL;
     netspec s;
     if (get_net(&s, osizes, oact, obeta, oparams, ograds)) return NULL;
@@ -852,7 +864,7 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
     if (!rng) return NULL;
     if (!(losses = get_array(olosses, "losses", NPY_FLOAT64, 1, 1))) return NULL;
     sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t)) ||
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, *(int64_t *)PyArray_DATA(t)) ||
         (!s.is64 && check_optim_f32(&opt)))
         return NULL;
     if (check_kind(loss, SIA_N_LOSS, "loss") || check_kind(noise, SIA_N_NOISE, "noise")) return NULL;
@@ -1141,16 +1153,18 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
                              "params", "grads", "X", "m", "v", "t", "rng_state", "losses",
                              "recons", "kls", "kl_weights", "loss", "batch", "shuffle", "epochs",
                              "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
-                             "max_wrong", "nthreads", NULL};
+                             "max_wrong", "nthreads", "rho", "weight_decay", NULL};
     PyObject *st6[6], *oparams, *ograds, *oX, *om, *ov, *ot, *orng, *olosses, *orecons, *okls, *ow;
     int loss = SIA_BCE, shuffle = 1, kind = SIA_ADAM, nthreads = 1;
     long long batch = 32, epochs = 1, max_wrong = -1;
     double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOOOOOOO|iLpLiddddddLi", kwlist,
+    double rho = 0.9, weight_decay = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOOOOOOO|iLpLiddddddLidd", kwlist,
                                      &st6[0], &st6[1], &st6[2], &st6[3], &st6[4], &st6[5], &oparams,
                                      &ograds, &oX, &om, &ov, &ot, &orng, &olosses, &orecons, &okls,
                                      &ow, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
-                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &nthreads))
+                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &nthreads, &rho,
+                                     &weight_decay))
         return NULL;
     vaespec s;
     if (get_vae(&s, st6, oparams, ograds)) return NULL;
@@ -1171,7 +1185,7 @@ static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
         !(kw = get_array(ow, "kl_weights", NPY_FLOAT64, 1, 0)))
         return NULL;
     sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, *(int64_t *)PyArray_DATA(t)) ||
+    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, *(int64_t *)PyArray_DATA(t)) ||
         (!s.is64 && check_optim_f32(&opt)))
         return NULL;
     if (check_kind(loss, SIA_N_LOSS, "loss")) return NULL;
@@ -1246,7 +1260,7 @@ static PyMethodDef methods[] = {
     {"act_backward", py_act_backward, METH_VARARGS, "act_backward(dinp, dout, out, kind, beta)"},
     {"loss_forward", py_loss_forward, METH_VARARGS, "loss_forward(z, y, t, loss, kind, beta) -> float"},
     {"loss_backward", py_loss_backward, METH_VARARGS, "loss_backward(dz, z, y, t, loss, kind, beta)"},
-    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t) -> t + 1, or t when refused"},
+    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1, or t when refused"},
     {"rng_seed", py_rng_seed, METH_VARARGS, "rng_seed(state, seed)"},
     {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},
@@ -1276,8 +1290,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (!mod) return NULL;
     const struct { const char *name; int value; } consts[] = {
         {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
+        {"ELU", SIA_ELU}, {"SELU", SIA_SELU},
         {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
-        {"ADAM", SIA_ADAM}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
+        {"ADAM", SIA_ADAM}, {"RMSPROP", SIA_RMSPROP}, {"NADAM", SIA_NADAM}, {"ADADELTA", SIA_ADADELTA},
+        {"ADAMW", SIA_ADAMW}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
         {"LAYER_CONV2D", SIA_LAYER_CONV2D}, {"LAYER_CONV2D_T", SIA_LAYER_CONV2D_T},
         {"LAYER_MAXPOOL", SIA_LAYER_MAXPOOL}, {"LAYER_AVGPOOL", SIA_LAYER_AVGPOOL},

@@ -57,6 +57,8 @@ SIA_INLINE sia_vr FN(vact)(sia_vr x, int kind, REAL beta) {
     case SIA_LOGISTIC: return FN(vlogistic_neg)(-2 * beta * x);
     case SIA_TANH: return FN(vtanh)(beta * x);
     case SIA_RELU: return FN(vselect)(x > 0, x, (sia_vr){0});
+    case SIA_ELU:
+    case SIA_SELU: return FN(velu)(x, SIA_ELU_SA(kind, beta), SIA_ELU_S(kind));
     default: return x;
     }
 }
@@ -65,6 +67,8 @@ SIA_INLINE sia_vr FN(vact_grad)(sia_vr y, int kind, REAL beta) {
     case SIA_LOGISTIC: return 2 * beta * y * (1 - y);
     case SIA_TANH: return beta * (1 - y * y);
     case SIA_RELU: return FN(vselect)(y > 0, (sia_vr){0} + 1, (sia_vr){0});
+    case SIA_ELU:
+    case SIA_SELU: return FN(velu_grad)(y, SIA_ELU_SA(kind, beta), SIA_ELU_S(kind));
     default: return (sia_vr){0} + 1;
     }
 }
@@ -224,6 +228,10 @@ static void FN(act_grad_scale)(REAL *dz, const REAL *y, int64_t n, int kind, dou
         for (; i < n; i++) dz[i] = dz[i] * (REAL)(y[i] > 0);
         break;
     }
+    case SIA_ELU:
+    case SIA_SELU:
+        for (int64_t i = 0; i < n; i++) dz[i] = dz[i] * FN(act_grad)(y[i], kind, b);
+        break;
     default:
         break;
     }

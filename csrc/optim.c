@@ -1,9 +1,19 @@
 /* optim.c (template, see real.h): element-wise updates over the flat parameter vector.
- * They know nothing about the model.
+ * They know nothing about the model. g is the gradient; with weight_decay wd > 0 every optimizer
+ * but AdamW uses g + wd p (L2 in the loss, as torch.optim's weight_decay), AdamW decays p itself.
  *   gradient descent  p -= lr g
  *   momentum          m = α m - lr g;  p += m            (m is the velocity, Δp of the last step)
  *   Adam              m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;
- *                     p -= lr m̂ / (√v̂ + ε),  m̂ = m / (1-β1^t), v̂ = v / (1-β2^t)   (Kingma & Ba) */
+ *                     p -= lr m̂ / (√v̂ + ε),  m̂ = m / (1-β1^t), v̂ = v / (1-β2^t)   (Kingma & Ba)
+ *   AdamW             p -= lr wd p, then Adam's step            (Loshchilov & Hutter, decoupled)
+ *   RMSprop           v = ρ v + (1-ρ) g²;  m = α m + lr g / √(v + ε);  p -= m
+ *                     (Keras: ε inside the root; with α = 0, m is lr g / √(v + ε))
+ *   Nadam (Keras)     m, v as Adam;  μ_t = β1 (1 - ½ 0.96^t),  Π_t = μ_1 ⋯ μ_t;
+ *                     p -= lr [μ_{t+1} m / (1-Π_{t+1}) + (1-μ_t) g / (1-Π_t)] / (√v̂ + ε)
+ *   Adadelta          v = ρ v + (1-ρ) g²;  Δ = -√(m + ε) / √(v + ε) g;  m = ρ m + (1-ρ) Δ²;
+ *                     p += lr Δ                                  (Zeiler; m holds E[Δ²])
+ * Each step's scalars (bias corrections, Nadam's schedule, 1 - β...) are formed in double and
+ * rounded once to REAL. */
 
 #ifndef SIA_OPTIM_ONCE
 #define SIA_OPTIM_ONCE
@@ -25,52 +35,148 @@ static void sia_adam_corrections(sia_optim *opt, double *c1, double *c2) {
     *c2 = 1.0 / (1.0 - pow(opt->beta2, (double)opt->t));
 }
 
-/* Adam's corrections for the step about to be taken, t + 1 (1 for the other optimizers); the
-   step count itself moves only when the step is applied (sia_optim_step). */
-static void sia_optim_next(sia_optim *opt, double *c1, double *c2) {
-    *c1 = *c2 = 1;
-    if (opt->kind != SIA_ADAM) return;
+/* Nadam's momentum schedule μ_t = β1 (1 - ½ 0.96^t) (Keras; torch.optim.NAdam with
+   momentum_decay = 1). */
+static double sia_nadam_mu(double beta1, int64_t t) { return beta1 * (1.0 - 0.5 * pow(0.96, (double)t)); }
+
+/* Below this, 1 - Π rounds to exactly 1 in double, now and for every later (smaller) Π, so Π is
+   kept as 0 from then on: a run split into several calls sees the same numbers. */
+#define SIA_NADAM_PROD_TINY 0x1p-60
+
+/* Π_t = μ_1 ⋯ μ_t, multiplied in order as Keras and torch keep it. opt->mu_prod holds Π for
+   opt->mu_t; a step extends it by one factor, a fresh sia_optim (a new call at step t)
+   rebuilds it, stopping once it is under SIA_NADAM_PROD_TINY. */
+static double sia_nadam_prod(sia_optim *opt, int64_t t) {
+    if (opt->mu_t != t - 1 || t == 1) {
+        double prod = 1;
+        for (int64_t s = 1; s < t && prod != 0; s++) {
+            prod *= sia_nadam_mu(opt->beta1, s);
+            if (prod < SIA_NADAM_PROD_TINY) prod = 0;
+        }
+        opt->mu_prod = prod;
+    }
+    double prod = opt->mu_prod * sia_nadam_mu(opt->beta1, t);
+    if (prod < SIA_NADAM_PROD_TINY) prod = 0;
+    opt->mu_prod = prod;
+    opt->mu_t = t;
+    return prod;
+}
+
+/* The scalars of one step, in double; the loops round each once. */
+typedef struct {
+    double c1, c2;     /* Adam, AdamW: bias corrections; Nadam: c2 only */
+    double a, b;       /* Nadam: lr (1-μ_t)/(1-Π_t) and lr μ_{t+1}/(1-Π_{t+1}) */
+    double decay;      /* AdamW: 1 - lr wd */
+} sia_optim_k;
+
+/* Starts a step: opt->t += 1, and the step's scalars. A step that is then refused (an updated
+   value not finite) takes t back; Nadam's running product then rebuilds itself at the next
+   step (opt->mu_t is one ahead), to the same value. */
+static void sia_optim_begin(sia_optim *opt, sia_optim_k *k) {
     opt->t += 1;
-    sia_adam_corrections(opt, c1, c2);
-    opt->t -= 1;
+    *k = (sia_optim_k){.c1 = 1, .c2 = 1, .decay = 1};
+    if (opt->kind == SIA_ADAM || opt->kind == SIA_ADAMW || opt->kind == SIA_NADAM)
+        sia_adam_corrections(opt, &k->c1, &k->c2);
+    if (opt->kind == SIA_ADAMW) k->decay = 1.0 - opt->lr * opt->weight_decay;
+    if (opt->kind == SIA_NADAM) {
+        const double prod = sia_nadam_prod(opt, opt->t);
+        const double next = sia_nadam_mu(opt->beta1, opt->t + 1);
+        double prod_next = prod * next;
+        if (prod_next < SIA_NADAM_PROD_TINY) prod_next = 0;
+        k->a = opt->lr * (1.0 - sia_nadam_mu(opt->beta1, opt->t)) / (1.0 - prod);
+        k->b = opt->lr * next / (1.0 - prod_next);
+    }
 }
 #endif
 
 /* The update of elements [0, n) from the gradient g, or g + h when h is not NULL (the sum of a
-   data-parallel step's parts, vae.c), at step opt->t with Adam's corrections c1, c2. Every loop
-   is element-wise and branch-free, so it vectorizes (sqrt and divide included, with
-   -fno-math-errno), and any slice of the vectors can be updated on its own, to the same values.
-   With store == 0 nothing is written: the loop only computes the new p (and m, v) and returns
-   1 if one of them would not be finite (or within 2^-10 of the largest REAL, a margin for a
-   product the other instance might fuse differently), else 0; with store == 1 it writes them
-   and returns 0. Inlined by optim_update, with h = NULL apart, so the plain step reads no
-   second gradient. */
-SIA_INLINE int FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
-                              const sia_optim *opt, double c1d, double c2d, int store) {
-    const REAL lr = (REAL)opt->lr, big = (REAL)((SIA_IS32 ? (double)FLT_MAX : DBL_MAX) * (1 - 1.0 / 1024));
+   data-parallel step's parts, vae.c, train.c), plus wd p when l2 (weight decay in the loss), at
+   step opt->t with the step's scalars k. Every loop is element-wise and branch-free, so it
+   vectorizes (sqrt and divide included, with -fno-math-errno), and any slice of the vectors can
+   be updated on its own, to the same values. With store == 0 nothing is written: the loop only
+   forms the new p, m, v and returns 1 if one of them would not be finite (or would lie within
+   2^-10 of the largest REAL: a margin for a product the storing instance might fuse otherwise),
+   else 0; with store == 1 it writes them (and returns 0). Inlined eight times by optim_update
+   (h NULL or not, l2 or not, store or not), so the plain step reads no second gradient, adds
+   no decay and checks nothing while it stores. */
+SIA_INLINE int FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int l2,
+                              int64_t n, const sia_optim *opt, const sia_optim_k *k, int store) {
+    const REAL lr = (REAL)opt->lr, wd = (REAL)opt->weight_decay;
+    const REAL big = (REAL)((SIA_IS32 ? (double)FLT_MAX : DBL_MAX) * (1 - 1.0 / 1024));
     int bad = 0;
-#define GRAD(i) (h ? g[i] + h[i] : g[i])
+#define GRAD(i) (l2 ? (h ? g[i] + h[i] : g[i]) + wd * p[i] : (h ? g[i] + h[i] : g[i]))
 #define OUT(dst, x) do { const REAL x_ = (x); if (store) dst = x_; else bad |= !(fabs(x_) <= big); } while (0)
-    if (opt->kind == SIA_GD) {
+    switch (opt->kind) {
+    case SIA_GD:
         for (int64_t i = 0; i < n; i++) OUT(p[i], p[i] - lr * GRAD(i));
-    } else if (opt->kind == SIA_MOMENTUM) {
+        break;
+    case SIA_MOMENTUM: {
         const REAL a = (REAL)opt->momentum;
         for (int64_t i = 0; i < n; i++) {
             const REAL mi = a * m[i] - lr * GRAD(i);
             OUT(p[i], p[i] + mi);
             OUT(m[i], mi);
         }
-    } else {
+        break;
+    }
+    case SIA_ADAM:
+    case SIA_ADAMW: {
+        /* 1 - β is formed in double and rounded once: in float, 1 - (float)0.999 is 1.3e-5 off
+           0.001, and float32 steps came out 6.7e-6 too large (issue 18). */
         const REAL b1 = (REAL)opt->beta1, b2 = (REAL)opt->beta2, eps = (REAL)opt->eps;
-        const REAL c1 = (REAL)c1d, c2 = (REAL)c2d;
+        const REAL one_b1 = (REAL)(1.0 - opt->beta1), one_b2 = (REAL)(1.0 - opt->beta2);
+        const REAL c1 = (REAL)k->c1, c2 = (REAL)k->c2, decay = (REAL)k->decay;
+        const int decoupled = opt->kind == SIA_ADAMW;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            const REAL mi = b1 * m[i] + (1 - b1) * gi;
-            const REAL vi = b2 * v[i] + (1 - b2) * gi * gi;
-            OUT(p[i], p[i] - lr * (mi * c1) / (sqrt(vi * c2) + eps));
+            const REAL mi = b1 * m[i] + one_b1 * gi;
+            const REAL vi = b2 * v[i] + one_b2 * gi * gi;
+            const REAL pi = decoupled ? p[i] * decay : p[i];
+            OUT(p[i], pi - lr * (mi * c1) / (sqrt(vi * c2) + eps));
             OUT(m[i], mi);
             OUT(v[i], vi);
         }
+        break;
+    }
+    case SIA_NADAM: {
+        const REAL b1 = (REAL)opt->beta1, b2 = (REAL)opt->beta2, eps = (REAL)opt->eps;
+        const REAL one_b1 = (REAL)(1.0 - opt->beta1), one_b2 = (REAL)(1.0 - opt->beta2);
+        const REAL c2 = (REAL)k->c2, ka = (REAL)k->a, kb = (REAL)k->b;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            const REAL mi = b1 * m[i] + one_b1 * gi;
+            const REAL vi = b2 * v[i] + one_b2 * gi * gi;
+            OUT(p[i], p[i] - (kb * mi + ka * gi) / (sqrt(vi * c2) + eps));
+            OUT(m[i], mi);
+            OUT(v[i], vi);
+        }
+        break;
+    }
+    case SIA_RMSPROP: {
+        const REAL rho = (REAL)opt->rho, one_rho = (REAL)(1.0 - opt->rho), eps = (REAL)opt->eps;
+        const REAL a = (REAL)opt->momentum;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            const REAL vi = rho * v[i] + one_rho * gi * gi;
+            const REAL mi = a * m[i] + lr * gi / sqrt(vi + eps);
+            OUT(p[i], p[i] - mi);
+            OUT(m[i], mi);
+            OUT(v[i], vi);
+        }
+        break;
+    }
+    case SIA_ADADELTA: {
+        const REAL rho = (REAL)opt->rho, one_rho = (REAL)(1.0 - opt->rho), eps = (REAL)opt->eps;
+        for (int64_t i = 0; i < n; i++) {
+            const REAL gi = GRAD(i);
+            const REAL vi = rho * v[i] + one_rho * gi * gi;
+            const REAL d = -sqrt(m[i] + eps) / sqrt(vi + eps) * gi;
+            OUT(p[i], p[i] + lr * d);
+            OUT(m[i], rho * m[i] + one_rho * d * d);
+            OUT(v[i], vi);
+        }
+        break;
+    }
     }
 #undef OUT
 #undef GRAD
@@ -80,23 +186,32 @@ SIA_INLINE int FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const RE
 /* SIA_CLONES (activation.c) adds an AVX2 + FMA build. store: as optim_loop. */
 SIA_CLONES
 static int FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
-                            const sia_optim *opt, double c1, double c2, int store) {
-    if (store) return h ? FN(optim_loop)(p, m, v, g, h, n, opt, c1, c2, 1)
-                        : FN(optim_loop)(p, m, v, g, NULL, n, opt, c1, c2, 1);
-    return h ? FN(optim_loop)(p, m, v, g, h, n, opt, c1, c2, 0)
-             : FN(optim_loop)(p, m, v, g, NULL, n, opt, c1, c2, 0);
+                            const sia_optim *opt, const sia_optim_k *k, int store) {
+    const int l2 = opt->weight_decay != 0 && opt->kind != SIA_ADAMW;
+#define LOOP(H, L2, S) FN(optim_loop)(p, m, v, g, H, L2, n, opt, k, S)
+    if (store) {
+        if (h && l2) return LOOP(h, 1, 1);
+        if (h) return LOOP(h, 0, 1);
+        return l2 ? LOOP(NULL, 1, 1) : LOOP(NULL, 0, 1);
+    }
+    if (h && l2) return LOOP(h, 1, 0);
+    if (h) return LOOP(h, 0, 0);
+    return l2 ? LOOP(NULL, 1, 0) : LOOP(NULL, 0, 0);
+#undef LOOP
 }
 
-/* A step is applied only when every value it writes is finite: one pass computes them without
+/* A step is applied only when every value it writes is finite: one pass forms them without
    storing, the second stores them (the same arithmetic). So a step that would overflow (a huge
-   learning rate in float32, lr·g or v = g² beyond the range) leaves p, m, v and t as they were,
-   the last finite weights, and returns SIA_EDIVERGED. */
+   learning rate in float32, lr·g or v = g² beyond the range) leaves p, m, v and t as they
+   were, the last finite weights, and returns SIA_EDIVERGED; the trainers then stop. */
 int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
-    double c1, c2;
-    sia_optim_next(opt, &c1, &c2);
-    if (FN(optim_update)(p, m, v, g, NULL, n, opt, c1, c2, 0)) return SIA_EDIVERGED;
-    FN(optim_update)(p, m, v, g, NULL, n, opt, c1, c2, 1);
-    opt->t += 1;
+    sia_optim_k k;
+    sia_optim_begin(opt, &k);
+    if (FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 0)) {
+        opt->t -= 1;
+        return SIA_EDIVERGED;
+    }
+    FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 1);
     return SIA_OK;
 }
 
@@ -112,7 +227,7 @@ typedef struct {
     int64_t n;
     int parts, store;
     const sia_optim *opt;
-    double c1, c2;
+    sia_optim_k k;
     int bad[SIA_PARTS];
 } FN(parts_update);
 
@@ -132,19 +247,21 @@ static void FN(parts_update_task)(void *ctx, int64_t i) {
     const REAL *h = c->more + (int64_t)(c->parts - 2) * c->n + a;
     if (!c->store)
         for (int q = 1; q < c->parts - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
-    c->bad[i] = FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, c->c1,
-                                 c->c2, c->store);
+    c->bad[i] = FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, &c->k,
+                                 c->store);
 }
 
 int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
                              int parts, sia_optim *opt) {
     FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
-    sia_optim_next(opt, &c.c1, &c.c2);
+    sia_optim_begin(opt, &c.k);
     sia_pool_run(parts, parts, FN(parts_update_task), &c);
     for (int i = 0; i < parts; i++)
-        if (c.bad[i]) return SIA_EDIVERGED;
+        if (c.bad[i]) {
+            opt->t -= 1;
+            return SIA_EDIVERGED;
+        }
     c.store = 1;
     sia_pool_run(parts, parts, FN(parts_update_task), &c);
-    opt->t += 1;
     return SIA_OK;
 }

@@ -28,13 +28,19 @@ enum {
     SIA_EDIVERGED = 4, /* the loss or a gradient became NaN or inf; the step was not applied */
 };
 
-/* Activations: y = f(x). logistic(β) = 1/(1+exp(-2βx)) (the course's convention), tanh(βx). */
-enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_N_ACT = 4 };
+/* Activations: y = f(x). logistic(β) = 1/(1+exp(-2βx)) (the course's convention), tanh(βx);
+   elu(β) = x for x > 0, β (exp(x) - 1) otherwise (β is Keras's and torch's alpha);
+   selu = λ elu(x) with α = SIA_SELU_ALPHA, λ = SIA_SELU_SCALE (Klambauer et al.; β unused). */
+enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_ELU = 4, SIA_SELU = 5,
+       SIA_N_ACT = 6 };
+#define SIA_SELU_ALPHA 1.6732632423543772848170429916717
+#define SIA_SELU_SCALE 1.0507009873554804934193349852946
 /* Losses, summed over features and averaged over the batch:
    MSE = (1/B) Σ_b Σ_j (y - t)², BCE = -(1/B) Σ_b Σ_j [t log y + (1-t) log(1-y)]. */
 enum { SIA_MSE = 0, SIA_BCE = 1, SIA_N_LOSS = 2 };
-/* Optimizers over one flat parameter vector. */
-enum { SIA_GD = 0, SIA_MOMENTUM = 1, SIA_ADAM = 2, SIA_N_OPTIM = 3 };
+/* Optimizers over one flat parameter vector (the update rules: optim.c). */
+enum { SIA_GD = 0, SIA_MOMENTUM = 1, SIA_ADAM = 2, SIA_RMSPROP = 3, SIA_NADAM = 4, SIA_ADADELTA = 5,
+       SIA_ADAMW = 6, SIA_N_OPTIM = 7 };
 /* Input noise for denoising training, applied to each batch as it is drawn. */
 enum { SIA_NOISE_NONE = 0, SIA_NOISE_SALT_PEPPER = 1, SIA_NOISE_BIT_FLIP = 2, SIA_NOISE_GAUSSIAN = 3,
        SIA_N_NOISE = 4 };
@@ -55,13 +61,17 @@ void sia_rng_shuffle(int64_t *idx, int64_t n, sia_rng *r); /* Fisher-Yates, in p
 
 /* ---- optimizer hyperparameters; t counts the steps taken (the step increments it) ---- */
 typedef struct {
-    int kind;                    /* SIA_GD, SIA_MOMENTUM, SIA_ADAM */
+    int kind;                    /* SIA_GD .. SIA_ADAMW */
     double lr;                   /* learning rate */
-    double momentum;             /* α of momentum */
-    double beta1, beta2, eps;    /* Adam */
+    double momentum;             /* α of momentum and of RMSprop */
+    double beta1, beta2, eps;    /* Adam, AdamW, Nadam; eps also RMSprop's and Adadelta's */
+    double rho;                  /* RMSprop, Adadelta: decay of the mean square */
+    double weight_decay;         /* wd: AdamW decays p by lr wd p; the others add wd p to g */
     int64_t t;                   /* steps taken so far */
     int64_t t_flat;              /* Adam: from this t on both bias corrections are exactly 1
                                     (0: not found yet; optim.c finds it) */
+    double mu_prod;              /* Nadam: μ_1 ⋯ μ_mu_t (optim.c keeps it; 0 once negligible) */
+    int64_t mu_t;                /* Nadam: the step mu_prod is for (0: not formed yet) */
 } sia_optim;
 
 /* ---- one training run: what to do, and where it is, so that a paused run resumes ---- */

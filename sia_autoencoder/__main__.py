@@ -6,6 +6,7 @@
     python -m sia_autoencoder --list                # the bundled configs
     python -m sia_autoencoder --copy vae my_vae.json
     python -m sia_autoencoder my.json --check       # validate only
+    python -m sia_autoencoder --schema              # every key of a config, documented
 
 The output folder (default out/<config name>) receives the figures (PNG), summary.json and
 the trained model (model.npz, read back with sia_autoencoder.load).
@@ -16,11 +17,19 @@ import shutil
 import sys
 
 
+def schema_path():
+    """The config schema's documentation, shipped inside the package (configs/schema.md)."""
+    from .config import _configs_dir
+    return _configs_dir().joinpath("schema.md")
+
+
 def _parser():
+    from . import __version__
     parser = argparse.ArgumentParser(
         prog="sia-autoencoder", description=__doc__.split("\n")[0],
-        epilog="Config schema: docs/config.md. Exit status: 0 done, 1 training failed, "
+        epilog="Config schema: sia-autoencoder --schema. Exit status: 0 done, 1 training failed, "
                "2 invalid config or arguments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("config", nargs="?", default=None,
                         help="a JSON config file, or the name of a bundled config "
                              "(default: letters)")
@@ -36,6 +45,8 @@ def _parser():
                         help="copy a bundled config to DEST as a starting point, and exit")
     parser.add_argument("--check", action="store_true",
                         help="validate the config, print it as it would run, and exit")
+    parser.add_argument("--schema", action="store_true",
+                        help="print the config schema (every key, its default and meaning), and exit")
     return parser
 
 
@@ -48,6 +59,9 @@ def main(argv=None):
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed: expected an integer >= 0, got {args.seed}")
 
+    if args.schema:
+        print(schema_path().read_text(encoding="utf-8"), end="")
+        return 0
     if args.list:
         configs = bundled_configs()
         width = max(map(len, configs))

@@ -9,7 +9,9 @@ from . import _core
 from ._validate import INT32_MAX, INT64_MAX, as_matrix
 
 _ACT_CODES = {"linear": _core.LINEAR, "logistic": _core.LOGISTIC, "tanh": _core.TANH,
-              "relu": _core.RELU}
+              "relu": _core.RELU, "elu": _core.ELU, "selu": _core.SELU}
+#: activations whose β is not used (relu, selu) or has no effect (linear)
+_NO_BETA = ("linear", "relu", "selu")
 _ACT_ALIASES = {"identity": ("linear", 1.0), "sigmoid": ("logistic", 0.5)}
 LOSSES = {"mse": _core.MSE, "bce": _core.BCE, "binary_crossentropy": _core.BCE,
           "binary_cross_entropy": _core.BCE}
@@ -17,7 +19,9 @@ LOSSES = {"mse": _core.MSE, "bce": _core.BCE, "binary_crossentropy": _core.BCE,
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation and its slope β: logistic(β) = 1/(1+exp(−2βx)), tanh(βx), relu, linear.
+    """An activation and its β: logistic(β) = 1/(1+exp(−2βx)), tanh(βx), relu, linear,
+    elu(β) = x for x > 0, β·(eˣ − 1) otherwise (β is Keras's and PyTorch's ``alpha``), and
+    selu = λ·elu_α(x) with Klambauer et al.'s fixed α ≈ 1.6733 and λ ≈ 1.0507 (β unused).
 
     ``"sigmoid"`` is logistic with β = 0.5, i.e. Keras's and PyTorch's 1/(1+exp(−x)).
     """
@@ -29,13 +33,16 @@ class Activation:
         return _ACT_CODES[self.name]
 
     def __str__(self):
-        return self.name if self.beta == 1.0 or self.name in ("linear", "relu") \
+        return self.name if self.beta == 1.0 or self.name in _NO_BETA \
             else f"{self.name}(β={self.beta:g})"
 
 
 def parse_activation(spec, where="activation"):
-    """An :class:`Activation` from 'tanh', ('tanh', 0.5), {'name': .., 'beta': ..} or one itself."""
+    """An :class:`Activation` from 'tanh', ('tanh', 0.5), {'name': .., 'beta': ..} or one itself;
+    None is linear (Keras's ``activation=None``)."""
     beta = None
+    if spec is None:
+        spec = "linear"
     if isinstance(spec, Activation):  # checked like any other spec
         spec, beta = spec.name, spec.beta
     elif isinstance(spec, dict):

@@ -109,7 +109,7 @@ def check_optimizer(opt, dtype, where="optimizer"):
     check_in_dtype(opt.learning_rate, f"{name}.learning_rate", dtype)
     if hasattr(opt, "eps"):
         check_in_dtype(opt.eps, f"{name}.eps", dtype)
-    for key in ("momentum", "beta1", "beta2"):
+    for key in ("momentum", "beta1", "beta2", "rho"):
         if hasattr(opt, key):
             check_below_one(getattr(opt, key), f"{name}.{key}", dtype)
 

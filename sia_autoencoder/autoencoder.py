@@ -65,8 +65,9 @@ class Autoencoder(Persistable):
         Every width from the input to the output; the narrowest inner layer is the latent space.
         Encoder and decoder need not mirror each other; input and output widths must match.
     activation : str, (name, beta), or list
-        The hidden layers' activation: 'linear', 'logistic' (1/(1+exp(−2βx))), 'tanh' (tanh(βx)),
-        'relu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
+        The hidden layers' activation: 'linear' (or None, as in Keras), 'logistic'
+        (1/(1+exp(−2βx))), 'tanh' (tanh(βx)), 'relu', 'elu' (x, or β(eˣ − 1) below 0: β is Keras's
+        ``alpha``), 'selu', or 'sigmoid' (logistic with β = 0.5). A list gives one per weight layer
         (``len(layers) - 1`` entries) and overrides the two below.
     latent_activation : str or (name, beta), optional
         The latent layer's activation. By default 'linear', except when the latent layer is the
@@ -77,9 +78,15 @@ class Autoencoder(Persistable):
     loss : 'bce' or 'mse'
         Binary cross-entropy (the default, for data in [0, 1] with the logistic output) or squared
         error; either is summed over the features and averaged over the batch.
-    optimizer : 'adam', 'momentum', 'gd', or an instance from :mod:`sia_autoencoder.optimizers`.
+    optimizer : str or an instance from :mod:`sia_autoencoder.optimizers`
+        'adam', 'adamw', 'nadam', 'rmsprop', 'adadelta', 'momentum', 'gd' (or 'sgd').
     learning_rate : float, optional
-        Overrides the optimizer's default (Adam 1e-3, others 1e-2).
+        Overrides the optimizer's default (Adam, AdamW, Nadam, RMSprop 1e-3, Adadelta 1,
+        gradient descent and momentum 1e-2).
+    weight_decay : float, optional
+        Overrides the optimizer's weight decay: decoupled for AdamW (p ← p − lr·wd·p, default
+        0.004), an L2 term wd·p added to the gradient for the others (default 0), as
+        ``torch.optim``'s ``weight_decay``.
     seed : int or None
         Seeds the weights, the sample order and the noise. None draws fresh entropy.
     dtype : 'float32' or 'float64'
@@ -95,7 +102,7 @@ class Autoencoder(Persistable):
 
     def __init__(self, layers, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
-                 seed=None, dtype="float32", threads=1, latent_index=None):
+                 seed=None, dtype="float32", threads=1, latent_index=None, weight_decay=None):
         sizes = check_sizes(layers)
         if len(sizes) < 3:
             raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
@@ -121,7 +128,7 @@ class Autoencoder(Persistable):
             acts[-1] = parse_activation(output_activation, "output_activation")
         self.activations = acts
         self.loss = parse_loss(loss)
-        self.optimizer = get_optimizer(optimizer, learning_rate)
+        self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
         check_activations(acts, self.dtype)
         check_optimizer(self.optimizer, self.dtype)
@@ -226,14 +233,13 @@ class Autoencoder(Persistable):
         opt, net = self.optimizer, self.net
         if opt.m is None or opt.m.shape != self.params.shape:
             opt.reset(self.params.size, self.dtype)
-        kind, _, momentum, beta1, beta2, eps = opt._args()
         t = np.array([opt.t], dtype=np.int64)
         try:
             return _core.train(
                 net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
                 self.rng_state, losses, loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle),
-                epochs=epochs, optimizer=kind, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2,
-                eps=eps, loss_tol=loss_tol, max_wrong=max_wrong, noise=noise, noise_level=level,
+                epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol, max_wrong=max_wrong,
+                noise=noise, noise_level=level,
                 nthreads=self.threads)
         finally:
             opt.t = int(t[0])

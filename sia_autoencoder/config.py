@@ -1,4 +1,5 @@
-"""Experiment configuration: one JSON file describes a whole run (see docs/config.md).
+"""Experiment configuration: one JSON file describes a whole run (the schema: configs/schema.md,
+printed by `sia-autoencoder --schema`).
 
 Two layouts are accepted and give the same :class:`ExperimentConfig`:
 
@@ -25,9 +26,9 @@ __all__ = ["ConfigError", "ExperimentConfig", "Layer", "load_config", "parse_con
            "PROBLEMS", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "UPDATERS", "NOISES", "PLOTS"]
 
 PROBLEMS = ("CONVENTIONAL", "DENOISING", "VARIATIONAL")
-ACTIVATIONS = ("LINEAR", "LOGISTIC", "TANH", "RELU")
+ACTIVATIONS = ("LINEAR", "LOGISTIC", "TANH", "RELU", "ELU", "SELU")
 LOSSES = ("BCE", "MSE")
-OPTIMIZERS = ("GRADIENT_DESCENT", "MOMENTUM", "ADAM")
+OPTIMIZERS = ("GRADIENT_DESCENT", "MOMENTUM", "ADAM", "ADAMW", "RMSPROP", "NADAM", "ADADELTA")
 UPDATERS = ("ONLINE", "BATCH", "MINI-BATCH")
 NOISES = ("SALT_AND_PEPPER", "BIT_FLIP", "GAUSSIAN")
 DTYPES = ("FLOAT32", "FLOAT64")
@@ -57,12 +58,24 @@ _ALIASES = {"GD": "GRADIENT_DESCENT", "SGD": "GRADIENT_DESCENT", "MINIBATCH": "M
 #: The bundled config that runs when none is given: the letters autoencoder.
 DEFAULT_CONFIG = "letters"
 
-# Optimizer defaults, and which options each type takes.
-OPTIMIZER_DEFAULTS = {"learning_rate": {"GRADIENT_DESCENT": 0.01, "MOMENTUM": 0.01, "ADAM": 0.001},
-                      "alpha": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
-OPTIMIZER_OPTIONS = {"GRADIENT_DESCENT": ("learning_rate",),
-                     "MOMENTUM": ("learning_rate", "alpha"),
-                     "ADAM": ("learning_rate", "beta1", "beta2", "epsilon")}
+# Optimizer defaults (by type where they differ: those of sia_autoencoder.optimizers), and which
+# options each type takes. alpha is momentum's α; rho the decay of RMSprop's and Adadelta's mean
+# square; weight_decay is decoupled for ADAMW and an L2 term in the gradient for the others.
+OPTIMIZER_DEFAULTS = {"learning_rate": {"GRADIENT_DESCENT": 0.01, "MOMENTUM": 0.01, "ADAM": 0.001,
+                                        "ADAMW": 0.001, "RMSPROP": 0.001, "NADAM": 0.001,
+                                        "ADADELTA": 1.0},
+                      "alpha": 0.9, "beta1": 0.9, "beta2": 0.999,
+                      "epsilon": {"ADAM": 1e-8, "ADAMW": 1e-8, "RMSPROP": 1e-7, "NADAM": 1e-7,
+                                  "ADADELTA": 1e-6},
+                      "rho": {"RMSPROP": 0.9, "ADADELTA": 0.95},
+                      "weight_decay": {"ADAMW": 0.004}}
+OPTIMIZER_OPTIONS = {"GRADIENT_DESCENT": ("learning_rate", "weight_decay"),
+                     "MOMENTUM": ("learning_rate", "alpha", "weight_decay"),
+                     "ADAM": ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay"),
+                     "ADAMW": ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay"),
+                     "RMSPROP": ("learning_rate", "rho", "epsilon", "weight_decay"),
+                     "NADAM": ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay"),
+                     "ADADELTA": ("learning_rate", "rho", "epsilon", "weight_decay")}
 
 
 class ConfigError(ValueError):
@@ -119,6 +132,8 @@ class ExperimentConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    rho: float = 0.9
+    weight_decay: float = 0.0
     updater: str = "BATCH"
     batch_size: Optional[int] = None
     epochs: int = 1000
@@ -207,7 +222,7 @@ _NATIVE = {
     "loss": "loss",
     "optimizer": "optimizer.type", "learning_rate": "optimizer.learning_rate",
     "alpha": "optimizer.alpha", "beta1": "optimizer.beta1", "beta2": "optimizer.beta2",
-    "epsilon": "optimizer.epsilon",
+    "epsilon": "optimizer.epsilon", "rho": "optimizer.rho", "weight_decay": "optimizer.weight_decay",
     "updater": "updater.type", "batch_size": "updater.batch_size",
     "epochs": "epochs",
     "max_wrong_pixels": "stop.max_wrong_pixels", "loss_below": "stop.loss_below",
@@ -228,6 +243,8 @@ _TEAM = {
     "beta1": "hyperparameters.optimizer.options.beta1",
     "beta2": "hyperparameters.optimizer.options.beta2",
     "epsilon": "hyperparameters.optimizer.options.epsilon",
+    "rho": "hyperparameters.optimizer.options.rho",
+    "weight_decay": "hyperparameters.optimizer.options.weightDecay",
     "updater": "hyperparameters.updater.type",
     "batch_size": "hyperparameters.updater.options.batchSize",
     "epochs": "hyperparameters.epochs",
@@ -601,8 +618,13 @@ def _parse_config(data, source, base_dir):
     cfg["alpha"] = p.read("alpha", _number, 0.9, low=0, high=1, high_open=True)
     cfg["beta1"] = p.read("beta1", _number, 0.9, low=0, high=1, high_open=True)
     cfg["beta2"] = p.read("beta2", _number, 0.999, low=0, high=1, high_open=True)
-    cfg["epsilon"] = p.read("epsilon", _number, 1e-8, low=0, low_open=True)
-    for option in ("alpha", "beta1", "beta2", "epsilon"):
+    cfg["epsilon"] = p.read("epsilon", _number, OPTIMIZER_DEFAULTS["epsilon"].get(opt, 1e-8), low=0,
+                            low_open=True)
+    cfg["rho"] = p.read("rho", _number, OPTIMIZER_DEFAULTS["rho"].get(opt, 0.9), low=0, high=1,
+                        high_open=True)
+    cfg["weight_decay"] = p.read("weight_decay", _number,
+                                 OPTIMIZER_DEFAULTS["weight_decay"].get(opt, 0.0), low=0)
+    for option in ("alpha", "beta1", "beta2", "epsilon", "rho", "weight_decay"):
         if option not in OPTIMIZER_OPTIONS[opt] and _get_quiet(data, layout.where(option)) is not None:
             p.error(layout.where(option), f"{opt} takes no {option}; its options are "
                                           f"{', '.join(_option_names(layout, opt))}")

@@ -170,12 +170,18 @@ def check_against_data(cfg, X):
 
 
 def _optimizer(cfg):
-    from .optimizers import Adam, GradientDescent, Momentum
-    if cfg.optimizer == "ADAM":
-        return Adam(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.epsilon)
+    from . import optimizers as o
+    wd = cfg.weight_decay
+    if cfg.optimizer in ("ADAM", "ADAMW", "NADAM"):
+        cls = {"ADAM": o.Adam, "ADAMW": o.AdamW, "NADAM": o.Nadam}[cfg.optimizer]
+        return cls(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.epsilon, weight_decay=wd)
+    if cfg.optimizer == "RMSPROP":
+        return o.RMSprop(cfg.learning_rate, rho=cfg.rho, eps=cfg.epsilon, weight_decay=wd)
+    if cfg.optimizer == "ADADELTA":
+        return o.Adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.epsilon, weight_decay=wd)
     if cfg.optimizer == "MOMENTUM":
-        return Momentum(cfg.learning_rate, momentum=cfg.alpha)
-    return GradientDescent(cfg.learning_rate)
+        return o.Momentum(cfg.learning_rate, momentum=cfg.alpha, weight_decay=wd)
+    return o.GradientDescent(cfg.learning_rate, weight_decay=wd)
 
 
 def build_model(cfg, n_features):
@@ -253,8 +259,6 @@ def _figures(cfg, model, X, labels, shape, history, out_dir, extra):
     show = slice(0, min(len(X), 32))
     latent_2d = cfg.latent.units == 2
     Z = model.encode(X)
-    lo, hi = Z.min(axis=0), Z.max(axis=0)
-    margin = 0.1 * np.maximum(hi - lo, 1e-6)
     rng = np.random.default_rng(cfg.seed)
     few_labels = labels if len(labels) <= 64 else None
 
@@ -270,14 +274,12 @@ def _figures(cfg, model, X, labels, shape, history, out_dir, extra):
                 images = model.sample(16, seed=cfg.seed)
                 title = "New samples from the prior N(0, I)"
             else:
-                Zs = rng.uniform(lo - margin, hi + margin, size=(16, Z.shape[1]))
+                Zs, title = near_codes(Z, 16, rng)
                 images = model.decode(Zs)
-                title = "New samples: latent points drawn in the codes' window"
             return plots.show_images(images, shape, ncols=8, suptitle=title)
         if name == "latent_grid":
-            if hasattr(model, "sample"):   # a VAE: the prior's bulk
-                return plots.plot_latent_grid(model, 15, -2.5, 2.5, shape=shape)
-            return plots.plot_latent_grid(model, 15, lo - margin, hi + margin, shape=shape)
+            low, high = grid_window(Z, prior=hasattr(model, "sample"))
+            return plots.plot_latent_grid(model, 15, low, high, shape=shape)
         if name == "interpolation":
             a, b = (labels.index("a"), labels.index("z")) if {"a", "z"} <= set(labels) else (0, len(X) - 1)
             return plots.plot_interpolation(model, X[a], X[b], 10, shape=shape,
@@ -310,6 +312,37 @@ def _figures(cfg, model, X, labels, shape, history, out_dir, extra):
 
 class _Skip(Exception):
     pass
+
+
+JITTER = 0.05   # near_codes: the noise added to a mix of two codes, in units of the codes' spread
+
+
+def near_codes(Z, n, rng):
+    """``n`` latent points where a plain autoencoder decodes something readable: each on the
+    segment between two random codes of Z (n_codes, k), at a uniform position, then moved by
+    Gaussian noise of JITTER times the codes' standard deviation per axis. (The codes' bounding
+    box is mostly empty space, which decodes to blobs.) Returns (points (n, k), a title that
+    says how they were drawn)."""
+    Z = np.asarray(Z, dtype=float)
+    a = rng.integers(0, len(Z), n)
+    b = (a + rng.integers(1, max(len(Z), 2), n)) % len(Z)     # another code, when there is one
+    t = rng.random((n, 1))
+    spread = Z.std(axis=0) if len(Z) > 1 else np.ones(Z.shape[1])
+    points = (1 - t) * Z[a] + t * Z[b] + rng.normal(size=(n, Z.shape[1])) * (JITTER * spread)
+    title = (f"New samples: latent points between two random codes, "
+             f"moved by {JITTER:.0%} of the codes' spread")
+    return points, title
+
+
+def grid_window(Z, prior=False):
+    """(low, high) per axis of the latent grid: the codes' range with a 10% margin; for a VAE
+    (``prior``) also the prior's bulk [-2.5, 2.5], so that the grid covers both."""
+    lo, hi = Z.min(axis=0), Z.max(axis=0)
+    margin = 0.1 * np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - margin, hi + margin
+    if prior:
+        lo, hi = np.minimum(lo, -2.5), np.maximum(hi, 2.5)
+    return lo, hi
 
 
 def _plot_denoising(plots, model, X, labels, shape, cfg):

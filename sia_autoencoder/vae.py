@@ -48,7 +48,7 @@ class VAE(Persistable):
     kl_warmup_epochs : int >= 0
         Ramp the KL weight linearly: epoch e (counting from 1 over the model's whole training)
         uses β·min(1, e / kl_warmup_epochs). 0: β from the start.
-    optimizer, learning_rate, seed, dtype, threads
+    optimizer, learning_rate, weight_decay, seed, dtype, threads
         As for :class:`~sia_autoencoder.Autoencoder`. The seed fixes the weights, the sample
         order and every ε drawn in training.
 
@@ -58,7 +58,8 @@ class VAE(Persistable):
 
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
-                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1):
+                 optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
+                 weight_decay=None):
         encoder = check_sizes(encoder, "encoder")
         if len(encoder) < 1:
             raise ValueError("encoder: expected at least the input width, e.g. [400, 200, 100], got []")
@@ -88,7 +89,7 @@ class VAE(Persistable):
         self.loss = parse_loss(loss)
         self.beta = as_float(beta, "beta", 0.0)
         self.kl_warmup_epochs = as_int(kl_warmup_epochs, "kl_warmup_epochs", 0)
-        self.optimizer = get_optimizer(optimizer, learning_rate)
+        self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
         check_activations(self.activations + [self.output_activation], self.dtype)
         check_optimizer(self.optimizer, self.dtype)
@@ -212,15 +213,14 @@ class VAE(Persistable):
             first = self.epochs_trained_ + 1
             weights = self._kl_weights(first, count)
             # The optimizer's settings as they are now: a callback may have changed them.
-            kind, lr, momentum, beta1, beta2, eps = opt._args()
             t = np.array([opt.t], dtype=np.int64)
             try:
                 return _core.vae_train(
                     *self._stacks(), self._params, self._grads, X, opt.m, opt.v, t, self.rng_state,
                     *(records[key][start:start + count] for key in KEYS), weights,
                     loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle), epochs=count,
-                    optimizer=kind, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
-                    loss_tol=loss_tol, max_wrong=max_wrong, nthreads=self.threads)
+                    **opt._core_kwargs(), loss_tol=loss_tol, max_wrong=max_wrong,
+                    nthreads=self.threads)
             finally:
                 opt.t = int(t[0])
 

@@ -195,7 +195,7 @@ def test_optimizer_objects_and_names():
     ae.fit(X_FONT, epochs=3)
     assert ae.optimizer.t == 3
     with pytest.raises(ValueError, match="optimizer: expected one of"):
-        small(optimizer="adamw")
+        small(optimizer="adagrad")
 
 
 def test_optimizer_step_from_python_matches_closed_form():

@@ -71,7 +71,7 @@ def test_defaults_are_filled_in():
     d = cfg.to_dict()
     assert d["problem"] == "CONVENTIONAL" and d["dataset"] == "font" and d["loss"] == "BCE"
     assert d["optimizer"] == {"type": "ADAM", "learning_rate": 0.001, "beta1": 0.9,
-                              "beta2": 0.999, "epsilon": 1e-8}
+                              "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.0}
     assert d["updater"] == {"type": "BATCH"}
     assert d["architecture"]["latent"] == {"units": 3, "activation": "LINEAR", "beta": 1.0}
     assert "latent" not in d["plots"] and "loss" in d["plots"]   # 3-D latent: no 2-D plots
@@ -82,15 +82,17 @@ def test_defaults_are_filled_in():
 def test_enums_are_case_insensitive(spelling):
     cfg = parse_config(with_(NATIVE, "optimizer", {"type": spelling, "alpha": 0.5}))
     assert cfg.optimizer == "MOMENTUM" and cfg.alpha == 0.5
-    assert cfg.to_dict()["optimizer"] == {"type": "MOMENTUM", "learning_rate": 0.01, "alpha": 0.5}
+    assert cfg.to_dict()["optimizer"] == {"type": "MOMENTUM", "learning_rate": 0.01, "alpha": 0.5,
+                                          "weight_decay": 0.0}
 
 
 def test_enum_error_names_path_value_and_choices():
-    bad = with_(TEAM, "hyperparameters.optimizer.type", "ADAMW")
-    assert error_of(bad) == ("hyperparameters.optimizer.type: 'ADAMW' is not one of "
-                             "GRADIENT_DESCENT, MOMENTUM, ADAM")
-    assert error_of(with_(NATIVE, "architecture.encoder.0.activation", "softmax")) == \
-        "architecture.encoder[0].activation: 'softmax' is not one of LINEAR, LOGISTIC, TANH, RELU"
+    bad = with_(TEAM, "hyperparameters.optimizer.type", "ADAGRAD")
+    assert error_of(bad) == ("hyperparameters.optimizer.type: 'ADAGRAD' is not one of "
+                             "GRADIENT_DESCENT, MOMENTUM, ADAM, ADAMW, RMSPROP, NADAM, ADADELTA")
+    assert error_of(with_(NATIVE, "architecture.encoder.0.activation", "softmax")) == (
+        "architecture.encoder[0].activation: 'softmax' is not one of LINEAR, LOGISTIC, TANH, RELU, "
+        "ELU, SELU")
     assert error_of(with_(TEAM, "hyperparameters.updater.type", "stochastic")) == \
         "hyperparameters.updater.type: 'stochastic' is not one of ONLINE, BATCH, MINI-BATCH"
     assert error_of(with_(NATIVE, "problem", "GAN")) == \
@@ -119,7 +121,7 @@ def test_unknown_keys_get_the_closest_name():
     ("architecture.encoder.0.beta", -2, "architecture.encoder[0].beta: expected a number > 0, got -2"),
     ("noise.level", 1.5, "noise.level: expected a probability in [0, 1] for BIT_FLIP, got 1.5"),
     ("optimizer.alpha", 0.9, "optimizer.alpha: ADAM takes no alpha; its options are "
-                             "learning_rate, beta1, beta2, epsilon"),
+                             "learning_rate, beta1, beta2, epsilon, weight_decay"),
     ("architecture.output.activation", "TANH", "architecture.output.activation: BCE needs a "
      "LOGISTIC output (values in (0, 1)), got TANH; use loss MSE for other outputs"),
     ("dataset", "fonts", "dataset: 'fonts' is not one of font, emojis, digits nor a path ending in "
@@ -155,7 +157,7 @@ def test_cross_field_rules():
 
 
 def test_all_errors_are_reported_at_once():
-    bad = with_(with_(with_(NATIVE, "epochs", -3), "optimizer.type", "RMSPROP"), "sed", 1)
+    bad = with_(with_(with_(NATIVE, "epochs", -3), "optimizer.type", "ADAGRAD"), "sed", 1)
     errors = errors_of(bad)
     assert len(errors) == 3
     assert {e.split(":")[0] for e in errors} == {"sed", "epochs", "optimizer.type"}
@@ -212,3 +214,35 @@ def test_a_binary_file_is_a_config_error_naming_the_file(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ConfigError, match=r"model\.json.*not UTF-8"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize("kind, cls, options", [
+    ("ADAMW", "AdamW", {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+                        "weight_decay": 0.004}),
+    ("RMSPROP", "RMSprop", {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7, "weight_decay": 0.0}),
+    ("NADAM", "Nadam", {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7,
+                        "weight_decay": 0.0}),
+    ("ADADELTA", "Adadelta", {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6, "weight_decay": 0.0}),
+])
+def test_new_optimizers_and_their_defaults(kind, cls, options):
+    """Each optimizer type of issue 15, with the defaults of sia_autoencoder.optimizers, in both
+    layouts; the model the runner builds uses them."""
+    from sia_autoencoder.runner import _optimizer
+    cfg = parse_config(with_(NATIVE, "optimizer", {"type": kind.lower()}))
+    assert cfg.to_dict()["optimizer"] == {"type": kind, **options}
+    opt = _optimizer(cfg)
+    assert type(opt).__name__ == cls
+    assert opt.learning_rate == options["learning_rate"] and opt.weight_decay == options["weight_decay"]
+    assert opt.eps == options["epsilon"]
+    team = parse_config(with_(TEAM, "hyperparameters.optimizer", {
+        "type": kind, "options": {"learningRate": 0.01, "weightDecay": 0.5}}))
+    assert team.learning_rate == 0.01 and team.weight_decay == 0.5
+    assert _optimizer(team).weight_decay == 0.5
+
+
+def test_options_of_other_optimizers_are_refused():
+    assert error_of(with_(NATIVE, "optimizer", {"type": "ADAM", "rho": 0.9})) == (
+        "optimizer.rho: ADAM takes no rho; its options are learning_rate, beta1, beta2, epsilon, "
+        "weight_decay")
+    assert error_of(with_(NATIVE, "optimizer", {"type": "SGD", "weight_decay": -1})) == (
+        "optimizer.weight_decay: expected a number >= 0, got -1")

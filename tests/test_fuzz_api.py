@@ -3,6 +3,7 @@ type and size, arrays in every layout, generator states, state dicts, model file
 CSV files. Whatever comes in, the outcome is a result that is finite, or one of the documented
 exceptions with a message that names the argument; never a hang, a crash or a silent change.
 """
+import dataclasses
 import io
 import json
 import math
@@ -50,19 +51,20 @@ def finite_model(m):
 # ---- hyperparameters ----
 
 @FAST
-@given(kind=st.sampled_from(["gd", "momentum", "adam"]), dtype=st.sampled_from(["float32", "float64"]),
-       lr=NUMBERS, extra=NUMBERS, which=st.sampled_from(["momentum", "beta1", "beta2", "eps", None]))
+@given(kind=st.sampled_from(["gd", "momentum", "adam", "adamw", "nadam", "rmsprop", "adadelta"]),
+       dtype=st.sampled_from(["float32", "float64"]), lr=NUMBERS, extra=NUMBERS,
+       which=st.sampled_from(["momentum", "beta1", "beta2", "eps", "rho", "weight_decay", None]))
 def test_fuzz_optimizer_hyperparameters(kind, dtype, lr, extra, which):
-    cls = {"gd": optimizers.GradientDescent, "momentum": optimizers.Momentum,
-           "adam": optimizers.Adam}[kind]
+    cls = type(optimizers.get_optimizer(kind))
     kw = {"learning_rate": lr}
-    if which in cls._fields:
+    if which in [f.name for f in dataclasses.fields(cls) if f.init]:
         kw[which] = extra
     try:
         opt = cls(**kw)
         m = sa.Autoencoder([12, 4, 12], optimizer=opt, dtype=dtype, seed=0)
     except (ValueError, TypeError) as exc:
-        assert named(exc, "learning_rate", "momentum", "beta1", "beta2", "eps"), exc
+        assert named(exc, "learning_rate", "momentum", "beta1", "beta2", "eps", "rho",
+                     "weight_decay"), exc
         return
     assert opt.learning_rate == m.optimizer.learning_rate and m.optimizer is not opt
     try:

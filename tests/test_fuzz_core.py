@@ -339,7 +339,7 @@ def test_fuzz_core_finds_the_checks_not_the_kernels():
             np.array([-1] + list(sizes[1:]), np.int64), act, beta, params, out, X, 0, L)),
         (MemoryError, r"sizes: the parameter count overflows", lambda: _core.predict(
             np.array([2**40, 2**40, 2**40], np.int64), act[:1].repeat(2), beta[:1].repeat(2), params, out, X, 0, 2)),
-        (ValueError, r"act: expected a code in \[0, 4\), got 99", lambda: _core.predict(
+        (ValueError, r"act: expected a code in \[0, 6\), got 99", lambda: _core.predict(
             sizes, np.full(L, 99, np.int32), beta, params, out, X, 0, L)),
         (ValueError, r"beta\[0\]: expected a finite number > 0, got nan", lambda: _core.predict(
             sizes, act, np.full(L, np.nan), params, out, X, 0, L)),
@@ -355,7 +355,7 @@ def test_fuzz_core_finds_the_checks_not_the_kernels():
             *(np.zeros(3),) * 4, 2, math.nan, 0.9, 0.9, 0.999, 1e-8, 0)),
         (ValueError, r"momentum: expected a value in \[0, 1\), got 1", lambda: _core.optim_step(
             *(np.zeros(3),) * 4, 1, 0.1, 1.0, 0.9, 0.999, 1e-8, 0)),
-        (ValueError, r"optimizer: expected a code in \[0, 3\), got -1", lambda: _core.optim_step(
+        (ValueError, r"optimizer: expected a code in \[0, 7\), got -1", lambda: _core.optim_step(
             *(np.zeros(3),) * 4, -1, 0.1, 0.5, 0.9, 0.999, 1e-8, 0)),
         (ValueError, r"level: expected a probability in \[0, 1\], got inf", lambda: _core.noise_apply(
             np.zeros(3), 1, math.inf, np.ones(4, np.uint64))),

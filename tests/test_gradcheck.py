@@ -8,7 +8,7 @@ import pytest
 import twins  # tests/twins.py
 from sia_autoencoder import _core
 
-ACTS = [twins.LINEAR, twins.LOGISTIC, twins.TANH, twins.RELU]
+ACTS = [twins.LINEAR, twins.LOGISTIC, twins.TANH, twins.RELU, twins.ELU, twins.SELU]
 SIZES = np.array([5, 4, 3, 4, 5], np.int64)
 
 

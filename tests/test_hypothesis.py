@@ -10,7 +10,7 @@ from sia_autoencoder import _core
 
 import twins
 
-ACTS = ["linear", "logistic", "tanh", "relu", "sigmoid"]
+ACTS = ["linear", "logistic", "tanh", "relu", "sigmoid", "elu", "selu"]
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 

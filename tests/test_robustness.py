@@ -105,7 +105,7 @@ def _all_finite(model):
     return all(np.isfinite(a).all() for a in (model.params, model.optimizer.m, model.optimizer.v))
 
 
-@pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
+@pytest.mark.parametrize("opt", ["gd", "momentum", "adam", "adamw", "nadam", "rmsprop", "adadelta"])
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_float32_divergence_keeps_finite_weights(X, cls, opt, threads):
@@ -117,7 +117,8 @@ def test_float32_divergence_keeps_finite_weights(X, cls, opt, threads):
     assert m.epochs_trained_ == len(m.history_.epoch)
 
 
-@pytest.mark.parametrize("kind", [_core.GD, _core.MOMENTUM, _core.ADAM])
+@pytest.mark.parametrize("kind", [_core.GD, _core.MOMENTUM, _core.ADAM, _core.ADAMW,
+                                  _core.NADAM, _core.RMSPROP, _core.ADADELTA])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_an_overflowing_step_writes_nothing(kind, dtype):
     big = np.finfo(dtype).max

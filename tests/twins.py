@@ -4,9 +4,10 @@ Written as the math reads, in float64, with no attempt at speed.
 """
 import numpy as np
 
-LINEAR, LOGISTIC, TANH, RELU = 0, 1, 2, 3
+LINEAR, LOGISTIC, TANH, RELU, ELU, SELU = 0, 1, 2, 3, 4, 5
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 MSE, BCE = 0, 1
-GD, MOMENTUM, ADAM = 0, 1, 2
+GD, MOMENTUM, ADAM, RMSPROP, NADAM, ADADELTA, ADAMW = 0, 1, 2, 3, 4, 5, 6
 BCE_EPS = 1e-7
 
 
@@ -17,6 +18,9 @@ def act_forward(x, kind, beta):
         return np.tanh(beta * x)
     if kind == RELU:
         return np.maximum(x, 0.0)
+    if kind in (ELU, SELU):
+        a, s = (SELU_ALPHA, SELU_SCALE) if kind == SELU else (beta, 1.0)
+        return s * np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
     return x.copy()
 
 
@@ -28,6 +32,9 @@ def act_grad(y, kind, beta):
         return beta * (1.0 - y * y)
     if kind == RELU:
         return (y > 0).astype(y.dtype)
+    if kind in (ELU, SELU):  # s a eˣ = y + s a below 0
+        a, s = (SELU_ALPHA, SELU_SCALE) if kind == SELU else (beta, 1.0)
+        return np.where(y > 0, s, y + s * a)
     return np.ones_like(y)
 
 
@@ -71,27 +78,54 @@ def loss_backward(z, y, t, loss, kind, beta, dtype=np.float64):
     return np.where(inside, g, 0.0)
 
 
-def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0):
+def nadam_mu(beta1, t):
+    """Nadam's momentum schedule (Keras): μ_t = β₁ (1 − ½ 0.96^t)."""
+    return beta1 * (1.0 - 0.5 * 0.96 ** t)
+
+
+def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0,
+               rho=0.9, weight_decay=0.0):
     """The closed form of one step; returns new (p, m, v, t), or the old ones (t unchanged)
-    when a new value would not be finite (or lie within 2^-10 of the dtype's largest number)."""
+    when a new value would not be finite (or lie within 2^-10 of the dtype's largest number).
+    weight_decay is L2 in the gradient (g + wd p) for every optimizer but AdamW, which decays p
+    by lr wd p before Adam's step."""
     with np.errstate(over="ignore", invalid="ignore"):
-        new = _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t)
+        new = _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t, rho, weight_decay)
     big = np.finfo(np.asarray(p).dtype).max * (1 - 1 / 1024)
     if all((np.abs(a) <= big).all() for a in new[:3]):
         return new
     return p, m, v, t
 
 
-def _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t):
+def _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t, rho, weight_decay):
     t += 1
+    if kind != ADAMW:
+        g = g + weight_decay * p
     if kind == GD:
         return p - lr * g, m, v, t
     if kind == MOMENTUM:
         m = momentum * m - lr * g
         return p + m, m, v, t
+    if kind == RMSPROP:  # Keras: ε inside the root
+        v = rho * v + (1 - rho) * g * g
+        m = momentum * m + lr * g / np.sqrt(v + eps)
+        return p - m, m, v, t
+    if kind == ADADELTA:  # m holds E[Δ²]
+        v = rho * v + (1 - rho) * g * g
+        d = -np.sqrt(m + eps) / np.sqrt(v + eps) * g
+        m = rho * m + (1 - rho) * d * d
+        return p + lr * d, m, v, t
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    mhat, vhat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    vhat = v / (1 - beta2 ** t)
+    if kind == NADAM:
+        prod = np.prod([nadam_mu(beta1, s) for s in range(1, t + 1)])
+        mu, mu_next = nadam_mu(beta1, t), nadam_mu(beta1, t + 1)
+        mhat = mu_next * m / (1 - prod * mu_next) + (1 - mu) * g / (1 - prod)
+        return p - lr * mhat / (np.sqrt(vhat) + eps), m, v, t
+    if kind == ADAMW:
+        p = p - lr * weight_decay * p
+    mhat = m / (1 - beta1 ** t)
     return p - lr * mhat / (np.sqrt(vhat) + eps), m, v, t
 
 
@@ -276,3 +310,32 @@ def upsample_forward(x, size):
 def upsample_backward(dz, size):
     B, oh, ow, C = dz.shape
     return dz.reshape(B, oh // size[0], size[0], ow // size[1], size[1], C).sum(axis=(2, 4))
+
+
+REG_NONE, REG_L1, REG_L2, REG_KL = 0, 1, 2, 3
+
+
+def reg_penalty(a, reg, ra, rb):
+    """Activity penalty of a (B, n): L1 ra·Σ|a|/B, L2 ra·Σa²/B, KL ra·Σ_j KL(rb ‖ ρ̂_j)."""
+    B = a.shape[0]
+    if reg == REG_L1:
+        return ra * np.abs(a).sum() / B
+    if reg == REG_L2:
+        return ra * (a * a).sum() / B
+    if reg == REG_KL:
+        m = np.clip(a.mean(axis=0), BCE_EPS, 1 - BCE_EPS)
+        return ra * np.sum(rb * np.log(rb / m) + (1 - rb) * np.log((1 - rb) / (1 - m)))
+    return 0.0
+
+
+def reg_grad(a, reg, ra, rb):
+    """d(reg_penalty)/da, (B, n)."""
+    B = a.shape[0]
+    if reg == REG_L1:
+        return ra * np.sign(a) / B
+    if reg == REG_L2:
+        return 2 * ra * a / B
+    if reg == REG_KL:
+        m = np.clip(a.mean(axis=0), BCE_EPS, 1 - BCE_EPS)
+        return np.broadcast_to(ra * (-rb / m + (1 - rb) / (1 - m)) / B, a.shape).copy()
+    return np.zeros_like(a)
