@@ -9,6 +9,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <math.h>
+#include <stdarg.h>
 #include "sia.h"
 
 #define SLICE_NS 50000000LL /* a training call re-takes the GIL this often to check for Ctrl-C */
@@ -128,6 +129,22 @@ static int run_in_slices(int (*run)(void *ctx, int64_t deadline), void *ctx) {
     return status;
 }
 
+/* params (P,) float32 or float64, writeable (P < 0: any length), and grads None or (P,) of its
+   dtype. */
+static int get_params_grads(PyArrayObject **p, PyArrayObject **g, int *is64, PyObject *params,
+                            PyObject *grads, int64_t P) {
+    *p = get_array(params, "params", NPY_NOTYPE, 1, 1);
+    if (!*p || (P >= 0 && check_dim(*p, "params", 0, P))) return -1;
+    *is64 = PyArray_TYPE(*p) == NPY_FLOAT64;
+    *g = NULL;
+    if (grads && grads != Py_None) {
+        *g = get_array(grads, "grads", NPY_NOTYPE, 1, 1);
+        if (!*g || same_dtype(*g, "grads", *p, "params") || check_dim(*g, "grads", 0, PyArray_DIM(*p, 0)))
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- a network: (sizes int64 (L+1,), act int32 (L,), beta float64 (L,), params (P,), grads) ---- */
 
 typedef struct {
@@ -175,23 +192,8 @@ static int get_net(netspec *s, PyObject *sizes, PyObject *act, PyObject *beta, P
         PyErr_SetString(PyExc_MemoryError, "sizes: the parameter count overflows");
         return -1;
     }
-    s->params = get_array(params, "params", NPY_NOTYPE, 1, 1);
-    if (!s->params || check_dim(s->params, "params", 0, s->P)) return -1;
-    s->is64 = PyArray_TYPE(s->params) == NPY_FLOAT64;
-    s->grads = NULL;
-    if (grads && grads != Py_None) {
-        s->grads = get_array(grads, "grads", NPY_NOTYPE, 1, 1);
-        if (!s->grads || same_dtype(s->grads, "grads", s->params, "params") ||
-            check_dim(s->grads, "grads", 0, s->P))
-            return -1;
-    }
-    return 0;
+    return get_params_grads(&s->params, &s->grads, &s->is64, params, grads, s->P);
 }
-
-#define NET_INIT(T, s, nthreads)                                                             \
-    {.L = (s).L, .sizes = (s).sizes, .act = (s).act, .beta = (s).beta,                      \
-     .params = (T *)PyArray_DATA((s).params),                                                \
-     .grads = (s).grads ? (T *)PyArray_DATA((s).grads) : NULL, .nthreads = clamp_threads(nthreads)}
 
 /* A data matrix of the net's dtype with `rows` rows (-1: any, at least 1) and `cols` columns. */
 static PyArrayObject *get_matrix(PyObject *obj, const char *name, PyArrayObject *ref,
@@ -544,9 +546,9 @@ static int check_image_layer(const sia_layer *l, const char *who, int64_t B, int
     static const char *names[] = {"in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
                                   "kh", "kw", "sh", "sw"};
     for (int i = 0; i < 10; i++)
-        if (dims[i] < 1) {
-            PyErr_Format(PyExc_ValueError, "%s: %s: expected a size >= 1, got %lld", who, names[i],
-                         (long long)dims[i]);
+        if (dims[i] < 1 || dims[i] > ((int64_t)1 << 40)) { /* bounded: the axis checks multiply them */
+            PyErr_Format(PyExc_ValueError, "%s: %s: expected a size >= 1 (and <= 2**40), got %lld",
+                         who, names[i], (long long)dims[i]);
             return -1;
         }
     if (l->pad_t < 0 || l->pad_l < 0) {
@@ -728,65 +730,353 @@ static PyObject *py_layer_backward(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* ---- networks ---- */
+/* ---- networks: layer records (sia.h's sia_layer) over one flat parameter vector ---- */
 
-/* predict(sizes, act, beta, params, out, X, l0, l1, nthreads): out = layers l0+1..l1 of X. */
-static PyObject *py_predict(PyObject *self, PyObject *args) {
-    PyObject *osizes, *oact, *obeta, *oparams, *oout, *oX;
-    long long l0, l1;
-    int nthreads = 1, status = SIA_OK;
-    if (!PyArg_ParseTuple(args, "OOOOOOLL|i", &osizes, &oact, &obeta, &oparams, &oout, &oX, &l0, &l1, &nthreads))
-        return NULL;
-    netspec s;
-    if (get_net(&s, osizes, oact, obeta, oparams, NULL)) return NULL;
-    if (!(0 <= l0 && l0 <= l1 && l1 <= s.L)) {
-        PyErr_Format(PyExc_ValueError, "l0, l1: expected 0 <= l0 <= l1 <= %lld, got %lld, %lld",
-                     (long long)s.L, l0, l1);
-        return NULL;
+/* A network for the engine: its records (allocated here, freed by net_done), sizes, buffers. */
+typedef struct {
+    sia_layer *layers;
+    int64_t L, P, n_in, n_out; /* n_in of layer 0, n_out of the last layer */
+    PyArrayObject *params, *grads; /* grads may be NULL */
+    int is64;
+} netrec;
+
+static void net_done(netrec *s) {
+    PyMem_Free(s->layers);
+    s->layers = NULL;
+}
+
+/* Raises ValueError "layers[j] (kind): <message>" and returns -1. */
+static int layer_error(int64_t j, const sia_layer *l, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *kind = l->kind >= 0 && l->kind < SIA_N_LAYER ? layer_names[l->kind] : "unknown kind";
+    PyErr_Format(PyExc_ValueError, "layers[%lld] (%s): %s", (long long)j, kind, msg);
+    return -1;
+}
+
+/* Checks one record against the layer before it (prev, NULL for the first) and the parameter
+   count P: kinds, codes, shapes, sizes without overflow, offsets and lengths inside params. */
+static int check_layer(const sia_layer *l, int64_t j, const sia_layer *prev, int64_t P) {
+    if (l->kind < 0 || l->kind >= SIA_N_LAYER)
+        return layer_error(j, l, "kind: expected a code in [0, %d), got %d", SIA_N_LAYER, l->kind);
+    if (l->kind != SIA_LAYER_RESHAPE && !sia_layer_ops_f64[l->kind].forward)
+        return layer_error(j, l, "this kind of layer is not in this build of the C core");
+    if (l->act < 0 || l->act >= SIA_N_ACT)
+        return layer_error(j, l, "act: expected a code in [0, %d), got %d", SIA_N_ACT, l->act);
+    if (!(isfinite(l->beta) && l->beta > 0))
+        return layer_error(j, l, "beta: expected a finite number > 0, got %.17g", l->beta);
+    const int64_t dims[10] = {l->in_h, l->in_w, l->in_c, l->out_h, l->out_w, l->out_c, l->kh, l->kw, l->sh, l->sw};
+    for (int i = 0; i < 10; i++)
+        if (dims[i] < 1 || dims[i] > ((int64_t)1 << 40))
+            return layer_error(j, l, "shapes: expected in (h, w, c), out (h, w, c), kernel and "
+                               "strides in [1, 2**40], got in (%lld, %lld, %lld), out (%lld, %lld, "
+                               "%lld), kernel (%lld, %lld), strides (%lld, %lld)",
+                               (long long)l->in_h, (long long)l->in_w, (long long)l->in_c,
+                               (long long)l->out_h, (long long)l->out_w, (long long)l->out_c,
+                               (long long)l->kh, (long long)l->kw, (long long)l->sh, (long long)l->sw);
+    int64_t n_in, n_out, t;
+    if (!sia_mul_ok(l->in_h, l->in_w, &t) || !sia_mul_ok(t, l->in_c, &n_in) ||
+        !sia_mul_ok(l->out_h, l->out_w, &t) || !sia_mul_ok(t, l->out_c, &n_out) ||
+        n_in > ((int64_t)1 << 40) || n_out > ((int64_t)1 << 40))
+        return layer_error(j, l, "shapes: a sample's size overflows");
+    if (prev && (l->in_h != prev->out_h || l->in_w != prev->out_w || l->in_c != prev->out_c))
+        return layer_error(j, l, "expected the input shape (%lld, %lld, %lld) of the layer before "
+                           "it, got (%lld, %lld, %lld)", (long long)prev->out_h, (long long)prev->out_w,
+                           (long long)prev->out_c, (long long)l->in_h, (long long)l->in_w, (long long)l->in_c);
+    const int image = l->kind >= SIA_LAYER_CONV2D && l->kind <= SIA_LAYER_UPSAMPLE;
+    if (!image && (l->pad_t != 0 || l->pad_l != 0 || l->kh != 1 || l->kw != 1 || l->sh != 1 || l->sw != 1))
+        return layer_error(j, l, "kernel, strides, padding: expected (1, 1), (1, 1), (0, 0) for this "
+                           "kind, got (%lld, %lld), (%lld, %lld), (%lld, %lld)", (long long)l->kh,
+                           (long long)l->kw, (long long)l->sh, (long long)l->sw, (long long)l->pad_t,
+                           (long long)l->pad_l);
+    const int flat_in = l->in_h == 1 && l->in_w == 1, flat_out = l->out_h == 1 && l->out_w == 1;
+    int64_t want_params = 0;
+    switch (l->kind) {
+    case SIA_LAYER_DENSE:
+    case SIA_LAYER_DENSE_T:
+        if (!flat_in || !flat_out)
+            return layer_error(j, l, "expected flat (1, 1, n) shapes, got in (%lld, %lld, %lld), "
+                               "out (%lld, %lld, %lld)", (long long)l->in_h, (long long)l->in_w,
+                               (long long)l->in_c, (long long)l->out_h, (long long)l->out_w, (long long)l->out_c);
+        if (l->kind == SIA_LAYER_DENSE_T) want_params = n_out;
+        else if (!sia_mul_ok(n_out, n_in + 1, &want_params))
+            return layer_error(j, l, "the parameter count overflows");
+        break;
+    case SIA_LAYER_CONV2D:
+    case SIA_LAYER_CONV2D_T:
+    case SIA_LAYER_MAXPOOL:
+    case SIA_LAYER_AVGPOOL:
+    case SIA_LAYER_GAP:
+    case SIA_LAYER_UPSAMPLE: { /* conv.c's and pooling.c's geometry (Keras's rules), as their tests' */
+        char who[64];
+        snprintf(who, sizeof who, "layers[%lld] (%s)", (long long)j, layer_names[l->kind]);
+        if (check_image_layer(l, who, 1, &n_in, &n_out, &want_params)) return -1;
+        break;
     }
-    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[l0], 0), *out;
-    if (!X || !(out = get_matrix(oout, "out", s.params, "params", PyArray_DIM(X, 0), s.sizes[l1], 1)))
-        return NULL;
+    case SIA_LAYER_RESHAPE:
+        if (n_in != n_out)
+            return layer_error(j, l, "expected an output of %lld values per sample, as its input, got %lld",
+                               (long long)n_in, (long long)n_out);
+        break;
+    case SIA_LAYER_DROPOUT:
+    case SIA_LAYER_GNOISE:
+        if (l->out_h != l->in_h || l->out_w != l->in_w || l->out_c != l->in_c)
+            return layer_error(j, l, "expected the output shape of its input");
+        if (l->kind == SIA_LAYER_DROPOUT ? !(l->rate >= 0 && l->rate < 1) : !(isfinite(l->rate) && l->rate >= 0))
+            return layer_error(j, l, "rate: expected %s, got %.17g",
+                               l->kind == SIA_LAYER_DROPOUT ? "a rate in [0, 1)" : "a finite σ >= 0", l->rate);
+        break;
+    case SIA_LAYER_SAMPLE:
+        if (!flat_in || !flat_out || l->in_c != 2 * l->out_c)
+            return layer_error(j, l, "expected flat shapes, 2k inputs [mu | logvar] and k outputs, got "
+                               "in (%lld, %lld, %lld), out (%lld, %lld, %lld)", (long long)l->in_h,
+                               (long long)l->in_w, (long long)l->in_c, (long long)l->out_h,
+                               (long long)l->out_w, (long long)l->out_c);
+        break;
+    }
+    if ((l->kind == SIA_LAYER_RESHAPE || l->kind == SIA_LAYER_SAMPLE) && l->act != SIA_LINEAR)
+        return layer_error(j, l, "act: expected %d (linear), got %d", SIA_LINEAR, l->act);
+    if (l->n_params != want_params)
+        return layer_error(j, l, "n_params: expected %lld, got %lld", (long long)want_params, (long long)l->n_params);
+    if (want_params ? !(l->off >= 0 && l->off <= P - want_params) : l->off != -1)
+        return layer_error(j, l, "off: expected %s, got %lld", want_params ? "an offset of its parameters "
+                           "inside params" : "-1 (no parameters)", (long long)l->off);
+    if (l->kind == SIA_LAYER_DENSE_T ? !(l->tied >= 0 && l->tied <= P - n_in * n_out) : l->tied != -1)
+        return layer_error(j, l, "tied: expected %s, got %lld", l->kind == SIA_LAYER_DENSE_T ?
+                           "the offset of the W it shares, inside params" : "-1", (long long)l->tied);
+    if (l->reg < 0 || l->reg >= SIA_N_REG)
+        return layer_error(j, l, "reg: expected a code in [0, %d), got %d", SIA_N_REG, l->reg);
+    if (l->reg != SIA_REG_NONE && !(isfinite(l->reg_a) && l->reg_a >= 0))
+        return layer_error(j, l, "reg_a: expected a finite number >= 0, got %.17g", l->reg_a);
+    if (l->reg == SIA_REG_KL && !(l->reg_b > 0 && l->reg_b < 1))
+        return layer_error(j, l, "reg_b: expected a target rho in (0, 1), got %.17g", l->reg_b);
+    return 0;
+}
+
+/* The records from Python: int64 (L, SIA_REC_INTS) and float64 (L, SIA_REC_REALS) in sia.h's
+   column order; then params (P,) and grads (P,) or None. Every record is checked. */
+static int get_layers(netrec *s, PyObject *oints, PyObject *oreals, PyObject *params, PyObject *grads) {
+    s->layers = NULL;
+    PyArrayObject *ints = get_array(oints, "layers", NPY_INT64, 2, 0), *reals = NULL;
+    if (!ints || !(reals = get_array(oreals, "layer_reals", NPY_FLOAT64, 2, 0))) return -1;
+    s->L = (int64_t)PyArray_DIM(ints, 0);
+    if (s->L < 1 || s->L > 100000) {
+        PyErr_Format(PyExc_ValueError, "layers: expected 1 to 100000 layers, got %lld", (long long)s->L);
+        return -1;
+    }
+    if (check_dim(ints, "layers", 1, SIA_REC_INTS) || check_dim(reals, "layer_reals", 0, s->L) ||
+        check_dim(reals, "layer_reals", 1, SIA_REC_REALS))
+        return -1;
+    if (get_params_grads(&s->params, &s->grads, &s->is64, params, grads, -1)) return -1;
+    s->P = (int64_t)PyArray_DIM(s->params, 0);
+    if (!(s->layers = PyMem_Calloc((size_t)s->L, sizeof(sia_layer)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const int64_t *ri = PyArray_DATA(ints);
+    const double *rd = PyArray_DATA(reals);
+    int any = 0;
+    for (int64_t j = 0; j < s->L; j++, ri += SIA_REC_INTS, rd += SIA_REC_REALS) {
+        sia_layer *l = &s->layers[j];
+        int ok = 1;
+        for (int c = 0; c < 2; c++) ok &= ri[c] >= INT32_MIN && ri[c] <= INT32_MAX;
+        ok &= ri[17] >= INT32_MIN && ri[17] <= INT32_MAX;
+        *l = (sia_layer){.kind = ok ? (int32_t)ri[0] : -1, .act = ok ? (int32_t)ri[1] : -1,
+                         .beta = rd[0], .in_h = ri[2], .in_w = ri[3], .in_c = ri[4], .out_h = ri[5],
+                         .out_w = ri[6], .out_c = ri[7], .kh = ri[8], .kw = ri[9], .sh = ri[10],
+                         .sw = ri[11], .pad_t = ri[12], .pad_l = ri[13], .off = ri[14],
+                         .n_params = ri[15], .tied = ri[16], .reg = ok ? (int32_t)ri[17] : -1,
+                         .rate = rd[1], .reg_a = rd[2], .reg_b = rd[3]};
+        if (check_layer(l, j, j ? &s->layers[j - 1] : NULL, s->P)) goto fail;
+        any |= l->kind != SIA_LAYER_RESHAPE;
+    }
+    for (int64_t j = 0; j < s->L; j++) { /* a tied layer's W is a dense layer's, of its shape */
+        const sia_layer *l = &s->layers[j];
+        if (l->kind != SIA_LAYER_DENSE_T) continue;
+        int64_t k = 0;
+        while (k < s->L && !(s->layers[k].kind == SIA_LAYER_DENSE && s->layers[k].off == l->tied &&
+                             s->layers[k].out_c == l->in_c && s->layers[k].in_c == l->out_c))
+            k++;
+        if (k == s->L) {
+            layer_error(j, l, "tied: expected the offset of a dense layer of %lld inputs and %lld "
+                        "outputs, got %lld", (long long)l->out_c, (long long)l->in_c, (long long)l->tied);
+            goto fail;
+        }
+    }
+    if (!any) {
+        PyErr_SetString(PyExc_ValueError, "layers: expected at least one layer that is not a reshape");
+        goto fail;
+    }
+    s->n_in = sia_layer_n_in(&s->layers[0]);
+    s->n_out = sia_layer_n_out(&s->layers[s->L - 1]);
+    return 0;
+fail:
+    net_done(s);
+    return -1;
+}
+
+/* The records of a dense stack (sizes (L+1,), act, beta), its parameters from `off` on. */
+static void dense_records(sia_layer *out, const netspec *s, int64_t off) {
+    for (int64_t l = 0; l < s->L; l++) {
+        const int64_t n_in = s->sizes[l], n_out = s->sizes[l + 1];
+        out[l] = (sia_layer){.kind = SIA_LAYER_DENSE, .act = s->act[l], .beta = s->beta[l],
+                             .in_h = 1, .in_w = 1, .in_c = n_in, .out_h = 1, .out_w = 1,
+                             .out_c = n_out, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .off = off,
+                             .n_params = n_out * (n_in + 1), .tied = -1, .reg = SIA_REG_NONE};
+        off += n_out * (n_in + 1);
+    }
+}
+
+/* A netrec of a dense stack checked by get_net (the entry points of the sizes notation). */
+static int net_from_stack(netrec *r, const netspec *s) {
+    if (!(r->layers = PyMem_Calloc((size_t)s->L, sizeof(sia_layer)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    dense_records(r->layers, s, 0);
+    *r = (netrec){.layers = r->layers, .L = s->L, .P = s->P, .n_in = s->sizes[0],
+                  .n_out = s->sizes[s->L], .params = s->params, .grads = s->grads, .is64 = s->is64};
+    return 0;
+}
+
+#define NET_INIT(T, r, nt)                                                                 \
+    {.L = (r).L, .layers = (r).layers, .params = (T *)PyArray_DATA((r).params),           \
+     .grads = (r).grads ? (T *)PyArray_DATA((r).grads) : NULL, .P = (r).P,                \
+     .nthreads = clamp_threads(nt)}
+
+/* The per-sample size at position l of the network (0: its input; L: its output). */
+static int64_t net_width(const netrec *r, int64_t l) {
+    return l < r->L ? sia_layer_n_in(&r->layers[l]) : sia_layer_n_out(&r->layers[r->L - 1]);
+}
+
+/* out = layers l0 .. l1-1 of X, deterministically. */
+static PyObject *predict_common(netrec *r, PyObject *oout, PyObject *oX, long long l0, long long l1,
+                                int nthreads) {
+    int status = SIA_OK;
+    PyArrayObject *X = NULL, *out = NULL;
+    if (!(0 <= l0 && l0 <= l1 && l1 <= r->L)) {
+        PyErr_Format(PyExc_ValueError, "l0, l1: expected 0 <= l0 <= l1 <= %lld, got %lld, %lld",
+                     (long long)r->L, l0, l1);
+        goto done;
+    }
+    if (!(X = get_matrix(oX, "X", r->params, "params", -1, net_width(r, l0), 0)) ||
+        !(out = get_matrix(oout, "out", r->params, "params", PyArray_DIM(X, 0), net_width(r, l1), 1)))
+        goto done;
     int64_t n = PyArray_DIM(X, 0);
     Py_BEGIN_ALLOW_THREADS
-    if (s.is64) {
-        sia_net_f64 net = NET_INIT(double, s, nthreads);
+    if (r->is64) {
+        sia_net_f64 net = NET_INIT(double, *r, nthreads);
         status = sia_net_predict_f64(&net, PyArray_DATA(out), PyArray_DATA(X), n, l0, l1);
     } else {
-        sia_net_f32 net = NET_INIT(float, s, nthreads);
+        sia_net_f32 net = NET_INIT(float, *r, nthreads);
         status = sia_net_predict_f32(&net, PyArray_DATA(out), PyArray_DATA(X), n, l0, l1);
     }
     Py_END_ALLOW_THREADS
-    if (raise_status(status)) return NULL;
+    if (raise_status(status)) out = NULL;
+done:
+    net_done(r);
+    if (!out) return NULL;
     Py_RETURN_NONE;
 }
 
-/* loss_grad(sizes, act, beta, params, grads, X, Y, loss, nthreads) -> loss; grads += dL/dparams
+/* predict(sizes, act, beta, params, out, X, l0, l1[, nthreads]): out = layers l0+1..l1 of X. */
+static PyObject *py_predict(PyObject *self, PyObject *args) {
+    PyObject *osizes, *oact, *obeta, *oparams, *oout, *oX;
+    long long l0, l1;
+    int nthreads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOLL|i", &osizes, &oact, &obeta, &oparams, &oout, &oX, &l0, &l1, &nthreads))
+        return NULL;
+    netspec s;
+    netrec r;
+    if (get_net(&s, osizes, oact, obeta, oparams, NULL) || net_from_stack(&r, &s)) return NULL;
+    return predict_common(&r, oout, oX, l0, l1, nthreads);
+}
+
+/* net_predict(layers, layer_reals, params, out, X, l0, l1[, nthreads]): out = layers l0 .. l1-1
+   of X (n, their input), deterministically (Dropout and GaussianNoise off, SAMPLE gives μ). */
+static PyObject *py_net_predict(PyObject *self, PyObject *args) {
+    PyObject *oints, *oreals, *oparams, *oout, *oX;
+    long long l0, l1;
+    int nthreads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOLL|i", &oints, &oreals, &oparams, &oout, &oX, &l0, &l1, &nthreads))
+        return NULL;
+    netrec r;
+    if (get_layers(&r, oints, oreals, oparams, NULL)) return NULL;
+    return predict_common(&r, oout, oX, l0, l1, nthreads);
+}
+
+/* The loss terms of X -> Y as one batch (noise: None or the stochastic layers' numbers). */
+static int loss_grad_common(netrec *r, double out[4], PyObject *oX, PyObject *oY, PyObject *onoise,
+                            int loss, double kl_weight, int nthreads) {
+    int status = SIA_OK, ret = -1;
+    PyArrayObject *X, *Y, *noise = NULL;
+    if (!(X = get_matrix(oX, "X", r->params, "params", -1, r->n_in, 0)) ||
+        !(Y = get_matrix(oY, "Y", r->params, "params", PyArray_DIM(X, 0), r->n_out, 0)) ||
+        check_kind(loss, SIA_N_LOSS, "loss"))
+        goto done;
+    int64_t n = PyArray_DIM(X, 0), cols = 0;
+    for (int64_t j = 0; j < r->L; j++) cols += sia_layer_n_noise(&r->layers[j]);
+    if (onoise && onoise != Py_None) {
+        if (!(noise = get_array(onoise, "noise", PyArray_TYPE(r->params), 1, 0)) ||
+            check_dim(noise, "noise", 0, n * cols))
+            goto done;
+    }
+    if (!isfinite(kl_weight) || kl_weight < 0) {
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "kl_weight: expected a finite number >= 0, got %s", fmt_g(b, kl_weight));
+        goto done;
+    }
+    const void *pn = noise ? PyArray_DATA(noise) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (r->is64) {
+        sia_net_f64 net = NET_INIT(double, *r, nthreads);
+        status = sia_net_loss_grad_f64(&net, out, PyArray_DATA(X), PyArray_DATA(Y), pn, n, loss, kl_weight);
+    } else {
+        sia_net_f32 net = NET_INIT(float, *r, nthreads);
+        status = sia_net_loss_grad_f32(&net, out, PyArray_DATA(X), PyArray_DATA(Y), pn, n, loss, kl_weight);
+    }
+    Py_END_ALLOW_THREADS
+    ret = raise_status(status);
+done:
+    net_done(r);
+    return ret;
+}
+
+/* loss_grad(sizes, act, beta, params, grads, X, Y, loss[, nthreads]) -> loss; grads += dL/dparams
    (grads None: the loss only). */
 static PyObject *py_loss_grad(PyObject *self, PyObject *args) {
     PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY;
-    int loss, nthreads = 1, status = SIA_OK;
-    double value = 0;
+    int loss, nthreads = 1;
+    double out[4] = {0, 0, 0, 0};
     if (!PyArg_ParseTuple(args, "OOOOOOOi|i", &osizes, &oact, &obeta, &oparams, &ograds, &oX, &oY, &loss, &nthreads))
         return NULL;
     netspec s;
-    if (get_net(&s, osizes, oact, obeta, oparams, ograds)) return NULL;
-    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[0], 0), *Y;
-    if (!X || !(Y = get_matrix(oY, "Y", s.params, "params", PyArray_DIM(X, 0), s.sizes[s.L], 0)) ||
-        check_kind(loss, SIA_N_LOSS, "loss"))
+    netrec r;
+    if (get_net(&s, osizes, oact, obeta, oparams, ograds) || net_from_stack(&r, &s) ||
+        loss_grad_common(&r, out, oX, oY, NULL, loss, 0, nthreads))
         return NULL;
-    int64_t n = PyArray_DIM(X, 0);
-    Py_BEGIN_ALLOW_THREADS
-    if (s.is64) {
-        sia_net_f64 net = NET_INIT(double, s, nthreads);
-        status = sia_net_loss_grad_f64(&net, &value, PyArray_DATA(X), PyArray_DATA(Y), n, loss);
-    } else {
-        sia_net_f32 net = NET_INIT(float, s, nthreads);
-        status = sia_net_loss_grad_f32(&net, &value, PyArray_DATA(X), PyArray_DATA(Y), n, loss);
-    }
-    Py_END_ALLOW_THREADS
-    if (raise_status(status)) return NULL;
-    return PyFloat_FromDouble(value);
+    return PyFloat_FromDouble(out[0]);
+}
+
+/* net_loss_grad(layers, layer_reals, params, grads, X, Y, noise, loss, kl_weight[, nthreads])
+   -> (loss, reconstruction, kl, penalties); grads += the gradient of the loss (grads None: the
+   terms only). noise: None (the deterministic forward) or the stochastic layers' numbers for
+   the n rows, layer after layer, each (n, its count per sample), flat, in params' dtype. */
+static PyObject *py_net_loss_grad(PyObject *self, PyObject *args) {
+    PyObject *oints, *oreals, *oparams, *ograds, *oX, *oY, *onoise;
+    int loss, nthreads = 1;
+    double w, out[4] = {0, 0, 0, 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOOid|i", &oints, &oreals, &oparams, &ograds, &oX, &oY, &onoise,
+                          &loss, &w, &nthreads))
+        return NULL;
+    netrec r;
+    if (get_layers(&r, oints, oreals, oparams, ograds) ||
+        loss_grad_common(&r, out, oX, oY, onoise, loss, w, nthreads))
+        return NULL;
+    return Py_BuildValue("dddd", out[0], out[1], out[2], out[3]);
 }
 
 /* pixel_errors(errs int64 (n,), Y, T) */
@@ -810,7 +1100,8 @@ typedef struct {
     sia_trainer_f64 tr64;
     sia_trainer_f32 tr32;
     sia_train_state st;
-    double *losses;
+    double *rec[4];             /* total, reconstruction, KL and penalties per epoch (1.. may be NULL) */
+    const double *weights;      /* the KL weight of each epoch, or NULL */
     void *X, *Y, *m, *v;
     int64_t n;
     const sia_train_cfg *cfg;
@@ -821,11 +1112,118 @@ typedef struct {
 
 static int train_slice(void *ctx, int64_t deadline) {
     train_call *c = ctx;
-    return c->is64 ? sia_train_f64(&c->net64, &c->tr64, &c->st, c->losses, c->X, c->Y, c->n,
-                                   c->cfg, c->opt, c->m, c->v, c->rng, deadline)
-                   : sia_train_f32(&c->net32, &c->tr32, &c->st, c->losses, c->X, c->Y, c->n,
-                                   c->cfg, c->opt, c->m, c->v, c->rng, deadline);
+    return c->is64 ? sia_train_f64(&c->net64, &c->tr64, &c->st, c->rec, c->weights, c->X, c->Y,
+                                   c->n, c->cfg, c->opt, c->m, c->v, c->rng, deadline)
+                   : sia_train_f32(&c->net32, &c->tr32, &c->st, c->rec, c->weights, c->X, c->Y,
+                                   c->n, c->cfg, c->opt, c->m, c->v, c->rng, deadline);
 }
+
+static int check_kl_weight(double w, const char *name) {
+    if (isfinite(w) && w >= 0) return 0;
+    char b[32];
+    PyErr_Format(PyExc_ValueError, "%s: expected a finite number >= 0, got %s", name, fmt_g(b, w));
+    return -1;
+}
+
+
+/* The training keywords, shared by train() and net_train(). */
+typedef struct {
+    int loss, shuffle, kind, noise, nthreads;
+    long long batch, epochs, max_wrong;
+    double lr, momentum, beta1, beta2, eps, loss_tol, level, rho, weight_decay;
+} train_kw;
+
+/* One training run of the network r: checks the run's arrays and settings, releases the GIL
+   and trains; recs[0] is required, recs[1..3] and kl_weights may be None. Frees r. */
+static PyObject *train_common(netrec *r, PyObject *oX, PyObject *oY, PyObject *om, PyObject *ov,
+                              PyObject *ot, PyObject *orng, PyObject *const orec[4], PyObject *okw,
+                              const train_kw *k) {
+    static const char *recnames[] = {"losses", "recons", "kls", "regs"};
+    PyObject *result = NULL;
+    PyArrayObject *X, *Y, *m, *v, *t, *rec[4] = {NULL, NULL, NULL, NULL}, *kw = NULL;
+    if (!r->grads) {
+        PyErr_SetString(PyExc_TypeError, "grads: expected an array, got None");
+        goto done;
+    }
+    if (!(X = get_matrix(oX, "X", r->params, "params", -1, r->n_in, 0))) goto done;
+    int64_t n = PyArray_DIM(X, 0);
+    if (!(Y = get_matrix(oY, "Y", r->params, "params", n, r->n_out, 0))) goto done;
+    if (!(m = get_like(om, "m", r->params, 1)) || !(v = get_like(ov, "v", r->params, 1))) goto done;
+    if (!(t = get_array(ot, "t", NPY_INT64, 1, 1)) || check_dim(t, "t", 0, 1)) goto done;
+    sia_rng *rng = get_rng(orng);
+    if (!rng) goto done;
+    for (int i = 0; i < 4; i++)
+        if ((i == 0 || (orec[i] && orec[i] != Py_None)) &&
+            !(rec[i] = get_array(orec[i], recnames[i], NPY_FLOAT64, 1, 1)))
+            goto done;
+    if (okw && okw != Py_None && !(kw = get_array(okw, "kl_weights", NPY_FLOAT64, 1, 0))) goto done;
+    sia_optim opt;
+    if (get_optim(&opt, k->kind, k->lr, k->momentum, k->beta1, k->beta2, k->eps, k->rho,
+                  k->weight_decay, *(int64_t *)PyArray_DATA(t)) ||
+        (PyArray_TYPE(r->params) == NPY_FLOAT32 && check_optim_f32(&opt)))
+        goto done;
+    if (check_kind(k->loss, SIA_N_LOSS, "loss") || check_kind(k->noise, SIA_N_NOISE, "noise")) goto done;
+    if (k->batch < 1 || k->batch > n) {
+        PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, k->batch);
+        goto done;
+    }
+    for (int i = 0; i < 4; i++)
+        if (rec[i] && (k->epochs < 0 || k->epochs > PyArray_DIM(rec[i], 0))) {
+            PyErr_Format(PyExc_ValueError, "epochs: expected 0 <= epochs <= len(%s) = %lld, got %lld",
+                         recnames[i], (long long)PyArray_DIM(rec[i], 0), k->epochs);
+            goto done;
+        }
+    const double *weights = kw ? PyArray_DATA(kw) : NULL;
+    if (kw && k->epochs > PyArray_DIM(kw, 0)) {
+        PyErr_Format(PyExc_ValueError, "kl_weights: expected at least %lld weights (one per epoch), got %lld",
+                     k->epochs, (long long)PyArray_DIM(kw, 0));
+        goto done;
+    }
+    for (long long e = 0; kw && e < k->epochs; e++) {
+        char name[48];
+        snprintf(name, sizeof name, "kl_weights[%lld]", e);
+        if (check_kl_weight(weights[e], name)) goto done;
+    }
+    if (!(isfinite(k->level) && k->level >= 0) || !isfinite(k->loss_tol)) {
+        char b1[32], b2[32];
+        PyErr_Format(PyExc_ValueError, "noise_level, loss_tol: expected finite values, got %s, %s",
+                     fmt_g(b1, k->level), fmt_g(b2, k->loss_tol));
+        goto done;
+    }
+    sia_train_cfg cfg = {.loss = k->loss, .batch = k->batch, .shuffle = k->shuffle, .epochs = k->epochs,
+                         .loss_tol = k->loss_tol, .max_wrong = k->max_wrong, .noise = k->noise,
+                         .noise_level = k->level, .kl_weight = 1};
+    train_call c = {.st = {0}, .n = n, .cfg = &cfg, .opt = &opt, .is64 = r->is64,
+                    .net64 = NET_INIT(double, *r, k->nthreads), .net32 = NET_INIT(float, *r, k->nthreads),
+                    .weights = weights, .X = PyArray_DATA(X), .Y = PyArray_DATA(Y),
+                    .m = PyArray_DATA(m), .v = PyArray_DATA(v), .rng = rng};
+    for (int i = 0; i < 4; i++) c.rec[i] = rec[i] ? PyArray_DATA(rec[i]) : NULL;
+    int status = r->is64 ? sia_trainer_alloc_f64(&c.tr64, &c.net64, n, k->batch)
+                         : sia_trainer_alloc_f32(&c.tr32, &c.net32, n, k->batch);
+    if (raise_status(status)) goto done;
+    status = run_in_slices(train_slice, &c);
+    if (r->is64) sia_trainer_free_f64(&c.tr64);
+    else sia_trainer_free_f32(&c.tr32);
+    *(int64_t *)PyArray_DATA(t) = opt.t;
+    if (status >= 0)
+        result = Py_BuildValue("Li", (long long)c.st.epoch,
+                               status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
+done:
+    net_done(r);
+    return result;
+}
+
+#define TRAIN_KWLIST "loss", "batch", "shuffle", "epochs", "optimizer", "lr", "momentum", "beta1", \
+                     "beta2", "eps", "loss_tol", "max_wrong", "noise", "noise_level", "nthreads", \
+                     "rho", "weight_decay"
+#define TRAIN_FMT "|iLpLiddddddLididd"
+#define TRAIN_PTRS(k) &(k).loss, &(k).batch, &(k).shuffle, &(k).epochs, &(k).kind, &(k).lr,      \
+                      &(k).momentum, &(k).beta1, &(k).beta2, &(k).eps, &(k).loss_tol,             \
+                      &(k).max_wrong, &(k).noise, &(k).level, &(k).nthreads, &(k).rho,      \
+                      &(k).weight_decay
+#define TRAIN_DEFAULTS {.loss = SIA_MSE, .shuffle = 1, .kind = SIA_ADAM, .noise = SIA_NOISE_NONE,  \
+                        .nthreads = 1, .batch = 32, .epochs = 1, .max_wrong = -1, .lr = 1e-3,     \
+                        .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .rho = 0.9}
 
 /* train(sizes, act, beta, params, grads, X, Y, m, v, t, rng_state, losses, **cfg)
  *   -> (epochs_done, status) with status 0 done, 1 stopped by a condition, 2 diverged.
@@ -833,172 +1231,41 @@ static int train_slice(void *ctx, int64_t deadline) {
  * receives each completed epoch's loss, so that a KeyboardInterrupt loses nothing. */
 static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"sizes", "act", "beta", "params", "grads", "X", "Y", "m", "v", "t",
-                             "rng_state", "losses", "loss", "batch", "shuffle", "epochs",
-                             "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
-                             "max_wrong", "noise", "noise_level", "nthreads", "rho", "weight_decay",
-                             NULL};
-    PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY, *om, *ov, *ot, *orng, *olosses;
-    int loss = SIA_MSE, shuffle = 1, kind = SIA_ADAM, noise = SIA_NOISE_NONE, nthreads = 1;
-    long long batch = 32, epochs = 1, max_wrong = -1;
-    double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0, level = 0;
-    double rho = 0.9, weight_decay = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOO|iLpLiddddddLididd", kwlist, &osizes,
+                             "rng_state", "losses", TRAIN_KWLIST, NULL};
+    PyObject *osizes, *oact, *obeta, *oparams, *ograds, *oX, *oY, *om, *ov, *ot, *orng, *orec[4] = {NULL};
+    train_kw k = TRAIN_DEFAULTS;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOO" TRAIN_FMT, kwlist, &osizes,
                                      &oact, &obeta, &oparams, &ograds, &oX, &oY, &om, &ov, &ot, &orng,
-                                     &olosses, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
-                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &noise, &level,
-                                     &nthreads, &rho, &weight_decay))
+                                     &orec[0], TRAIN_PTRS(k)))
         return NULL;
     netspec s;
-    if (get_net(&s, osizes, oact, obeta, oparams, ograds)) return NULL;
-    if (!s.grads) {
-        PyErr_SetString(PyExc_TypeError, "grads: expected an array, got None");
-        return NULL;
-    }
-    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.sizes[0], 0), *Y, *m, *v, *t, *losses;
-    if (!X) return NULL;
-    int64_t n = PyArray_DIM(X, 0);
-    if (!(Y = get_matrix(oY, "Y", s.params, "params", n, s.sizes[s.L], 0))) return NULL;
-    if (!(m = get_like(om, "m", s.params, 1)) || !(v = get_like(ov, "v", s.params, 1))) return NULL;
-    if (!(t = get_array(ot, "t", NPY_INT64, 1, 1)) || check_dim(t, "t", 0, 1)) return NULL;
-    sia_rng *rng = get_rng(orng);
-    if (!rng) return NULL;
-    if (!(losses = get_array(olosses, "losses", NPY_FLOAT64, 1, 1))) return NULL;
-    sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, *(int64_t *)PyArray_DATA(t)) ||
-        (!s.is64 && check_optim_f32(&opt)))
-        return NULL;
-    if (check_kind(loss, SIA_N_LOSS, "loss") || check_kind(noise, SIA_N_NOISE, "noise")) return NULL;
-    if (batch < 1 || batch > n) {
-        PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);
-        return NULL;
-    }
-    if (epochs < 0 || epochs > PyArray_DIM(losses, 0)) {
-        PyErr_Format(PyExc_ValueError, "epochs: expected 0 <= epochs <= len(losses) = %lld, got %lld",
-                     (long long)PyArray_DIM(losses, 0), epochs);
-        return NULL;
-    }
-    if (!(isfinite(level) && level >= 0) || !isfinite(loss_tol)) {
-        char b1[32], b2[32];
-        PyErr_Format(PyExc_ValueError, "noise_level, loss_tol: expected finite values, got %s, %s",
-                     fmt_g(b1, level), fmt_g(b2, loss_tol));
-        return NULL;
-    }
-    if (nthreads < 1) nthreads = 1;
-    sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
-                         .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = noise,
-                         .noise_level = level, .kl_weight = 0};
-    train_call c = {.st = {0}, .n = n, .cfg = &cfg, .opt = &opt, .is64 = s.is64,
-                    .net64 = NET_INIT(double, s, nthreads), .net32 = NET_INIT(float, s, nthreads),
-                    .losses = PyArray_DATA(losses), .X = PyArray_DATA(X), .Y = PyArray_DATA(Y),
-                    .m = PyArray_DATA(m), .v = PyArray_DATA(v), .rng = rng};
-    int status = s.is64 ? sia_trainer_alloc_f64(&c.tr64, s.sizes, s.L, n, batch, c.net64.nthreads)
-                        : sia_trainer_alloc_f32(&c.tr32, s.sizes, s.L, n, batch, c.net32.nthreads);
-    if (raise_status(status)) return NULL;
-    status = run_in_slices(train_slice, &c);
-    if (s.is64) sia_trainer_free_f64(&c.tr64);
-    else sia_trainer_free_f32(&c.tr32);
-    *(int64_t *)PyArray_DATA(t) = opt.t;
-    if (status < 0) return NULL;
-    return Py_BuildValue("Li", (long long)c.st.epoch,
-                         status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
+    netrec r;
+    if (get_net(&s, osizes, oact, obeta, oparams, ograds) || net_from_stack(&r, &s)) return NULL;
+    return train_common(&r, oX, oY, om, ov, ot, orng, orec, NULL, &k);
 }
 
-/* ---- the variational autoencoder (vae.c) ----
- * A VAE is two stacks, each given as (sizes, act, beta) like a network, over ONE flat params
- * vector (the encoder's parameters, then the decoder's). h (B, 2k) holds rows [μ | logvar]. */
-
-/* The widths, activations and slopes of one stack; `which` prefixes the messages. */
-static int get_stack(netspec *s, const char *which, PyObject *sizes, PyObject *act, PyObject *beta) {
-    char name[64];
-    snprintf(name, sizeof name, "%s_sizes", which);
-    PyArrayObject *a_sizes = get_array(sizes, name, NPY_INT64, 1, 0);
-    if (!a_sizes) return -1;
-    s->L = (int64_t)PyArray_DIM(a_sizes, 0) - 1;
-    if (s->L < 1) {
-        PyErr_Format(PyExc_ValueError, "%s: expected at least 2 layer widths, got %lld", name,
-                     (long long)(s->L + 1));
-        return -1;
-    }
-    s->sizes = PyArray_DATA(a_sizes);
-    for (int64_t l = 0; l <= s->L; l++)
-        if (s->sizes[l] < 1) {
-            PyErr_Format(PyExc_ValueError, "%s[%lld]: expected a width >= 1, got %lld", name,
-                         (long long)l, (long long)s->sizes[l]);
-            return -1;
-        }
-    char aname[64], bname[64];
-    snprintf(aname, sizeof aname, "%s_act", which);
-    snprintf(bname, sizeof bname, "%s_beta", which);
-    PyArrayObject *a_act = get_array(act, aname, NPY_INT32, 1, 0);
-    PyArrayObject *a_beta = a_act ? get_array(beta, bname, NPY_FLOAT64, 1, 0) : NULL;
-    if (!a_beta || check_dim(a_act, aname, 0, s->L) || check_dim(a_beta, bname, 0, s->L)) return -1;
-    s->act = PyArray_DATA(a_act);
-    s->beta = PyArray_DATA(a_beta);
-    for (int64_t l = 0; l < s->L; l++) {
-        if (check_kind(s->act[l], SIA_N_ACT, aname)) return -1;
-        if (!(isfinite(s->beta[l]) && s->beta[l] > 0)) {
-            char b[32];
-            PyErr_Format(PyExc_ValueError, "%s[%lld]: expected a finite number > 0, got %s", bname,
-                         (long long)l, fmt_g(b, s->beta[l]));
-            return -1;
-        }
-    }
-    s->P = sia_param_count(s->sizes, s->L);
-    if (s->P < 0) {
-        PyErr_Format(PyExc_MemoryError, "%s: the parameter count overflows", name);
-        return -1;
-    }
-    return 0;
+/* net_train(layers, layer_reals, params, grads, X, Y, m, v, t, rng_state, losses, recons, kls,
+ *           regs, kl_weights, **cfg) -> (epochs_done, status)
+ * As train(), for any network of layer records. recons, kls, regs (float64, >= epochs, or None)
+ * receive each completed epoch's mean reconstruction loss, KL and activity penalties;
+ * kl_weights (float64, >= epochs, or None: 1) the KL weight of each epoch of this call. */
+static PyObject *py_net_train(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"layers", "layer_reals", "params", "grads", "X", "Y", "m", "v", "t",
+                             "rng_state", "losses", "recons", "kls", "regs", "kl_weights",
+                             TRAIN_KWLIST, NULL};
+    PyObject *oints, *oreals, *oparams, *ograds, *oX, *oY, *om, *ov, *ot, *orng, *orec[4], *okw;
+    train_kw k = TRAIN_DEFAULTS;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOOOOO" TRAIN_FMT, kwlist, &oints,
+                                     &oreals, &oparams, &ograds, &oX, &oY, &om, &ov, &ot, &orng,
+                                     &orec[0], &orec[1], &orec[2], &orec[3], &okw, TRAIN_PTRS(k)))
+        return NULL;
+    netrec r;
+    if (get_layers(&r, oints, oreals, oparams, ograds)) return NULL;
+    return train_common(&r, oX, oY, om, ov, ot, orng, orec, okw, &k);
 }
 
-typedef struct {
-    netspec enc, dec;
-    int64_t k, d, P;
-    PyArrayObject *params, *grads; /* grads may be NULL */
-    int is64;
-} vaespec;
-
-static int get_vae(vaespec *v, PyObject *const *stacks, PyObject *params, PyObject *grads) {
-    if (get_stack(&v->enc, "enc", stacks[0], stacks[1], stacks[2]) ||
-        get_stack(&v->dec, "dec", stacks[3], stacks[4], stacks[5]))
-        return -1;
-    v->k = v->dec.sizes[0];
-    v->d = v->enc.sizes[0];
-    if (v->enc.sizes[v->enc.L] != 2 * v->k) {
-        PyErr_Format(PyExc_ValueError, "enc_sizes: expected a last width of 2 * dec_sizes[0] = %lld "
-                     "(mu and logvar), got %lld", (long long)(2 * v->k), (long long)v->enc.sizes[v->enc.L]);
-        return -1;
-    }
-    if (v->dec.sizes[v->dec.L] != v->d) {
-        PyErr_Format(PyExc_ValueError, "dec_sizes: expected a last width of enc_sizes[0] = %lld, got %lld",
-                     (long long)v->d, (long long)v->dec.sizes[v->dec.L]);
-        return -1;
-    }
-    if (!sia_add_ok(v->enc.P, v->dec.P, &v->P)) {
-        PyErr_SetString(PyExc_MemoryError, "enc_sizes, dec_sizes: the parameter count overflows");
-        return -1;
-    }
-    v->params = get_array(params, "params", NPY_NOTYPE, 1, 1);
-    if (!v->params || check_dim(v->params, "params", 0, v->P)) return -1;
-    v->is64 = PyArray_TYPE(v->params) == NPY_FLOAT64;
-    v->grads = NULL;
-    if (grads && grads != Py_None) {
-        v->grads = get_array(grads, "grads", NPY_NOTYPE, 1, 1);
-        if (!v->grads || same_dtype(v->grads, "grads", v->params, "params") ||
-            check_dim(v->grads, "grads", 0, v->P))
-            return -1;
-    }
-    return 0;
-}
-
-/* The two sia_net views of one flat vector: the decoder's parameters follow the encoder's. */
-#define VAE_NET(T, v, part, off, nthreads)                                                   \
-    {.L = (v).part.L, .sizes = (v).part.sizes, .act = (v).part.act, .beta = (v).part.beta,  \
-     .params = (T *)PyArray_DATA((v).params) + (off),                                        \
-     .grads = (v).grads ? (T *)PyArray_DATA((v).grads) + (off) : NULL,                       \
-     .nthreads = clamp_threads(nthreads)}
-#define VAE_INIT(T, v, nthreads) \
-    {.enc = VAE_NET(T, v, enc, 0, nthreads), .dec = VAE_NET(T, v, dec, (v).enc.P, nthreads)}
+/* ---- the latent kernels of the variational autoencoder (vae.c) ----
+ * h (B, 2k) holds rows [μ | logvar]. */
 
 /* h (B, 2k) and a (B, k) partner of the same dtype; returns k or -1. */
 static int64_t get_latent_pair(PyArrayObject **h, PyArrayObject **x, PyObject *oh, PyObject *ox,
@@ -1077,165 +1344,6 @@ static PyObject *kl_common(PyObject *args, int backward) {
 static PyObject *py_kl_forward(PyObject *self, PyObject *args) { return kl_common(args, 0); }
 static PyObject *py_kl_backward(PyObject *self, PyObject *args) { return kl_common(args, 1); }
 
-static int check_kl_weight(double w, const char *name) {
-    if (isfinite(w) && w >= 0) return 0;
-    char b[32];
-    PyErr_Format(PyExc_ValueError, "%s: expected a finite number >= 0, got %s", name, fmt_g(b, w));
-    return -1;
-}
-
-/* vae_loss_grad(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, eps,
- *               loss, kl_weight[, nthreads]) -> (loss, recon, kl)
- * The whole of X (n, d) as one batch with the given eps (n, k); grads += the gradient of
- * recon + kl_weight · KL (grads None: the losses only). */
-static PyObject *py_vae_loss_grad(PyObject *self, PyObject *args) {
-    PyObject *st[6], *oparams, *ograds, *oX, *oeps;
-    int loss, nthreads = 1, status = SIA_OK;
-    double w, out[3] = {0, 0, 0};
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOid|i", &st[0], &st[1], &st[2], &st[3], &st[4], &st[5],
-                          &oparams, &ograds, &oX, &oeps, &loss, &w, &nthreads))
-        return NULL;
-    vaespec v;
-    if (get_vae(&v, st, oparams, ograds)) return NULL;
-    PyArrayObject *X = get_matrix(oX, "X", v.params, "params", -1, v.d, 0), *eps;
-    if (!X || !(eps = get_matrix(oeps, "eps", v.params, "params", PyArray_DIM(X, 0), v.k, 0)) ||
-        check_kind(loss, SIA_N_LOSS, "loss") || check_kl_weight(w, "kl_weight"))
-        return NULL;
-    int64_t n = PyArray_DIM(X, 0);
-    Py_BEGIN_ALLOW_THREADS
-    if (v.is64) {
-        sia_vae_f64 vae = VAE_INIT(double, v, nthreads);
-        status = sia_vae_loss_grad_f64(&vae, out, PyArray_DATA(X), PyArray_DATA(eps), n, loss, w);
-    } else {
-        sia_vae_f32 vae = VAE_INIT(float, v, nthreads);
-        status = sia_vae_loss_grad_f32(&vae, out, PyArray_DATA(X), PyArray_DATA(eps), n, loss, w);
-    }
-    Py_END_ALLOW_THREADS
-    if (raise_status(status)) return NULL;
-    return Py_BuildValue("ddd", out[0], out[1], out[2]);
-}
-
-/* Everything sia_vae_train needs, for run_in_slices. */
-typedef struct {
-    sia_vae_f64 vae64;
-    sia_vae_f32 vae32;
-    sia_vae_trainer_f64 tr64;
-    sia_vae_trainer_f32 tr32;
-    sia_train_state st;
-    double *rec[3];             /* total, reconstruction and KL loss per epoch */
-    const double *weights;      /* the KL weight of each epoch */
-    void *X, *m, *v;
-    int64_t n;
-    const sia_train_cfg *cfg;
-    sia_optim *opt;
-    sia_rng *rng;
-    int is64;
-} vae_call;
-
-static int vae_slice(void *ctx, int64_t deadline) {
-    vae_call *c = ctx;
-    return c->is64 ? sia_vae_train_f64(&c->vae64, &c->tr64, &c->st, c->rec[0], c->rec[1], c->rec[2],
-                                       c->weights, c->X, c->n, c->cfg, c->opt, c->m, c->v, c->rng,
-                                       deadline)
-                   : sia_vae_train_f32(&c->vae32, &c->tr32, &c->st, c->rec[0], c->rec[1], c->rec[2],
-                                       c->weights, c->X, c->n, c->cfg, c->opt, c->m, c->v, c->rng,
-                                       deadline);
-}
-
-/* vae_train(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, m, v,
- *           t, rng_state, losses, recons, kls, kl_weights, **cfg) -> (epochs_done, status)
- * As train(): status 0 done, 1 stopped by a condition, 2 diverged; t and rng_state are updated
- * in place. kl_weights (float64, >= epochs) gives the KL weight of each epoch of this call;
- * losses, recons, kls (float64, >= epochs) receive each completed epoch's mean total,
- * reconstruction and KL loss. */
-static PyObject *py_vae_train(PyObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"enc_sizes", "enc_act", "enc_beta", "dec_sizes", "dec_act", "dec_beta",
-                             "params", "grads", "X", "m", "v", "t", "rng_state", "losses",
-                             "recons", "kls", "kl_weights", "loss", "batch", "shuffle", "epochs",
-                             "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "loss_tol",
-                             "max_wrong", "nthreads", "rho", "weight_decay", NULL};
-    PyObject *st6[6], *oparams, *ograds, *oX, *om, *ov, *ot, *orng, *olosses, *orecons, *okls, *ow;
-    int loss = SIA_BCE, shuffle = 1, kind = SIA_ADAM, nthreads = 1;
-    long long batch = 32, epochs = 1, max_wrong = -1;
-    double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, loss_tol = 0;
-    double rho = 0.9, weight_decay = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOOOOOOOOO|iLpLiddddddLidd", kwlist,
-                                     &st6[0], &st6[1], &st6[2], &st6[3], &st6[4], &st6[5], &oparams,
-                                     &ograds, &oX, &om, &ov, &ot, &orng, &olosses, &orecons, &okls,
-                                     &ow, &loss, &batch, &shuffle, &epochs, &kind, &lr, &momentum,
-                                     &beta1, &beta2, &eps, &loss_tol, &max_wrong, &nthreads, &rho,
-                                     &weight_decay))
-        return NULL;
-    vaespec s;
-    if (get_vae(&s, st6, oparams, ograds)) return NULL;
-    if (!s.grads) {
-        PyErr_SetString(PyExc_TypeError, "grads: expected an array, got None");
-        return NULL;
-    }
-    PyArrayObject *X = get_matrix(oX, "X", s.params, "params", -1, s.d, 0), *m, *v, *t, *rec[3], *kw;
-    if (!X) return NULL;
-    int64_t n = PyArray_DIM(X, 0);
-    if (!(m = get_like(om, "m", s.params, 1)) || !(v = get_like(ov, "v", s.params, 1))) return NULL;
-    if (!(t = get_array(ot, "t", NPY_INT64, 1, 1)) || check_dim(t, "t", 0, 1)) return NULL;
-    sia_rng *rng = get_rng(orng);
-    if (!rng) return NULL;
-    if (!(rec[0] = get_array(olosses, "losses", NPY_FLOAT64, 1, 1)) ||
-        !(rec[1] = get_array(orecons, "recons", NPY_FLOAT64, 1, 1)) ||
-        !(rec[2] = get_array(okls, "kls", NPY_FLOAT64, 1, 1)) ||
-        !(kw = get_array(ow, "kl_weights", NPY_FLOAT64, 1, 0)))
-        return NULL;
-    sia_optim opt;
-    if (get_optim(&opt, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, *(int64_t *)PyArray_DATA(t)) ||
-        (!s.is64 && check_optim_f32(&opt)))
-        return NULL;
-    if (check_kind(loss, SIA_N_LOSS, "loss")) return NULL;
-    if (batch < 1 || batch > n) {
-        PyErr_Format(PyExc_ValueError, "batch: expected a batch size in [1, %lld], got %lld", (long long)n, batch);
-        return NULL;
-    }
-    static const char *recnames[] = {"losses", "recons", "kls"};
-    for (int i = 0; i < 3; i++)
-        if (epochs < 0 || epochs > PyArray_DIM(rec[i], 0)) {
-            PyErr_Format(PyExc_ValueError, "epochs: expected 0 <= epochs <= len(%s) = %lld, got %lld",
-                         recnames[i], (long long)PyArray_DIM(rec[i], 0), epochs);
-            return NULL;
-        }
-    if (epochs > PyArray_DIM(kw, 0)) {
-        PyErr_Format(PyExc_ValueError, "kl_weights: expected at least %lld weights (one per epoch), got %lld",
-                     epochs, (long long)PyArray_DIM(kw, 0));
-        return NULL;
-    }
-    const double *weights = PyArray_DATA(kw);
-    for (long long e = 0; e < epochs; e++) {
-        char name[48];
-        snprintf(name, sizeof name, "kl_weights[%lld]", e);
-        if (check_kl_weight(weights[e], name)) return NULL;
-    }
-    if (!isfinite(loss_tol)) {
-        char b[32];
-        PyErr_Format(PyExc_ValueError, "loss_tol: expected a finite number, got %s", fmt_g(b, loss_tol));
-        return NULL;
-    }
-    sia_train_cfg cfg = {.loss = loss, .batch = batch, .shuffle = shuffle, .epochs = epochs,
-                         .loss_tol = loss_tol, .max_wrong = max_wrong, .noise = SIA_NOISE_NONE,
-                         .noise_level = 0, .kl_weight = epochs > 0 ? weights[0] : 0};
-    vae_call c = {.st = {0}, .n = n, .cfg = &cfg, .opt = &opt, .is64 = s.is64,
-                  .vae64 = VAE_INIT(double, s, nthreads), .vae32 = VAE_INIT(float, s, nthreads),
-                  .rec = {PyArray_DATA(rec[0]), PyArray_DATA(rec[1]), PyArray_DATA(rec[2])},
-                  .weights = weights, .X = PyArray_DATA(X), .m = PyArray_DATA(m),
-                  .v = PyArray_DATA(v), .rng = rng};
-    int status = s.is64 ? sia_vae_trainer_alloc_f64(&c.tr64, &c.vae64, n, batch)
-                        : sia_vae_trainer_alloc_f32(&c.tr32, &c.vae32, n, batch);
-    if (raise_status(status)) return NULL;
-    status = run_in_slices(vae_slice, &c);
-    if (s.is64) sia_vae_trainer_free_f64(&c.tr64);
-    else sia_vae_trainer_free_f32(&c.tr32);
-    *(int64_t *)PyArray_DATA(t) = opt.t;
-    if (status < 0) return NULL;
-    return Py_BuildValue("Li", (long long)c.st.epoch,
-                         status == SIA_EDIVERGED ? 2 : (c.st.stopped ? 1 : 0));
-}
-
 /* _set_slice_ns(ns) -> the previous value: how long a training call runs before it pauses to
  * check for Ctrl-C (>= 1 ns; 1 pauses at every check, between steps and between a step's
  * chunks). For the tests: a pause must not change any result. */
@@ -1275,8 +1383,9 @@ static PyMethodDef methods[] = {
     {"reparam_backward", py_reparam_backward, METH_VARARGS, "reparam_backward(dh, dz, h, eps)"},
     {"kl_forward", py_kl_forward, METH_VARARGS, "kl_forward(h) -> float"},
     {"kl_backward", py_kl_backward, METH_VARARGS, "kl_backward(dh, h, weight)"},
-    {"vae_loss_grad", py_vae_loss_grad, METH_VARARGS, "vae_loss_grad(enc_sizes, enc_act, enc_beta, dec_sizes, dec_act, dec_beta, params, grads, X, eps, loss, kl_weight[, nthreads]) -> (loss, recon, kl)"},
-    {"vae_train", (PyCFunction)(void (*)(void))py_vae_train, METH_VARARGS | METH_KEYWORDS, "vae_train(...) -> (epochs_done, status)"},
+    {"net_predict", py_net_predict, METH_VARARGS, "net_predict(layers, layer_reals, params, out, X, l0, l1[, nthreads])"},
+    {"net_loss_grad", py_net_loss_grad, METH_VARARGS, "net_loss_grad(layers, layer_reals, params, grads, X, Y, noise, loss, kl_weight[, nthreads]) -> (loss, recon, kl, reg)"},
+    {"net_train", (PyCFunction)(void (*)(void))py_net_train, METH_VARARGS | METH_KEYWORDS, "net_train(...) -> (epochs_done, status)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1295,9 +1404,15 @@ PyMODINIT_FUNC PyInit__core(void) {
         {"ADAM", SIA_ADAM}, {"RMSPROP", SIA_RMSPROP}, {"NADAM", SIA_NADAM}, {"ADADELTA", SIA_ADADELTA},
         {"ADAMW", SIA_ADAMW}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},
+        {"LAYER_DENSE", SIA_LAYER_DENSE}, {"LAYER_DENSE_T", SIA_LAYER_DENSE_T},
         {"LAYER_CONV2D", SIA_LAYER_CONV2D}, {"LAYER_CONV2D_T", SIA_LAYER_CONV2D_T},
         {"LAYER_MAXPOOL", SIA_LAYER_MAXPOOL}, {"LAYER_AVGPOOL", SIA_LAYER_AVGPOOL},
         {"LAYER_GAP", SIA_LAYER_GAP}, {"LAYER_UPSAMPLE", SIA_LAYER_UPSAMPLE},
+        {"LAYER_RESHAPE", SIA_LAYER_RESHAPE}, {"LAYER_DROPOUT", SIA_LAYER_DROPOUT},
+        {"LAYER_GNOISE", SIA_LAYER_GNOISE}, {"LAYER_SAMPLE", SIA_LAYER_SAMPLE},
+        {"N_LAYER", SIA_N_LAYER}, {"REG_NONE", SIA_REG_NONE}, {"REG_L1", SIA_REG_L1},
+        {"REG_L2", SIA_REG_L2}, {"REG_KL", SIA_REG_KL}, {"REC_INTS", SIA_REC_INTS},
+        {"REC_REALS", SIA_REC_REALS},
     };
     for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
         if (PyModule_AddIntConstant(mod, consts[i].name, consts[i].value) < 0) {

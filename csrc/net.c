@@ -1,17 +1,69 @@
-/* net.c (template, see real.h): a stack of dense layers over borrowed buffers.
- * Layer l (1..L) maps a[l-1] (B, n_{l-1}) to z[l] = a[l-1] W_lᵀ + b_l and a[l] = f_l(z[l]). */
+/* net.c (template, see real.h): the engine. A network is a sequence of layer records
+ * (sia.h's sia_layer) over one flat parameter vector; each kind brings its forward and backward
+ * (the table below), and this file walks the list.
+ *
+ *   forward   layer j maps a[j] (B, n_in) to z[j+1] (the kind's forward), then a[j+1] = f(z[j+1])
+ *             (its activation; a linear layer's a is its z, a RESHAPE's output is its input)
+ *   loss      on the last layer that is not a RESHAPE (the output), as loss.c computes it, plus
+ *             w · KL for each SAMPLE layer and the activity penalties of the layers
+ *   backward  from the output: dL/da of a layer's output, plus its penalty's gradient, times
+ *             f'(a) -> dz; the kind's backward -> dW, db and dL/din, the dL/da of the layer below
+ *
+ * A dense layer of one row (B = 1) runs through dense.c's fused row kernels (the bias and the
+ * activation in the product's pass; in backward, the activation of the dense layer below
+ * folded into dx), the batch path through gemm: the same kernels as the dense stack this engine
+ * replaced, so dense models are bit-identical to it. */
 
-int FN(sia_acts_alloc)(FN(sia_acts) *A, const int64_t *sizes, int64_t L, int64_t cap) {
-    /* One block: the pointer tables, then a[0], z[1], a[1], ..., z[L], a[L], dA, dZ, t. */
-    int64_t maxw = 0, count = 0, rows;
-    for (int64_t l = 0; l <= L; l++) {
-        if (sizes[l] > maxw) maxw = sizes[l];
-        if (!sia_add_ok(count, l == 0 ? sizes[0] : 2 * sizes[l], &count)) return SIA_ENOMEM;
+/* The kinds, by SIA_LAYER_* code. A NULL forward: a kind this build does not have (module.c
+   refuses it). Each kind's file adds its line here and nothing else. */
+const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
+    [SIA_LAYER_DENSE] = {FN(dense_scratch), FN(dense_forward), FN(dense_backward)},
+    [SIA_LAYER_DENSE_T] = {FN(dense_scratch), FN(dense_t_forward), FN(dense_t_backward)},
+    [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward)},
+    [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward)},
+    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_GAP] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_RESHAPE] = {NULL, NULL, NULL}, /* no function: the engine aliases its buffers */
+    [SIA_LAYER_DROPOUT] = {FN(elementwise_scratch), FN(dropout_forward), FN(dropout_backward)},
+    [SIA_LAYER_GNOISE] = {FN(elementwise_scratch), FN(gnoise_forward), FN(gnoise_backward)},
+    [SIA_LAYER_SAMPLE] = {FN(sample_scratch), FN(sample_forward), FN(sample_backward)},
+};
+
+/* The output layer: the last that is not a RESHAPE (module.c checks that there is one). */
+static int64_t FN(net_out)(const FN(sia_net) *net) {
+    int64_t j = net->L - 1;
+    while (j > 0 && net->layers[j].kind == SIA_LAYER_RESHAPE) j--;
+    return j;
+}
+
+/* Where layer j's W is: its own, or the one it shares (DENSE_T); NULL without parameters. */
+static int64_t FN(w_off)(const sia_layer *l) {
+    return l->kind == SIA_LAYER_DENSE_T ? l->tied : l->off;
+}
+
+int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
+    /* One block: the pointer tables, then a[0], each layer's z (and a unless linear), dA, dZ,
+       t, the scratch. */
+    const int64_t L = net->L;
+    int64_t maxw = sia_layer_n_in(&net->layers[0]), count = maxw, scratch = 0, rows;
+    for (int64_t j = 0; j < L; j++) {
+        const sia_layer *l = &net->layers[j];
+        const int64_t n_in = sia_layer_n_in(l), n_out = sia_layer_n_out(l);
+        if (n_in > maxw) maxw = n_in;
+        if (n_out > maxw) maxw = n_out;
+        if (l->kind == SIA_LAYER_RESHAPE) continue;
+        if (!sia_add_ok(count, l->act == SIA_LINEAR ? n_out : 2 * n_out, &count)) return SIA_ENOMEM;
+        const int64_t s = FN(sia_layer_ops)[l->kind].scratch(l, cap);
+        if (s < 0) return SIA_ENOMEM;
+        if (s > scratch) scratch = s;
     }
-    if (!sia_add_ok(count, 2 * maxw + sizes[L], &count) || !sia_mul_ok(count, cap, &rows) ||
+    if (!sia_add_ok(count, 2 * maxw + sia_layer_n_out(&net->layers[L - 1]), &count) ||
+        !sia_mul_ok(count, cap, &rows) || !sia_add_ok(rows, scratch, &rows) ||
         !sia_mul_ok(rows, (int64_t)sizeof(REAL), &rows))
         return SIA_ENOMEM;
-    int64_t table = 2 * (L + 1) * (int64_t)sizeof(REAL *);
+    int64_t table = (3 * L + 2) * (int64_t)sizeof(REAL *);
     table = (table + 63) / 64 * 64;
     if (!sia_add_ok(rows, table, &rows) || (uint64_t)rows > SIZE_MAX / 2) return SIA_ENOMEM;
     char *block = malloc((size_t)rows);
@@ -20,21 +72,31 @@ int FN(sia_acts_alloc)(FN(sia_acts) *A, const int64_t *sizes, int64_t L, int64_t
     A->block = block;
     A->a = (REAL **)block;
     A->z = A->a + (L + 1);
+    A->noise = (const REAL **)(A->z + (L + 1));
     REAL *p = (REAL *)(block + table);
     A->a[0] = p;
     A->z[0] = NULL;
-    p += cap * sizes[0];
-    for (int64_t l = 1; l <= L; l++) {
-        A->z[l] = p;
-        p += cap * sizes[l];
-        A->a[l] = p;
-        p += cap * sizes[l];
+    p += cap * sia_layer_n_in(&net->layers[0]);
+    for (int64_t j = 0; j < L; j++) {
+        const sia_layer *l = &net->layers[j];
+        const int64_t n_out = sia_layer_n_out(l);
+        A->noise[j] = NULL;
+        if (l->kind == SIA_LAYER_RESHAPE) { /* the same buffer (re-aliased by each forward) */
+            A->z[j + 1] = A->a[j + 1] = A->a[j];
+            continue;
+        }
+        A->z[j + 1] = p;
+        p += cap * n_out;
+        if (l->act == SIA_LINEAR) A->a[j + 1] = A->z[j + 1];
+        else A->a[j + 1] = p, p += cap * n_out;
     }
     A->dA = p;
     p += cap * maxw;
     A->dZ = p;
     p += cap * maxw;
     A->t = p;
+    p += cap * sia_layer_n_out(&net->layers[L - 1]);
+    A->scratch = p;
     return SIA_OK;
 }
 
@@ -43,160 +105,18 @@ void FN(sia_acts_free)(FN(sia_acts) *A) {
     A->block = NULL;
 }
 
-REAL *FN(sia_net_W)(const FN(sia_net) *net, int64_t l) {
-    int64_t off = 0;
-    for (int64_t k = 1; k < l; k++) off += net->sizes[k] * (net->sizes[k - 1] + 1);
-    return net->params + off;
-}
-
-/* ---- one row (B = 1): matrix-vector products with the bias and activation fused ---- */
-
-/* y = f(x) and f'(y) for a vector, as sia_act_forward / sia_act_backward compute them. */
-SIA_INLINE sia_vr FN(vact)(sia_vr x, int kind, REAL beta) {
-    switch (kind) {
-    case SIA_LOGISTIC: return FN(vlogistic_neg)(-2 * beta * x);
-    case SIA_TANH: return FN(vtanh)(beta * x);
-    case SIA_RELU: return FN(vselect)(x > 0, x, (sia_vr){0});
-    case SIA_ELU:
-    case SIA_SELU: return FN(velu)(x, SIA_ELU_SA(kind, beta), SIA_ELU_S(kind));
-    default: return x;
+double FN(sia_net_widest)(const FN(sia_net) *net) {
+    double w = 0;
+    for (int64_t j = 0; j < net->L; j++) {
+        const sia_layer *l = &net->layers[j];
+        const double n_in = (double)sia_layer_n_in(l), n_out = (double)sia_layer_n_out(l);
+        double x = 0;
+        if (l->kind == SIA_LAYER_DENSE || l->kind == SIA_LAYER_DENSE_T) x = n_in * n_out;
+        else if (l->kind == SIA_LAYER_CONV2D) x = n_out * (double)(l->kh * l->kw * l->in_c);
+        else if (l->kind == SIA_LAYER_CONV2D_T) x = n_in * (double)(l->kh * l->kw * l->out_c);
+        if (x > w) w = x;
     }
-}
-SIA_INLINE sia_vr FN(vact_grad)(sia_vr y, int kind, REAL beta) {
-    switch (kind) {
-    case SIA_LOGISTIC: return 2 * beta * y * (1 - y);
-    case SIA_TANH: return beta * (1 - y * y);
-    case SIA_RELU: return FN(vselect)(y > 0, (sia_vr){0} + 1, (sia_vr){0});
-    case SIA_ELU:
-    case SIA_SELU: return FN(velu_grad)(y, SIA_ELU_SA(kind, beta), SIA_ELU_S(kind));
-    default: return (sia_vr){0} + 1;
-    }
-}
-
-/* x (n_in), W (n_out, n_in), b (n_out): z = W x + b and y = f(z), both (n_out).
- * VL outputs at a time (gemm_dot_rows); the last group is the VL outputs ending at n_out, which
- * recomputes a few of the group before it, to the same values. Fewer than VL outputs: the rows
- * past n_out repeat the last one and are not stored.
- * All of z first, then y from it, group by group as z was stored (each load forwarded from one
- * store): the activation is a long chain per vector (exp's polynomial, a division), and with
- * the products out of the way the out-of-order window holds the chains of several groups at
- * once; with each group's product before its activation it held about three. */
-SIA_CLONES
-static void FN(dense_act_forward_row)(REAL *y, REAL *z, const REAL *x, const REAL *W,
-                                      const REAL *b, int64_t n_in, int64_t n_out, int kind,
-                                      double beta) {
-    const sia_vr xt = n_in >= SIA_VL ? gemm_tail_x(x, n_in) : FN(vload_part)(x, n_in);
-    for (int64_t o = 0; o < n_out; o += SIA_VL) {
-        const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
-        const REAL *w[SIA_VL];
-        for (int r = 0; r < SIA_VL; r++) /* rows past n_out (only when n_out < VL): the last */
-            w[r] = W + (n_out >= SIA_VL || r < n_out ? o0 + r : n_out - 1) * n_in;
-        const sia_vr zv = gemm_dot_rows(w, x, xt, n_in) + FN(vload)(b + o0, n_out - o0);
-        if (n_out >= SIA_VL) *(sia_vr_u *)(z + o0) = zv;
-        else FN(vstore_part)(z, zv, n_out);
-    }
-    for (int64_t o = 0; o < n_out; o += SIA_VL) {
-        const int64_t o0 = o + SIA_VL <= n_out ? o : (n_out >= SIA_VL ? n_out - SIA_VL : 0);
-        if (n_out >= SIA_VL) *(sia_vr_u *)(y + o0) = FN(vact)(*(const sia_vr_u *)(z + o0), kind, (REAL)beta);
-        else FN(vstore_part)(y, FN(vact)(FN(vload_part)(z, n_out), kind, (REAL)beta), n_out);
-    }
-}
-
-/* Vectors of columns that one pass of the one-row backward keeps in registers: 9 sums (35
-   doubles), a broadcast dz[o] and a product, of the 16 of AVX2. */
-enum { SIA_DX_VECS = 9 };
-
-/* dx[c] = Σ_o dz[o] W[o, c] (times f'(y[c]) when kind >= 0) for the nv vectors of columns
- * c = v VL (v < nv) of a block of dx, W and y that starts at their column j; left = n_in - j
- * columns from there. The last vector is the one ending at n_in when left is not a whole
- * number of vectors (same values where it overlaps the one before). nv is a constant at each
- * call, so that the nv sums stay in registers over the rows o: with nv a variable GCC kept
- * them on the stack, a store and a reload on each sum's chain.
- * dW non-NULL (the block is the whole row, j = 0): also dW[o, :] = dz[o] y, row o written as
- * its dz[o] is used, so that the stores run alongside the chains of sums instead of before or
- * after them. */
-SIA_INLINE void FN(dx_block)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
-                             int64_t n_in, int64_t n_out, int64_t left, const int nv, int kind,
-                             REAL bt) {
-    int64_t at[SIA_DX_VECS];
-    for (int v = 0; v < nv; v++) at[v] = (v + 1) * SIA_VL <= left ? v * SIA_VL : left - SIA_VL;
-    sia_vr s[SIA_DX_VECS];
-    for (int v = 0; v < nv; v++) s[v] = (sia_vr){0};
-    const REAL *w = W;
-    for (int64_t o = 0; o < n_out; o++, w += n_in) {
-        const REAL d = dz[o];
-        for (int v = 0; v < nv; v++) s[v] += d * *(const sia_vr_u *)(w + at[v]);
-        if (dW)
-            for (int v = 0; v < nv; v++) *(sia_vr_u *)(dW + o * n_in + at[v]) = d * *(const sia_vr_u *)(y + at[v]);
-    }
-    for (int v = 0; v < nv; v++) {
-        if (kind >= 0) s[v] *= FN(vact_grad)(*(const sia_vr_u *)(y + at[v]), kind, bt);
-        *(sia_vr_u *)(dx + at[v]) = s[v];
-    }
-}
-
-/* dx (n_in) = Wᵀ dz, times f'(y) (kind, bt) unless kind < 0, for W (n_out, n_in), dz (n_out):
- * VL columns at a time with up to SIA_DX_VECS vectors of sums in the registers over the rows o
- * (dx_block). dW non-NULL: also dW = dz yᵀ, written, when the row is one block (n_in >= VL);
- * returns whether it was. */
-SIA_INLINE int FN(dx_row)(REAL *dx, REAL *dW, const REAL *dz, const REAL *y, const REAL *W,
-                          int64_t n_in, int64_t n_out, int kind, REAL bt) {
-    if (n_in < SIA_VL) {
-        sia_vr s = {0};
-        for (int64_t o = 0; o < n_out; o++) s += dz[o] * FN(vload_part)(W + o * n_in, n_in);
-        if (kind >= 0) s *= FN(vact_grad)(FN(vload_part)(y, n_in), kind, bt);
-        FN(vstore_part)(dx, s, n_in);
-        return 0;
-    }
-    const int64_t nvec = (n_in + SIA_VL - 1) / SIA_VL;
-    if (nvec > SIA_DX_VECS) dW = NULL;
-    for (int64_t j0 = 0; j0 < nvec; j0 += SIA_DX_VECS) {
-        const REAL *const w = W + j0 * SIA_VL, *const yj = y + j0 * SIA_VL;
-        REAL *const d = dx + j0 * SIA_VL;
-        const int64_t left = n_in - j0 * SIA_VL; /* columns from this block on */
-        /* a constant count, so that s stays in registers */
-#define SIA_DX_CASE(nv) case nv: FN(dx_block)(d, dW, dz, yj, w, n_in, n_out, left, nv, kind, bt); break
-        switch (nvec - j0 < SIA_DX_VECS ? nvec - j0 : SIA_DX_VECS) {
-        SIA_DX_CASE(1); SIA_DX_CASE(2); SIA_DX_CASE(3); SIA_DX_CASE(4); SIA_DX_CASE(5);
-        SIA_DX_CASE(6); SIA_DX_CASE(7); SIA_DX_CASE(8); default: SIA_DX_CASE(9);
-        }
-#undef SIA_DX_CASE
-    }
-    return dW != NULL;
-}
-
-/* Forward was z = W x + b for one row x (n_in), so with dz (n_out):
- *   dx = Wᵀ dz, times f'(y) of the layer below (kind, beta, its output y = x) unless kind < 0;
- *   dW[o, :] = dz[o] x and db = dz, written, or added when accumulate (a rank-1 update).
- * dx (n_in) is written (dx_row), the last vector the one ending at n_in (same values where it
- * overlaps); dx NULL: skipped. When it is written, dW is too, in the same pass (dx_row), unless
- * accumulate or the row is too short or too long for it. */
-SIA_CLONES
-static void FN(dense_backward_row)(REAL *dx, REAL *dW, REAL *db, const REAL *dz, const REAL *x,
-                                   const REAL *W, int64_t n_in, int64_t n_out, int accumulate,
-                                   int kind, double beta) {
-    if (dx && FN(dx_row)(dx, accumulate ? NULL : dW, dz, x, W, n_in, n_out, kind, (REAL)beta)) {
-        /* dW written with dx */
-    } else if (n_in >= SIA_VL) {
-        const sia_vr xt = gemm_tail_x(x, n_in), xl = *(const sia_vr_u *)(x + n_in - SIA_VL);
-        for (int64_t o = 0; o < n_out; o++) {
-            REAL *dw = dW + o * n_in;
-            const REAL d = dz[o];
-            int64_t k = 0;
-            if (accumulate) {
-                for (; k + SIA_VL <= n_in; k += SIA_VL) *(sia_vr_u *)(dw + k) += d * *(const sia_vr_u *)(x + k);
-                if (k < n_in) *(sia_vr_u *)(dw + n_in - SIA_VL) += d * xt;
-            } else {
-                for (; k + SIA_VL <= n_in; k += SIA_VL) *(sia_vr_u *)(dw + k) = d * *(const sia_vr_u *)(x + k);
-                if (k < n_in) *(sia_vr_u *)(dw + n_in - SIA_VL) = d * xl;
-            }
-        }
-    } else {
-        for (int64_t o = 0; o < n_out; o++)
-            for (int64_t k = 0; k < n_in; k++)
-                dW[o * n_in + k] = accumulate ? dW[o * n_in + k] + dz[o] * x[k] : dz[o] * x[k];
-    }
-    for (int64_t o = 0; o < n_out; o++) db[o] = accumulate ? db[o] + dz[o] : dz[o];
+    return w;
 }
 
 /* x (n,) *= s: a part's share of its step's mean (train.c, vae.c). */
@@ -237,81 +157,78 @@ static void FN(act_grad_scale)(REAL *dz, const REAL *y, int64_t n, int kind, dou
     }
 }
 
-/* z (B, n) += b (n): the bias of a layer whose product gemm wrote. Row by row, VL columns at a
- * time; the last vector of a row is the one ending at n, loaded before the row is stored so
- * that its overlap stores the same values again. */
-SIA_CLONES
-static void FN(add_bias_rows)(REAL *z, const REAL *b, int64_t B, int64_t n) {
-    if (n < SIA_VL) {
-        for (int64_t r = 0; r < B; r++, z += n)
-            for (int64_t j = 0; j < n; j++) z[j] += b[j];
-        return;
+
+/* ---- activity penalties (sia.h's SIA_REG_*) on a layer's output a (B, n) ---- */
+
+/* ρ̂ of the KL penalty, kept inside (0, 1) so that its logs are finite. */
+static double FN(rho_clamp)(double r) {
+    return r < SIA_BCE_EPS ? SIA_BCE_EPS : (r > 1 - SIA_BCE_EPS ? 1 - SIA_BCE_EPS : r);
+}
+
+/* The penalty of B rows: L1 λ (1/B) Σ |a|, L2 λ (1/B) Σ a², KL w Σ_j KL(ρ ‖ ρ̂_j) with ρ̂_j the
+   mean of column j over the B rows. */
+static double FN(reg_forward)(const sia_layer *l, const REAL *a, int64_t B) {
+    const int64_t n = sia_layer_n_out(l);
+    double s = 0;
+    if (l->reg == SIA_REG_L1 || l->reg == SIA_REG_L2) {
+        for (int64_t i = 0; i < B * n; i++) s += l->reg == SIA_REG_L1 ? fabs((double)a[i]) : (double)a[i] * a[i];
+        return l->reg_a * s / (double)B;
     }
-    const sia_vr bl = *(const sia_vr_u *)(b + n - SIA_VL);
-    for (int64_t r = 0; r < B; r++, z += n) {
-        const sia_vr zl = *(const sia_vr_u *)(z + n - SIA_VL) + bl;
-        for (int64_t j = 0; j + SIA_VL <= n; j += SIA_VL)
-            *(sia_vr_u *)(z + j) += *(const sia_vr_u *)(b + j);
-        *(sia_vr_u *)(z + n - SIA_VL) = zl;
+    const double rho = l->reg_b;
+    for (int64_t j = 0; j < n; j++) {
+        double m = 0;
+        for (int64_t r = 0; r < B; r++) m += a[r * n + j];
+        m = FN(rho_clamp)(m / (double)B);
+        s += rho * log(rho / m) + (1 - rho) * log((1 - rho) / (1 - m));
+    }
+    return l->reg_a * s;
+}
+
+/* da (B, n) += share · d(penalty)/da: L1 λ sign(a)/B, L2 2λ a/B,
+   KL w (−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j))/B. */
+static void FN(reg_backward)(const sia_layer *l, REAL *da, const REAL *a, int64_t B, double share) {
+    const int64_t n = sia_layer_n_out(l);
+    const double g = share * l->reg_a / (double)B;
+    if (l->reg == SIA_REG_L1)
+        for (int64_t i = 0; i < B * n; i++) da[i] += (REAL)(g * (double)((a[i] > 0) - (a[i] < 0)));
+    else if (l->reg == SIA_REG_L2)
+        for (int64_t i = 0; i < B * n; i++) da[i] += (REAL)(2 * g * (double)a[i]);
+    else {
+        const double rho = l->reg_b;
+        for (int64_t j = 0; j < n; j++) {
+            double m = 0;
+            for (int64_t r = 0; r < B; r++) m += a[r * n + j];
+            m = FN(rho_clamp)(m / (double)B);
+            const REAL d = (REAL)(g * (-rho / m + (1 - rho) / (1 - m)));
+            for (int64_t r = 0; r < B; r++) da[r * n + j] += d;
+        }
     }
 }
 
-/* db (n) = [db +] Σ_r dz[r, :] over the B rows of dz (B, n): the columns' sums in the registers,
- * VL at a time, added over r in order; the last vector ends at n (computed first, from the
- * db before any store, so that its overlap stores the same values). */
-SIA_CLONES
-static void FN(col_sums)(REAL *db, const REAL *dz, int64_t B, int64_t n, int accumulate) {
-    if (n < SIA_VL) {
-        for (int64_t o = 0; o < n; o++) {
-            REAL s = 0;
-            for (int64_t r = 0; r < B; r++) s += dz[r * n + o];
-            db[o] = accumulate ? db[o] + s : s;
-        }
-        return;
-    }
-    sia_vr sl = {0};
-    for (int64_t r = 0; r < B; r++) sl += *(const sia_vr_u *)(dz + r * n + n - SIA_VL);
-    if (accumulate) sl += *(const sia_vr_u *)(db + n - SIA_VL);
-    int64_t j = 0;
-    for (; j + 4 * SIA_VL <= n; j += 4 * SIA_VL) {
-        sia_vr s[4] = {{0}};
-        for (int64_t r = 0; r < B; r++)
-            for (int v = 0; v < 4; v++) s[v] += *(const sia_vr_u *)(dz + r * n + j + v * SIA_VL);
-        for (int v = 0; v < 4; v++) {
-            sia_vr_u *d = (sia_vr_u *)(db + j + v * SIA_VL);
-            if (accumulate) *d += s[v];
-            else *d = s[v];
-        }
-    }
-    for (; j + SIA_VL <= n; j += SIA_VL) {
-        sia_vr s = {0};
-        for (int64_t r = 0; r < B; r++) s += *(const sia_vr_u *)(dz + r * n + j);
-        sia_vr_u *d = (sia_vr_u *)(db + j);
-        if (accumulate) *d += s;
-        else *d = s;
-    }
-    if (n % SIA_VL) *(sia_vr_u *)(db + n - SIA_VL) = sl;
-}
+/* ---- forward ---- */
 
-/* sia_net_forward, leaving out the activation of layer l1 (a[l1] unset) when !last_act and
-   B > 1. */
+/* Layers l0 .. l1-1 over B rows; the activation of the output layer (net_out) left out (its a
+   unset) when !last_act and B > 1 (the loss computes it, see net_forward_loss). */
 static void FN(net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0,
                             int64_t l1, int last_act) {
-    REAL *W = FN(sia_net_W)(net, l0 + 1);
-    for (int64_t l = l0 + 1; l <= l1; l++) {
-        int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
-        const REAL *b = W + n_out * n_in;
-        if (B == 1) {
-            FN(dense_act_forward_row)(A->a[l], A->z[l], A->a[l - 1], W, b, n_in, n_out,
-                                      net->act[l - 1], net->beta[l - 1]);
-        } else {
-            /* z = inp Wᵀ + b, as sia_dense_forward, but the bias added after the product */
-            FN(sia_gemm)(A->z[l], A->a[l - 1], W, B, n_out, n_in, 0, 1, 0, net->nthreads);
-            FN(add_bias_rows)(A->z[l], b, B, n_out);
-            if (l < l1 || last_act)
-                FN(sia_act_forward)(A->a[l], A->z[l], B * n_out, net->act[l - 1], net->beta[l - 1]);
+    const int64_t out = FN(net_out)(net);
+    for (int64_t j = l0; j < l1; j++) {
+        const sia_layer *l = &net->layers[j];
+        if (l->kind == SIA_LAYER_RESHAPE) {
+            A->z[j + 1] = A->a[j + 1] = A->a[j];
+            continue;
         }
-        W += n_out * (n_in + 1);
+        const int64_t n_in = sia_layer_n_in(l), n_out = sia_layer_n_out(l);
+        const REAL *W = l->off >= 0 ? net->params + FN(w_off)(l) : NULL;
+        if (l->kind == SIA_LAYER_DENSE && B == 1) {
+            FN(dense_act_forward_row)(A->a[j + 1], A->z[j + 1], A->a[j], W, W + n_out * n_in, n_in,
+                                      n_out, l->act, l->beta);
+        } else {
+            FN(sia_layer_ops)[l->kind].forward(l, A->z[j + 1], A->a[j], W, A->noise[j], B, A->scratch,
+                                               net->nthreads);
+            if (l->act != SIA_LINEAR && (j != out || last_act))
+                FN(sia_act_forward)(A->a[j + 1], A->z[j + 1], B * n_out, l->act, l->beta);
+        }
     }
 }
 
@@ -319,17 +236,28 @@ void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int
     FN(net_forward)(net, A, B, l0, l1, 1);
 }
 
-/* The whole forward of B rows already in A->a[0], and the loss (as sia_loss_forward) against
-   the targets t (B, n_L). A logistic output under BCE is computed by the loss from z, with the
-   exp that its loss takes anyway (loss.c's loss_forward), instead of once more before it. */
-static double FN(net_forward_loss)(const FN(sia_net) *net, FN(sia_acts) *A, const REAL *t,
-                                   int64_t B, int loss) {
-    const int64_t L = net->L, d = net->sizes[L];
-    const int kind = net->act[L - 1];
-    const double beta = net->beta[L - 1];
-    const int fold = B > 1 && loss == SIA_BCE && kind == SIA_LOGISTIC;
-    FN(net_forward)(net, A, B, 0, L, !fold);
-    return FN(loss_forward)(A->z[L], A->a[L], t, B, d, loss, kind, beta, fold ? A->a[L] : NULL);
+/* The whole forward of B rows already in A->a[0], and the loss against the targets t (B, n):
+   out = {total, reconstruction, KL, penalties}, total = recon + w KL + penalties. A logistic
+   output under BCE is computed by the loss from z, with the exp that its loss takes anyway
+   (loss.c's loss_forward), instead of once more before it. */
+static void FN(net_forward_loss)(const FN(sia_net) *net, FN(sia_acts) *A, const REAL *t, int64_t B,
+                                 int loss, double w, double out[4]) {
+    const int64_t o = FN(net_out)(net);
+    const sia_layer *lo = &net->layers[o];
+    const int fold = B > 1 && loss == SIA_BCE && lo->act == SIA_LOGISTIC;
+    FN(net_forward)(net, A, B, 0, net->L, !fold);
+    out[1] = FN(loss_forward)(A->z[o + 1], A->a[o + 1], t, B, sia_layer_n_out(lo), loss, lo->act,
+                              lo->beta, fold ? A->a[o + 1] : NULL);
+    out[0] = out[1];
+    out[2] = out[3] = 0;
+    int kl = 0, reg = 0;
+    for (int64_t j = 0; j < net->L; j++) {
+        const sia_layer *l = &net->layers[j];
+        if (l->kind == SIA_LAYER_SAMPLE) out[2] += FN(sia_kl_forward)(A->a[j], B, sia_layer_n_out(l)), kl = 1;
+        if (l->reg != SIA_REG_NONE) out[3] += FN(reg_forward)(l, A->a[j + 1], B), reg = 1;
+    }
+    if (kl) out[0] += w * out[2];
+    if (reg) out[0] += out[3];
 }
 
 /* No element of g is NaN or inf: none has all its exponent bits set. One pass, VL lanes at a
@@ -399,66 +327,120 @@ static int FN(batch_grad_finite)(const REAL *dW, const REAL *dz, const REAL *x, 
     return FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
 }
 
-/* sia_net_backward, with the gradients written instead of accumulated when !accumulate (then
- * the caller need not zero them: every parameter of layers l0+1 .. l1 is written).
- * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other.
- * Returns whether every gradient of those layers is finite, each layer's checked right after
- * it is formed, while it is still in L1: a pass over all of them before the optimizer, from
- * L2, was 3% of a digits VAE step. */
-static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0,
-                            int64_t l1, int want_dinp, int accumulate) {
+
+/* ---- backward ---- */
+
+/* Whether layer j's W gradient is written already when backward reaches it: a layer after it
+   (visited before it) shares that W (tied weights). */
+static int FN(w_shared_later)(const FN(sia_net) *net, int64_t j) {
+    const int64_t off = FN(w_off)(&net->layers[j]);
+    for (int64_t i = j + 1; i < net->L; i++)
+        if (net->layers[i].off >= 0 && FN(w_off)(&net->layers[i]) == off) return 1;
+    return 0;
+}
+
+/* On entry A->dZ holds dL/dz of the output layer (B, n), the loss's gradient with the output
+ * activation folded in. Writes the gradients of every layer (or adds them when accumulate: then
+ * the caller zeroes them first), share the weight of these rows' mean in the step's loss (the KL
+ * and penalties take it here; the loss's gradient has it already), w the KL weight.
+ * dL/dz ping-pongs between A->dZ and A->dA: each layer reads one and writes the other (a
+ * RESHAPE passes it on). Returns whether every gradient is finite, each layer's checked right
+ * after it is formed, while it is still in L1: a pass over all of them before the optimizer,
+ * from L2, was 3% of a digits VAE step. */
+static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int accumulate,
+                            double w, double share) {
     REAL *dz = A->dZ, *next = A->dA;
-    int64_t off = FN(sia_net_W)(net, l1) - net->params;
-    int finite = 1;
-    for (int64_t l = l1; l > l0; l--) {
-        const int64_t n_in = net->sizes[l - 1], n_out = net->sizes[l];
-        const REAL *W = net->params + off;
-        REAL *dW = net->grads + off, *db = dW + n_out * n_in;
-        const int below = l > l0 + 1; /* the layer below is in the stack: it wants dL/dz */
-        const int kind = below ? net->act[l - 2] : -1;
-        const double beta = below ? net->beta[l - 2] : 0;
-        REAL *dx = below || want_dinp ? next : NULL;
-        if (B == 1) {
-            FN(dense_backward_row)(dx, dW, db, dz, A->a[l - 1], W, n_in, n_out, accumulate, kind, beta);
-        } else {
-            FN(sia_gemm)(dW, dz, A->a[l - 1], n_out, n_in, B, 1, 0, accumulate, net->nthreads);
-            FN(col_sums)(db, dz, B, n_out, accumulate);
-            if (dx) {
-                FN(sia_gemm)(dx, dz, W, B, n_in, n_out, 0, 0, 0, net->nthreads);
-                if (below) FN(act_grad_scale)(dx, A->a[l - 1], B * n_in, kind, beta);
+    const int64_t out = FN(net_out)(net);
+    int finite = 1, pending = 0; /* pending: dz holds dL/da, f'(a) still to apply */
+    int64_t lowest = 0;          /* the first layer that is not a RESHAPE: it needs no din */
+    while (net->layers[lowest].kind == SIA_LAYER_RESHAPE) lowest++;
+    for (int64_t j = out; j >= lowest; j--) {
+        const sia_layer *l = &net->layers[j];
+        if (l->kind == SIA_LAYER_RESHAPE) continue; /* dz passes through, still dL/da */
+        const int64_t n_in = sia_layer_n_in(l), n_out = sia_layer_n_out(l);
+        if (l->reg != SIA_REG_NONE) {
+            if (pending) FN(reg_backward)(l, dz, A->a[j + 1], B, share);
+            else { /* the output layer: dz already has f' folded in; add the penalty's f' · dR/da */
+                memset(next, 0, (size_t)(B * n_out) * sizeof(REAL));
+                FN(reg_backward)(l, next, A->a[j + 1], B, share);
+                FN(act_grad_scale)(next, A->a[j + 1], B * n_out, l->act, l->beta);
+                for (int64_t i = 0; i < B * n_out; i++) dz[i] += next[i];
             }
         }
-        if (accumulate) /* added to: the sums themselves */
-            finite &= FN(all_finite)(dW, n_out * (n_in + 1)); /* dW, then db right after it */
-        else if (B == 1) /* dW = dz xᵀ was written */
-            finite &= FN(rank1_finite)(dz, A->a[l - 1], n_out, n_in);
-        else
-            finite &= FN(batch_grad_finite)(dW, dz, A->a[l - 1], B, n_out, n_in);
-        if (dx) next = dz, dz = dx;
-        if (below) off -= n_in * (net->sizes[l - 2] + 1);
+        if (pending) FN(act_grad_scale)(dz, A->a[j + 1], B * n_out, l->act, l->beta);
+        /* the layer below, if there is one (across RESHAPEs), wants dL/da of its output */
+        const int64_t below = j - 1;
+        const int want_din = j > lowest;
+        /* one dense row folds the activation of a layer right below it into dx */
+        const int fuse = B == 1 && l->kind == SIA_LAYER_DENSE && want_din &&
+                         net->layers[below].kind != SIA_LAYER_RESHAPE &&
+                         net->layers[below].reg == SIA_REG_NONE;
+        REAL *din = want_din ? next : NULL;
+        if (l->off >= 0) {
+            const int tied = l->kind == SIA_LAYER_DENSE_T;
+            const int64_t woff = FN(w_off)(l);
+            const REAL *W = net->params + woff;
+            /* a dense layer's db follows its W; a tied layer's is its own, at its offset */
+            REAL *dW = net->grads + woff, *db = tied ? net->grads + l->off : dW + n_out * n_in;
+            int acc = accumulate;
+            if (!acc && FN(w_shared_later)(net, j)) { /* a tied layer wrote W's gradient: add */
+                memset(db, 0, (size_t)n_out * sizeof(REAL));
+                acc = 1;
+            }
+            if (l->kind == SIA_LAYER_DENSE && B == 1)
+                FN(dense_backward_row)(din, dW, db, dz, A->a[j], W, n_in, n_out, acc,
+                                       fuse ? net->layers[below].act : -1,
+                                       fuse ? net->layers[below].beta : 0);
+            else
+                FN(sia_layer_ops)[l->kind].backward(l, din, dW, dz, A->a[j], A->z[j + 1], W,
+                                                    A->noise[j], B, A->scratch, acc, net->nthreads);
+            if (l->kind == SIA_LAYER_DENSE && !acc && B == 1) /* dW = dz xᵀ was written */
+                finite &= FN(rank1_finite)(dz, A->a[j], n_out, n_in);
+            else if (l->kind == SIA_LAYER_DENSE && !acc)
+                finite &= FN(batch_grad_finite)(dW, dz, A->a[j], B, n_out, n_in);
+            else if (tied) /* the shared W's sums, and b */
+                finite &= FN(all_finite)(dW, n_in * n_out) & FN(all_finite)(db, n_out);
+            else /* the sums themselves: W, then b right after it */
+                finite &= FN(all_finite)(dW, l->n_params);
+        } else {
+            FN(sia_layer_ops)[l->kind].backward(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL,
+                                                A->noise[j], B, A->scratch, accumulate, net->nthreads);
+        }
+        if (l->kind == SIA_LAYER_SAMPLE && din) FN(sia_kl_backward)(din, A->a[j], B, n_out, w * share);
+        if (din) next = dz, dz = din, pending = !fuse;
     }
-    if (want_dinp && l1 > l0 && dz != A->dA) memcpy(A->dA, dz, (size_t)(B * net->sizes[l0]) * sizeof(REAL));
     return finite;
 }
 
-void FN(sia_net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1,
-                          int want_dinp) {
-    FN(net_backward)(net, A, B, l0, l1, want_dinp, 1);
+/* B rows, inputs A->a[0] and targets t (B, n), through forward, loss and backward: the gradient
+   of share · (their mean loss) written into net's grads, or added when accumulate. out: their
+   loss terms (net_forward_loss). Returns whether the loss and every gradient are finite
+   (backward is skipped when the loss is not, unless always). */
+static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, const REAL *t, int64_t B, int loss,
+                         double w, double share, int accumulate, int always, double out[4]) {
+    const int64_t o = FN(net_out)(net);
+    const sia_layer *lo = &net->layers[o];
+    FN(net_forward_loss)(net, A, t, B, loss, w, out);
+    if (!isfinite(out[0]) && !always) return 0;
+    FN(loss_backward_write)(A->dZ, A->a[o + 1], t, B, sia_layer_n_out(lo), loss, lo->act, lo->beta);
+    if (share != 1) FN(vec_scale)(A->dZ, B * sia_layer_n_out(lo), share);
+    return FN(net_backward)(net, A, B, accumulate, w, share) && isfinite(out[0]);
 }
 
 int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_t n, int64_t l0,
                         int64_t l1) {
-    const int64_t n_in = net->sizes[l0], n_out = net->sizes[l1];
+    const int64_t n_in = l0 < net->L ? sia_layer_n_in(&net->layers[l0]) : sia_layer_n_out(&net->layers[l0 - 1]);
     if (l0 == l1) {
         memcpy(out, X, (size_t)(n * n_in) * sizeof(REAL));
         return SIA_OK;
     }
+    const int64_t n_out = sia_layer_n_out(&net->layers[l1 - 1]);
     FN(sia_acts) A;
     int64_t cap = n < 256 ? (n > 0 ? n : 1) : 256;
-    if (FN(sia_acts_alloc)(&A, net->sizes, net->L, cap) != SIA_OK) return SIA_ENOMEM;
+    if (FN(sia_acts_alloc)(&A, net, cap) != SIA_OK) return SIA_ENOMEM;
     for (int64_t r = 0; r < n; r += cap) {
         int64_t B = n - r < cap ? n - r : cap;
-        /* The acts tables are laid out from layer 0; only layers l0..l1 are used here. */
+        /* The acts tables are laid out from layer 0; only layers l0 .. l1-1 are used here. */
         memcpy(A.a[l0], X + r * n_in, (size_t)(B * n_in) * sizeof(REAL));
         FN(sia_net_forward)(net, &A, B, l0, l1);
         memcpy(out + r * n_out, A.a[l1], (size_t)(B * n_out) * sizeof(REAL));
@@ -467,22 +449,18 @@ int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_
     return SIA_OK;
 }
 
-int FN(sia_net_loss_grad)(FN(sia_net) *net, double *loss_out, const REAL *X, const REAL *Y,
-                          int64_t n, int loss) {
-    const int64_t L = net->L, d_in = net->sizes[0], d_out = net->sizes[L];
+int FN(sia_net_loss_grad)(FN(sia_net) *net, double out[4], const REAL *X, const REAL *Y,
+                          const REAL *noise, int64_t n, int loss, double kl_weight) {
     FN(sia_acts) A;
-    if (FN(sia_acts_alloc)(&A, net->sizes, L, n > 0 ? n : 1) != SIA_OK) return SIA_ENOMEM;
-    memcpy(A.a[0], X, (size_t)(n * d_in) * sizeof(REAL));
-    *loss_out = FN(net_forward_loss)(net, &A, Y, n, loss);
-    int kind = net->act[L - 1];
-    double beta = net->beta[L - 1];
-    if (!net->grads) {
-        FN(sia_acts_free)(&A);
-        return SIA_OK;
+    if (FN(sia_acts_alloc)(&A, net, n > 0 ? n : 1) != SIA_OK) return SIA_ENOMEM;
+    memcpy(A.a[0], X, (size_t)(n * sia_layer_n_in(&net->layers[0])) * sizeof(REAL));
+    for (int64_t j = 0; j < net->L; j++) {
+        const int64_t k = sia_layer_n_noise(&net->layers[j]);
+        A.noise[j] = noise && k ? noise : NULL;
+        if (noise) noise += n * k;
     }
-    memset(A.dZ, 0, (size_t)(n * d_out) * sizeof(REAL));
-    FN(sia_loss_backward)(A.dZ, A.z[L], A.a[L], Y, n, d_out, loss, kind, beta);
-    FN(sia_net_backward)(net, &A, n, 0, L, 0);
+    if (net->grads) FN(rows_grad)(net, &A, Y, n, loss, kl_weight, 1, 1, 1, out);
+    else FN(net_forward_loss)(net, &A, Y, n, loss, kl_weight, out);
     FN(sia_acts_free)(&A);
     return SIA_OK;
 }

@@ -7,13 +7,15 @@
 #include "sia.h"
 
 #include "gemm.c"
-#include "dense.c"
-#include "conv.c"
-#include "pooling.c"
 #include "activation.c"
 #include "loss.c"
 #include "optim.c"
+/* the layer kinds, one file each (the table of net.c lists them) */
+#include "dense.c"
 #include "noise.c"
+#include "vae.c"
+#include "conv.c"
+#include "pooling.c"
+/* the engine and the one trainer */
 #include "net.c"
 #include "train.c"
-#include "vae.c"

@@ -84,7 +84,7 @@ typedef struct {
     int64_t max_wrong;           /* stop when every sample has <= max_wrong wrong pixels (< 0: off) */
     int noise;                   /* SIA_NOISE_* applied to each input batch */
     double noise_level;          /* p for salt-and-pepper and bit flip, σ for Gaussian */
-    /* VAE only: loss = recon + kl_weight * KL */
+    /* networks with a SAMPLE layer: loss = recon + kl_weight * KL (+ activity penalties) */
     double kl_weight;
 } sia_train_cfg;
 
@@ -97,9 +97,74 @@ typedef struct {
     int64_t step;                /* next batch within the current epoch */
     int64_t row;                 /* rows of that batch whose gradient is summed already */
     double step_loss;            /* their loss, summed over rows */
-    double loss_sum, recon_sum, kl_sum; /* sums over the current epoch, weighted by batch size */
+    double step_recon, step_kl, step_reg; /* its terms, summed over rows */
+    double loss_sum, recon_sum, kl_sum, reg_sum; /* sums over the current epoch, weighted by
+                                                    batch size */
     int stopped;                 /* a stop condition was met */
 } sia_train_state;
+
+/* ---- a network is a sequence of layer records over one flat parameter vector ----
+ * Layer kinds. Each has its own file and three functions in the ops table of net.c
+ * (sia_kernels.h, FN(sia_layer_ops)): scratch, forward, backward. */
+enum {
+    SIA_LAYER_DENSE = 0,     /* z = in Wᵀ + b, W (out, in) then b (out)                      (dense.c) */
+    SIA_LAYER_DENSE_T = 1,   /* tied: z = in W' + b, W' the W (in, out) of another dense layer,
+                                its offset in `tied`; only b is this layer's own            (dense.c) */
+    SIA_LAYER_CONV2D = 2,    /* W (out_c, kh, kw, in_c) then b (out_c)                        (conv.c) */
+    SIA_LAYER_CONV2D_T = 3,  /* W (in_c, kh, kw, out_c) then b (out_c)                        (conv.c) */
+    SIA_LAYER_MAXPOOL = 4,   /*                                                            (pooling.c) */
+    SIA_LAYER_AVGPOOL = 5,   /* "same": the mean over the valid cells only, as Keras        (pooling.c) */
+    SIA_LAYER_GAP = 6,       /* global average pooling (h, w, c) -> (c)                     (pooling.c) */
+    SIA_LAYER_UPSAMPLE = 7,  /* nearest, out = in · (kh, kw)                                (pooling.c) */
+    SIA_LAYER_RESHAPE = 8,   /* Flatten, Reshape: a no-op on the (B, n) buffer (the engine aliases it) */
+    SIA_LAYER_DROPOUT = 9,   /* inverted dropout of `rate` in training, identity outside      (noise.c) */
+    SIA_LAYER_GNOISE = 10,   /* in + rate · N(0, 1) in training, identity outside             (noise.c) */
+    SIA_LAYER_SAMPLE = 11,   /* VAE: [μ | logvar] (2k) -> z = μ + exp(½ logvar) ε (k) in training,
+                                z = μ outside; the engine adds w · KL to the loss              (vae.c) */
+    SIA_N_LAYER
+};
+/* Activity regularizers on a layer's output a (B, n), added to the loss (mean over the batch):
+   L1: reg_a Σ|a|, L2: reg_a Σ a², KL: reg_a Σ_j KL(reg_b ‖ ρ̂_j), ρ̂ the batch mean of a. */
+enum { SIA_REG_NONE = 0, SIA_REG_L1 = 1, SIA_REG_L2 = 2, SIA_REG_KL = 3, SIA_N_REG };
+
+/* One layer. Shapes are per sample, channels last: a flat layer has h = w = 1, c = n.
+ * n_in = in_h·in_w·in_c, n_out = out_h·out_w·out_c; a batch buffer is (B, n), row-major, each
+ * row one sample in (H, W, C) order. */
+typedef struct {
+    int32_t kind;                /* SIA_LAYER_* */
+    int32_t act;                 /* activation applied to the output (SIA_LINEAR: none) */
+    double beta;                 /* its β */
+    int64_t in_h, in_w, in_c;    /* per-sample input shape */
+    int64_t out_h, out_w, out_c; /* per-sample output shape */
+    int64_t kh, kw, sh, sw;      /* kernel (pool size, upsampling size) and strides */
+    int64_t pad_t, pad_l;        /* padding before the first row / column ("same" puts the odd
+                                    one at the bottom / right, as Keras); the padding after is
+                                    implied by the shapes */
+    int64_t off;                 /* offset of the layer's W in the flat parameters, its bias
+                                    right after W (-1: no parameters) */
+    int64_t n_params;            /* W and b of this layer (a tied layer: b only, at off) */
+    int64_t tied;                /* DENSE_T: the offset of the W it uses (transposed); else -1 */
+    double rate;                 /* Dropout rate; GaussianNoise σ */
+    int32_t reg;                 /* SIA_REG_* on the output */
+    double reg_a, reg_b;         /* L1/L2: λ; KL: weight, target ρ */
+} sia_layer;
+
+/* Python passes the records as two arrays, converted and validated by module.c:
+ *   int64 (L, SIA_REC_INTS):  kind, act, in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, sh, sw,
+ *                             pad_t, pad_l, off, n_params, tied, reg, 0, 0
+ *   float64 (L, SIA_REC_REALS): beta, rate, reg_a, reg_b, 0, 0, 0, 0
+ * (sia_autoencoder/_net.py builds them in this order.) */
+#define SIA_REC_INTS 20
+#define SIA_REC_REALS 8
+static inline int64_t sia_layer_n_in(const sia_layer *l) { return l->in_h * l->in_w * l->in_c; }
+static inline int64_t sia_layer_n_out(const sia_layer *l) { return l->out_h * l->out_w * l->out_c; }
+/* The random numbers a layer takes per sample in a training step: Dropout (uniforms, kept as
+   the multipliers 0 or 1/(1 - rate)) and GaussianNoise (σ N(0, 1)) one per input, SAMPLE one ε
+   per latent unit (sia_rng_normals, row-major, as the VAE always drew them). */
+static inline int64_t sia_layer_n_noise(const sia_layer *l) {
+    return l->kind == SIA_LAYER_DROPOUT || l->kind == SIA_LAYER_GNOISE ? sia_layer_n_in(l)
+         : l->kind == SIA_LAYER_SAMPLE ? sia_layer_n_out(l) : 0;
+}
 
 /* Pixel errors: output and target thresholded at 0.5, counted per sample. */
 
@@ -146,36 +211,6 @@ static inline double sia_widest(const int64_t *sizes, int64_t L) {
         if ((double)sizes[l - 1] * (double)sizes[l] > w) w = (double)sizes[l - 1] * (double)sizes[l];
     return w;
 }
-
-/* ---- a layer of the engine (DESIGN_LAYERS.md): one record per layer, each kind in its own file ----
-   Per-sample sizes n_in = in_h·in_w·in_c, n_out = out_h·out_w·out_c; a batch buffer is (B, n),
-   each row one sample in (H, W, C) order (channels last). */
-enum { SIA_LAYER_DENSE = 0, SIA_LAYER_DENSE_T = 1 /* tied: W of another dense layer, transposed */,
-       SIA_LAYER_CONV2D = 2, SIA_LAYER_CONV2D_T = 3, SIA_LAYER_MAXPOOL = 4,
-       SIA_LAYER_AVGPOOL = 5, SIA_LAYER_GAP = 6 /* global average pooling */,
-       SIA_LAYER_UPSAMPLE = 7 /* nearest */, SIA_LAYER_RESHAPE = 8 /* Flatten, Reshape: a no-op on
-       the (B, n) buffer */, SIA_LAYER_DROPOUT = 9, SIA_LAYER_GNOISE = 10,
-       SIA_LAYER_SAMPLE = 11 /* VAE: [μ | logvar] (2k) -> z (k), adds the KL term */,
-       SIA_N_LAYER };
-
-typedef struct {
-    int32_t kind;                /* SIA_LAYER_* */
-    int32_t act;                 /* activation applied to the output (SIA_LINEAR: none) */
-    double beta;                 /* its β */
-    int64_t in_h, in_w, in_c;    /* per-sample input shape, channels last; flat: 1, 1, n */
-    int64_t out_h, out_w, out_c; /* per-sample output shape */
-    int64_t kh, kw, sh, sw;      /* kernel (pool size, upsampling size) and strides */
-    int64_t pad_t, pad_l;        /* padding before the first row / column ("same" puts the
-                                    odd one at the bottom / right, as Keras); the padding
-                                    after is implied by the shapes */
-    int64_t off;                 /* offset of the layer's W in the flat parameters, then its
-                                    bias right after W (-1: no parameters) */
-    int64_t n_params;            /* W and b of this layer (0 for a tied layer's W: only b) */
-    int64_t tied;                /* DENSE_T: the offset of the W it uses (transposed); -1 */
-    double rate;                 /* Dropout rate; GaussianNoise σ */
-    int32_t reg;                 /* activity regularizer on the output: SIA_REG_NONE/L1/L2/KL */
-    double reg_a, reg_b;         /* L1/L2: λ; KL: weight, target ρ */
-} sia_layer;
 
 /* Convolutions and pools (conv.c, pooling.c) run their batch as up to SIA_LAYER_TASKS tasks
    of whole samples, each with its slice of the scratch: a task's samples and its slice depend

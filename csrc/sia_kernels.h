@@ -80,68 +80,98 @@ int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *mor
  * Gaussian (σ: x + σ N(0,1), clipped to [0, 1]). */
 void FN(sia_noise_apply)(REAL *x, int64_t n, int kind, double level, sia_rng *rng);
 
-/* ---- net.c: a dense stack over borrowed buffers ---- */
+/* ---- the layer kinds (sia.h's sia_layer): one file each, three functions each ----
+ * scratch: the REALs that forward/backward need for B rows (im2col buffers...), 0 if none.
+ * forward: z (B, n_out) = the layer's linear part of in (B, n_in); W = params + l->off (a tied
+ *   layer: params + l->tied); noise (B, n_noise) = this step's random numbers for the layer, in
+ *   training, NULL outside it (sia_layer_n_noise).
+ * backward: dz (B, n_out) = dL/dz (the activation's derivative already applied by the engine).
+ *   Writes (accumulate == 0) or adds (accumulate == 1) dW (W's layout, then db right after it:
+ *   a tied layer's dW points at the W it shares, its db at grads + l->off); writes din (B, n_in)
+ *   = dL/din unless din is NULL. z is the forward's output, in its input.
+ * No allocation, no printing: the engine gives the scratch, allocated once with the activations. */
 typedef struct {
-    int64_t L;               /* dense layers */
-    const int64_t *sizes;    /* (L+1,) widths */
-    const int32_t *act;      /* (L,) activation of each layer */
-    const double *beta;      /* (L,) β of each layer */
-    REAL *params;            /* (P,) W1, b1, W2, b2, ... */
+    int64_t (*scratch)(const sia_layer *l, int64_t B);
+    void (*forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
+                    int64_t B, REAL *scratch, int nthreads);
+    void (*backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                     const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                     int accumulate, int nthreads);
+} FN(sia_layer_kind);
+/* net.c: the table, indexed by kind; a NULL forward is a kind this build does not have. */
+extern const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER];
+
+/* ---- net.c: the engine, a sequence of layers over borrowed buffers ---- */
+typedef struct {
+    int64_t L;               /* layers */
+    const sia_layer *layers; /* (L,) validated (module.c) */
+    REAL *params;            /* (P,) every layer's W and b at its offset */
     REAL *grads;             /* (P,) same layout, may be NULL for inference */
+    int64_t P;
     int nthreads;
 } FN(sia_net);
 
-/* Activations of up to cap rows, in one allocation: a[0] the input rows (cap, n0); z[l], a[l]
-   (cap, n_l) for l = 1..L; dA, dZ (cap, max width) for backward; t the target rows (cap, n_L). */
+/* Activations of up to cap rows, in one allocation. a[0] the input rows (cap, n_in of layer 0);
+   layer j (0-based) writes z[j+1], a[j+1] (cap, its n_out): a linear layer's a is its z, and a
+   RESHAPE's is its input's (set by the forward). dA, dZ (cap, widest n) for backward; t the
+   target rows; scratch the kinds'. noise[j]: layer j's random numbers for these rows (the
+   trainer sets them per part; all NULL: the deterministic forward of inference). */
 typedef struct {
     int64_t cap;
     REAL **a, **z;
-    REAL *dA, *dZ, *t;
+    const REAL **noise;
+    REAL *dA, *dZ, *t, *scratch;
     void *block;
 } FN(sia_acts);
 
-int FN(sia_acts_alloc)(FN(sia_acts) *A, const int64_t *sizes, int64_t L, int64_t cap);
+int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap);
 void FN(sia_acts_free)(FN(sia_acts) *A);
-REAL *FN(sia_net_W)(const FN(sia_net) *net, int64_t l);   /* W of layer l (1-based) */
-/* Layers l0+1 .. l1 over B rows, reading A->a[l0] and writing z, a of each. */
+/* Layers l0 .. l1-1 over B rows, reading A->a[l0]; their outputs in A->a[l1]. */
 void FN(sia_net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1);
-/* On entry A->dZ holds dL/dz of layer l1 (B, n_l1). Accumulates the gradients of layers
-   l0+1 .. l1; on exit A->dA holds dL/da of layer l0 (B, n_l0) when want_dinp, else it is junk. */
-void FN(sia_net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int64_t l0, int64_t l1,
-                          int want_dinp);
-/* out (n, n_l1) = layers l0+1 .. l1 applied to X (n, n_l0); SIA_ENOMEM if it can't allocate. */
+/* out (n, n_out of layer l1-1) = layers l0 .. l1-1 applied to X (n, n_in of layer l0),
+   deterministically (Dropout, GaussianNoise: identity; SAMPLE: z = μ); SIA_ENOMEM if it can't
+   allocate. */
 int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_t n, int64_t l0,
                         int64_t l1);
-/* Full-batch loss of X -> Y, accumulating its gradient into net->grads (unless it is NULL). */
-int FN(sia_net_loss_grad)(FN(sia_net) *net, double *loss_out, const REAL *X, const REAL *Y,
-                          int64_t n, int loss);
+/* The loss terms of X -> Y (n rows) as one batch: out = {total, reconstruction, KL, activity
+   penalties}, total = recon + kl_weight · KL + penalties. noise: the stochastic layers' numbers
+   for the n rows, layer after layer in order, each (n, n_noise) (NULL: the deterministic
+   forward). Accumulates the gradient of the total into net->grads (unless it is NULL). */
+int FN(sia_net_loss_grad)(FN(sia_net) *net, double out[4], const REAL *X, const REAL *Y,
+                          const REAL *noise, int64_t n, int loss, double kl_weight);
 /* errs (n,) = wrong pixels of each row of Y (n, d) against T, both thresholded at 0.5. */
 void FN(sia_pixel_errors)(int64_t *errs, const REAL *Y, const REAL *T, int64_t n, int64_t d);
 
-/* ---- train.c: whole epochs of shuffling, batching, noise, forward, backward and steps ---- */
+/* ---- train.c: ONE trainer for every network: shuffling, batching, input noise, the layers'
+   random numbers, chunks, data-parallel parts, stop conditions, divergence ---- */
 typedef struct {
-    FN(sia_acts) acts;       /* the batch */
+    FN(sia_acts) acts;       /* a chunk of the batch */
     int64_t *order;          /* (n,) sample order of the current epoch */
     int parts;               /* most parts of a data-parallel step (sia_step_parts, sia.h) */
-    double widest;           /* the largest n_in · n_out */
+    double widest;           /* the largest product of a layer, per row (sia_net_widest) */
     FN(sia_acts) pacts[SIA_PARTS]; /* parts 1..: their activations, inputs and targets read in acts' */
     REAL *pgrads;            /* ((parts - 1) P,) the gradients of parts 1.. */
+    REAL *noise;             /* the step's random numbers: layer after layer, (batch, n_noise) */
+    int64_t batch;
 } FN(sia_trainer);
 
-/* nthreads: the net's, which decides the parts of a step. */
-int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const int64_t *sizes, int64_t L, int64_t n,
-                          int64_t batch, int nthreads);
+/* The largest multiply-adds per row of one product of a layer: decides the parts of a step. */
+double FN(sia_net_widest)(const FN(sia_net) *net);
+int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const FN(sia_net) *net, int64_t n, int64_t batch);
 void FN(sia_trainer_free)(FN(sia_trainer) *tr);
-/* Trains on X (n, n0) -> Y (n, n_L) for cfg->epochs epochs from state st, writing each epoch's
-   mean loss to loss_out[epoch]. Returns SIA_OK when done or stopped (st->stopped), SIA_PAUSED
-   after the step during which deadline_ns passed (0: none), SIA_EDIVERGED when a step's loss or
-   gradient is not finite (that step is not applied). Weights are always those of the last
-   completed step. */
-int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, double *loss_out,
-                  const REAL *X, const REAL *Y, int64_t n, const sia_train_cfg *cfg,
-                  sia_optim *opt, REAL *m, REAL *v, sia_rng *rng, int64_t deadline_ns);
+/* Trains on X (n, n_in) -> Y (n, n_out) for cfg->epochs epochs from state st. Each epoch
+   writes its means over the samples to rec[0][epoch] (total loss), rec[1] (reconstruction),
+   rec[2] (KL), rec[3] (activity penalties) (rec[1..3] may be NULL). The KL weight of epoch e
+   of this call is kl_weights[e] (NULL: cfg->kl_weight).
+   Returns SIA_OK when done or stopped (st->stopped), SIA_PAUSED after the step or chunk during
+   which deadline_ns passed (0: none), SIA_EDIVERGED when a step's loss or gradient is not
+   finite (that step is not applied). Weights are always those of the last completed step. */
+int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, double *const rec[4],
+                  const double *kl_weights, const REAL *X, const REAL *Y, int64_t n,
+                  const sia_train_cfg *cfg, sia_optim *opt, REAL *m, REAL *v, sia_rng *rng,
+                  int64_t deadline_ns);
 
-/* ---- vae.c: the variational autoencoder ----
+/* ---- vae.c: the latent kernels of the SAMPLE kind ----
  * h (B, 2k) is the encoder's output, each row [μ (k) | logvar (k)]; eps, z (B, k).
  * logvar is clamped to [-30, 20] (SIA_LOGVAR_MIN/MAX in vae.c) so that exp stays finite;
  * outside the clamp the gradient reaching logvar is 0. */
@@ -154,38 +184,3 @@ void FN(sia_reparam_backward)(REAL *dh, const REAL *dz, const REAL *h, const REA
 double FN(sia_kl_forward)(const REAL *h, int64_t B, int64_t k);
 /* dh (B, 2k) += weight · dKL/dh (the KL being the batch mean). */
 void FN(sia_kl_backward)(REAL *dh, const REAL *h, int64_t B, int64_t k, double weight);
-
-/* A VAE: two dense stacks over ONE flat parameter vector, the decoder's right after the
-   encoder's (dec.params = enc.params + P_enc, same for grads). enc: d -> ... -> 2k (its last
-   layer is the [μ | logvar] head, normally linear); dec: k -> ... -> d. */
-typedef struct {
-    FN(sia_net) enc, dec;
-} FN(sia_vae);
-
-typedef struct {
-    FN(sia_acts) enc, dec;   /* the batch through each stack; enc.a[0] is also the target */
-    REAL *eps;               /* (batch, k) the ε of the current step */
-    int64_t *order;          /* (n,) sample order of the current epoch */
-    int parts;               /* most parts of a step (sia_step_parts, sia.h) */
-    double widest;           /* the largest n_in · n_out of both stacks */
-    FN(sia_acts) penc[SIA_PARTS], pdec[SIA_PARTS]; /* parts 1..: their rows; part 0 uses enc, dec */
-    REAL *pgrads;            /* ((parts - 1) P,) the gradients of parts 1.. */
-} FN(sia_vae_trainer);
-
-int FN(sia_vae_trainer_alloc)(FN(sia_vae_trainer) *tr, const FN(sia_vae) *vae, int64_t n,
-                              int64_t batch);
-void FN(sia_vae_trainer_free)(FN(sia_vae_trainer) *tr);
-/* X (n, d), eps (n, k): out = {recon + w KL, recon, KL} of the whole of X as one batch, with the
-   given ε; accumulates the gradient of out[0] into the grads (skipped when they are NULL). */
-int FN(sia_vae_loss_grad)(FN(sia_vae) *vae, double out[3], const REAL *X, const REAL *eps,
-                          int64_t n, int loss, double kl_weight);
-/* Trains on X (n, d) for cfg->epochs epochs from state st, as sia_train does (same statuses and
-   pausing). Each step draws its ε (B, k) from rng (sia_rng_normals, in row-major order) after
-   the epoch's shuffle.
-   The KL weight of epoch e of this call is kl_weights[e] (kl_weights NULL: cfg->kl_weight).
-   Writes each epoch's mean total, reconstruction and KL loss to loss_out, recon_out, kl_out.
-   loss_tol applies to the total; max_wrong to the reconstructions through the mean (z = μ). */
-int FN(sia_vae_train)(FN(sia_vae) *vae, FN(sia_vae_trainer) *tr, sia_train_state *st,
-                      double *loss_out, double *recon_out, double *kl_out, const double *kl_weights,
-                      const REAL *X, int64_t n, const sia_train_cfg *cfg, sia_optim *opt, REAL *m,
-                      REAL *v, sia_rng *rng, int64_t deadline_ns);

@@ -132,68 +132,149 @@ def check_sizes(sizes, where="layers"):
 
 
 def format_summary(title, rows, total):
-    """A Keras-style table: ``title``, then one line per (layer, units, activation, params)."""
+    """A Keras-style table: ``title``, then one line per (layer, output shape, activation,
+    params)."""
     width = max(20, max(len(r[0]) for r in rows) + 2)
-    rule = "-" * (width + 33)
-    lines = [title, f"{'Layer':<{width}}{'Units':>7}  {'Activation':<16}{'Params':>8}", rule]
-    lines += [f"{r[0]:<{width}}{r[1]:>7}  {r[2]:<16}{r[3]:>8,}" for r in rows]
+    shape = max(14, max(len(str(r[1])) for r in rows) + 2)
+    rule = "-" * (width + shape + 24)
+    lines = [title, f"{'Layer':<{width}}{'Output shape':<{shape}}{'Activation':<16}{'Params':>8}", rule]
+    lines += [f"{r[0]:<{width}}{str(r[1]):<{shape}}{r[2]:<16}{r[3]:>8,}" for r in rows]
     return "\n".join(lines + [rule, f"Total params: {total:,}"])
 
 
-class DenseStack:
-    """Layers l = 1..L, each ``a_l = f_l(a_{l−1} W_lᵀ + b_l)`` with W_l of shape (n_l, n_{l−1}).
+def build_layers(layers, input_shape):
+    """Shape inference, once, at construction: each layer's ``build`` in order (errors name the
+    layer by position and kind), then the offsets of their parameters in the flat vector.
+    Returns the output shape."""
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        if not hasattr(layer, "build") or not hasattr(layer, "kind"):
+            raise TypeError(f"layer {i}: expected a layer of sia_autoencoder.layers, got {layer!r}")
+        layer.index, layer.off = i, -1
+        shape = layer.build(shape)
+    off = 0
+    for layer in layers:
+        if layer.n_params:
+            layer.off, off = off, off + layer.n_params
+    return shape
 
-    All weights and biases live in ``params``, one flat vector (W1, b1, W2, b2, ...);
-    ``grads`` mirrors it. ``weights`` gives (W, b) views into ``params``.
+
+class LayerNet:
+    """A network: a list of layers (:mod:`sia_autoencoder.layers`) over one flat parameter vector.
+
+    ``params`` holds every layer's W then b at the layer's offset (a Dense layer: W (out, in),
+    b (out): W1, b1, W2, b2, ... for a stack, as before the layers existed); ``grads`` mirrors
+    it. The C engine gets the layers as two arrays of records (csrc/sia.h's sia_layer):
+
+        ints  (L, 20): kind, act, in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, sh, sw,
+                       pad_t, pad_l, off, n_params, tied, reg, 0, 0
+        reals (L, 8):  beta, rate, reg_a, reg_b, 0, 0, 0, 0
     """
 
-    def __init__(self, sizes, activations, dtype):
-        self.sizes = np.array(sizes, dtype=np.int64)
-        self.activations = list(activations)
-        self.act = np.array([a.code for a in self.activations], dtype=np.int32)
-        self.beta = np.array([a.beta for a in self.activations], dtype=np.float64)
-        n = sum(int(o) * (int(i) + 1) for i, o in zip(sizes[:-1], sizes[1:]))
+    def __init__(self, layers, input_shape, dtype):
+        from .layers import hwc
+        self.layers = list(layers)
+        self.input_shape = tuple(input_shape)
+        self.output_shape = build_layers(self.layers, self.input_shape)
+        n = sum(layer.n_params for layer in self.layers)
         try:
+            if n >= 2**62:
+                raise MemoryError
             self.params = np.zeros(n, dtype=dtype)
             self.grads = np.zeros(n, dtype=dtype)
         except (MemoryError, ValueError) as exc:
-            raise MemoryError(f"layers {list(sizes)}: {n} parameters do not fit in memory") from exc
+            raise MemoryError(f"{n} parameters do not fit in memory") from exc
+        self.ints = np.zeros((len(self.layers), _core.REC_INTS), dtype=np.int64)
+        self.reals = np.zeros((len(self.layers), _core.REC_REALS), dtype=np.float64)
+        for j, layer in enumerate(self.layers):
+            f = layer.record_fields()
+            reg, reg_a, reg_b = layer.regularizer_fields()
+            self.ints[j, :18] = (layer.kind, layer.activation.code, *hwc(layer.input_shape),
+                                 *hwc(layer.output_shape), *f["kernel"], *f["strides"], *f["pad"],
+                                 layer.off, layer.n_params, f["tied"], reg)
+            self.reals[j, :4] = (layer.activation.beta, f["rate"], reg_a, reg_b)
+        self.noise_cols = sum(_n_noise(layer) for layer in self.layers)
 
     @property
     def L(self):
-        return len(self.activations)
+        return len(self.layers)
+
+    def width(self, l):
+        """Values per sample at position l: the input of layer l (l = L: the network's output)."""
+        shape = self.output_shape if l == self.L else self.layers[l].input_shape
+        return int(np.prod(shape))
+
+    def layer_params(self, layer):
+        return self.params[layer.off:layer.off + layer.n_params] if layer.n_params else self.params[:0]
 
     @property
     def weights(self):
-        """[(W1, b1), (W2, b2), ...]: views into ``params``; W_l is (n_l, n_{l−1})."""
-        out, off = [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            W = self.params[off:off + n_out * n_in].reshape(n_out, n_in)
-            b = self.params[off + n_out * n_in:off + n_out * (n_in + 1)]
-            out.append((W, b))
-            off += n_out * (n_in + 1)
-        return out
+        """[(W, b), ...] of the dense layers: views into ``params``; W is (n_out, n_in)."""
+        return [tuple(layer.views(self.layer_params(layer))) for layer in self.layers
+                if layer.kind == _core.LAYER_DENSE]
+
+    # the dense stack's description, for the sizes notation and its tests
+    @property
+    def sizes(self):
+        return np.array([self.width(0)] + [self.width(l + 1) for l in range(self.L)], dtype=np.int64)
+
+    @property
+    def act(self):
+        return self.ints[:, 1].astype(np.int32)
+
+    @property
+    def beta(self):
+        return self.reals[:, 0].copy()
+
+    @property
+    def activations(self):
+        return [layer.activation for layer in self.layers]
 
     def init(self, rng):
-        """Glorot/Xavier uniform for linear, logistic and tanh layers, He uniform for relu; b = 0."""
-        for (W, b), act in zip(self.weights, self.activations):
-            n_out, n_in = W.shape
-            limit = np.sqrt(6.0 / n_in) if act.name == "relu" else np.sqrt(6.0 / (n_in + n_out))
-            W[...] = rng.uniform(-limit, limit, size=W.shape)
-            b[...] = 0
+        """Every layer's initial weights, in order, from one generator."""
+        for layer in self.layers:
+            if layer.n_params:
+                layer.init(rng, self.layer_params(layer))
 
     def forward(self, X, l0, l1, threads=1, name="X"):
-        """Layers l0+1..l1 applied to X (n, n_l0): returns (n, n_l1)."""
-        X = as_matrix(X, name, self.params.dtype, width=int(self.sizes[l0]),
-                      width_what=f"the width of layer {l0}" if l0 else "the model's input width")
-        out = np.empty((X.shape[0], int(self.sizes[l1])), dtype=self.params.dtype)
-        _core.predict(self.sizes, self.act, self.beta, self.params, out, X, l0, l1, threads)
+        """Layers l0 .. l1-1 applied to X (n, width(l0)), deterministically: returns
+        (n, width(l1))."""
+        X = as_matrix(X, name, self.params.dtype, width=self.width(l0),
+                      width_what=f"the width of layer {l0}'s input" if l0 else "the model's input width")
+        out = np.empty((X.shape[0], self.width(l1)), dtype=self.params.dtype)
+        _core.net_predict(self.ints, self.reals, self.params, out, X, l0, l1, threads)
         return out
 
-    def loss(self, X, Y, loss, threads=1, grad=False):
-        """The loss of X -> Y (summed over features, mean over rows); with ``grad``, ``grads`` holds
-        its gradient afterwards."""
+    def loss_terms(self, X, Y, loss, threads=1, grad=False, noise=None, kl_weight=0.0):
+        """(total, reconstruction, KL, penalties) of X -> Y (loss summed over features, mean
+        over rows); ``noise`` the stochastic layers' numbers (None: the deterministic forward).
+        With ``grad``, ``grads`` holds the total's gradient afterwards."""
         if grad:
             self.grads[...] = 0
-        return _core.loss_grad(self.sizes, self.act, self.beta, self.params,
-                               self.grads if grad else None, X, Y, LOSSES[loss], threads)
+        return _core.net_loss_grad(self.ints, self.reals, self.params, self.grads if grad else None,
+                                   X, Y, noise, LOSSES[loss], float(kl_weight), threads)
+
+    def loss(self, X, Y, loss, threads=1, grad=False):
+        """The loss of X -> Y; with ``grad``, ``grads`` holds its gradient afterwards."""
+        return self.loss_terms(X, Y, loss, threads, grad)[0]
+
+    def train(self, X, Y, opt, t, rng_state, records, kl_weights=None, **cfg):
+        """One ``_core.net_train`` call; records: 1 to 4 float64 arrays (loss, reconstruction,
+        KL, penalties). Returns (epochs done, status)."""
+        recs = list(records) + [None] * (4 - len(records))
+        return _core.net_train(self.ints, self.reals, self.params, self.grads, X, Y, opt.m, opt.v,
+                               t, rng_state, *recs, kl_weights, **cfg)
+
+
+def _n_noise(layer):
+    if layer.kind in (_core.LAYER_DROPOUT, _core.LAYER_GNOISE):
+        return int(np.prod(layer.input_shape))
+    if layer.kind == _core.LAYER_SAMPLE:
+        return int(np.prod(layer.output_shape))
+    return 0
+
+
+def dense_layers(sizes, activations):
+    """The Dense layers of the sizes notation: widths sizes[0..L], one activation per layer."""
+    from .layers import Dense
+    return [Dense(n, activation=a) for n, a in zip(sizes[1:], activations)]

@@ -117,7 +117,8 @@ def check_optimizer(opt, dtype, where="optimizer"):
 def check_activations(activations, dtype):
     """Every β must be a finite nonzero number once cast to the model's dtype."""
     for i, act in enumerate(activations):
-        check_in_dtype(act.beta, f"activation: β of layer {i + 1} ({act.name})", dtype)
+        if getattr(act, "beta", None) is not None:  # layers without an activation: None
+            check_in_dtype(act.beta, f"activation: β of layer {i + 1} ({act.name})", dtype)
 
 
 def _memory_bytes():

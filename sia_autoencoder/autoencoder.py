@@ -2,7 +2,8 @@
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
+from . import layers as _layers
+from ._net import (LOSSES, LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
                    parse_activation, parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
@@ -56,6 +57,125 @@ def _seed_streams(seed):
     return ss.entropy, np.random.default_rng(init_ss), rng_state
 
 
+def as_rows(X, name, dtype, width, sample_shape=None, rows=None, width_what="the model's input width"):
+    """X as a C-contiguous (n, width) array: rows of ``width`` values, or samples of any shape
+    with ``width`` values each (images (n, h, w, c) or (n, h, w)), flattened in C order."""
+    arr = X if isinstance(X, np.ndarray) else None
+    if arr is None:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError):
+            arr = None  # as_matrix says what is wrong with it
+    if arr is not None and arr.ndim > 2 and arr.dtype.kind in "biuf":
+        per = int(np.prod(arr.shape[1:]))
+        if per != width:
+            want = f" of shape {tuple(sample_shape)}" if sample_shape and len(sample_shape) > 1 else ""
+            raise ValueError(f"{name}: expected a 2-D array (n_samples, {width}) or samples{want} "
+                             f"of {width} values ({width_what}), got shape {arr.shape}")
+        X = arr.reshape(arr.shape[0], per)
+    return as_matrix(X, name, dtype, width=width, rows=rows, width_what=width_what)
+
+
+def sample_shape_of(X):
+    """The per-sample shape of an input as given: () for rows, (h, w, ...) for images."""
+    try:
+        shape = np.shape(X)
+    except (ValueError, TypeError):  # ragged: as_rows says what is wrong with it
+        return ()
+    return tuple(shape[1:]) if len(shape) > 2 else ()
+
+
+def shaped(out, shape):
+    """(n, values) rows back in a per-sample shape (unchanged for () or a flat shape)."""
+    if len(shape) > 1 and int(np.prod(shape)) == out.shape[1]:
+        return out.reshape((out.shape[0],) + tuple(shape))
+    return out
+
+
+def network_from_spec(layers, encoder, decoder, activation, latent_activation, output_activation,
+                      latent_index, input_shape):
+    """The layers, input shape and latent index of an Autoencoder's arguments, and the sizes
+    list of the dense notation (None for layer lists)."""
+    if layers is not None and (encoder is not None or decoder is not None):
+        raise ValueError("layers, encoder/decoder: give the whole network as layers=[...] or its "
+                         "two halves as encoder=[...], decoder=[...], not both")
+    if layers is None and (encoder is None or decoder is None):
+        raise ValueError("layers: expected the widths [35, 25, 15, 10, 2, 10, 15, 25, 35], a list "
+                         "of layers, or encoder=[...] and decoder=[...]")
+    if layers is not None and not (hasattr(layers, "__len__") and not isinstance(layers, (str, bytes))
+                                   and any(isinstance(x, (_layers.Layer, dict)) for x in layers)):
+        return dense_notation(layers, activation, latent_activation, output_activation,
+                              latent_index, input_shape)
+    if input_shape is None:
+        raise ValueError("input_shape: a network given as layers needs the shape of one sample, "
+                         "e.g. input_shape=(28, 28, 1) or (784,)")
+    input_shape = _layers._shape(input_shape, "input_shape")
+    hidden = parse_activation(activation, "activation") if not is_activation_list(activation) else None
+
+    def half(items, name, last_act):
+        if isinstance(items, (str, bytes)) or not hasattr(items, "__len__") or len(items) == 0:
+            raise ValueError(f"{name}: expected a non-empty list of layers or widths, got {items!r}")
+        out = []
+        for i, item in enumerate(items):
+            if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                if hidden is None:
+                    raise ValueError("activation: a per-layer list is for the dense notation; give "
+                                     "each Dense layer its activation")
+                act = last_act if i == len(items) - 1 else hidden
+                out.append(_layers.Dense(int(item), activation=act))
+            else:
+                out.append(_layers.from_config(item, f"{name}[{i}]"))
+        return out
+
+    if layers is not None:
+        net = _layers.resolve_tied([_layers.from_config(x, f"layers[{i}]") for i, x in enumerate(layers)])
+        k = latent_index
+        if k is None:
+            raise ValueError("latent_index: a network given as one list of layers needs the number "
+                             "of its encoder's layers; or pass encoder=[...] and decoder=[...]")
+        k = as_int(k, "latent_index", 1, len(net) - 1)
+    else:
+        enc = half(encoder, "encoder", parse_activation(latent_activation or "linear", "latent_activation"))
+        dec = half(decoder, "decoder", parse_activation(output_activation, "output_activation"))
+        net, k = _layers.resolve_tied(enc + dec), len(enc)
+    return net, input_shape, k, None
+
+
+def dense_notation(layers, activation, latent_activation, output_activation, latent_index,
+                   input_shape):
+    """The Dense layers of ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``, exactly as before layers
+    existed (same initial draws, same flat layout W1, b1, W2, b2, ...)."""
+    sizes = check_sizes(layers)
+    if len(sizes) < 3:
+        raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
+    if sizes[0] != sizes[-1]:
+        raise ValueError(f"layers: the output width must equal the input width, got input "
+                         f"{sizes[0]} and output {sizes[-1]}")
+    latent = find_latent(sizes, latent_index)
+    L = len(sizes) - 1
+    if is_activation_list(activation):
+        if len(activation) != L:
+            raise ValueError(f"activation: a list needs one entry per weight layer ({L}), "
+                             f"got {len(activation)}")
+        acts = [parse_activation(a, f"activation[{i}]") for i, a in enumerate(activation)]
+    else:
+        hidden = parse_activation(activation, "activation")
+        acts = [hidden] * L
+        if latent_activation is None:  # the only hidden layer takes `activation`
+            acts[latent - 1] = hidden if L == 2 else parse_activation("linear")
+        else:
+            acts[latent - 1] = parse_activation(latent_activation, "latent_activation")
+        acts[-1] = parse_activation(output_activation, "output_activation")
+    if input_shape is None:
+        input_shape = (sizes[0],)
+    else:
+        input_shape = _layers._shape(input_shape, "input_shape")
+        if int(np.prod(input_shape)) != sizes[0]:
+            raise ValueError(f"input_shape: {input_shape} has {int(np.prod(input_shape))} values, "
+                             f"the first width of layers is {sizes[0]}")
+    return dense_layers(sizes, acts), (sizes[0],), latent, sizes
+
+
 class Autoencoder(Persistable):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
@@ -100,47 +220,48 @@ class Autoencoder(Persistable):
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
     """
 
-    def __init__(self, layers, activation="tanh", latent_activation=None,
+    def __init__(self, layers=None, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
-                 seed=None, dtype="float32", threads=1, latent_index=None, weight_decay=None):
-        sizes = check_sizes(layers)
-        if len(sizes) < 3:
-            raise ValueError(f"layers: expected at least 3 widths (input, latent, output), got {sizes}")
-        if sizes[0] != sizes[-1]:
-            raise ValueError(f"layers: the output width must equal the input width, got input "
-                             f"{sizes[0]} and output {sizes[-1]}")
-        self.layers = sizes
-        self.latent_index = find_latent(sizes, latent_index)
-        L = len(sizes) - 1
-        if is_activation_list(activation):
-            if len(activation) != L:
-                raise ValueError(f"activation: a list needs one entry per weight layer ({L}), "
-                                 f"got {len(activation)}")
-            acts = [parse_activation(a, f"activation[{i}]") for i, a in enumerate(activation)]
-        else:
-            hidden = parse_activation(activation, "activation")
-            acts = [hidden] * L
-            if latent_activation is None:  # the only hidden layer takes `activation`
-                latent = hidden if L == 2 else parse_activation("linear")
-            else:
-                latent = parse_activation(latent_activation, "latent_activation")
-            acts[self.latent_index - 1] = latent
-            acts[-1] = parse_activation(output_activation, "output_activation")
-        self.activations = acts
+                 seed=None, dtype="float32", threads=1, latent_index=None, encoder=None,
+                 decoder=None, input_shape=None, weight_decay=None):
+        net_layers, in_shape, latent, sizes = network_from_spec(
+            layers, encoder, decoder, activation, latent_activation, output_activation,
+            latent_index, input_shape)
         self.loss = parse_loss(loss)
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
-        check_activations(acts, self.dtype)
         check_optimizer(self.optimizer, self.dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
-        self.net = DenseStack(sizes, acts, self.dtype)
+        self.net = LayerNet(net_layers, in_shape, self.dtype)
+        if int(np.prod(self.net.output_shape)) != int(np.prod(in_shape)):
+            last = net_layers[-1]
+            raise ValueError(f"{last.where()}: the decoder's output {self.net.output_shape} does not "
+                             f"match the input shape {in_shape}")
+        self.latent_index = latent
+        self.layers = sizes if sizes is not None else self.net.layers
+        self.activations = [layer.activation for layer in self.net.layers]
+        check_activations(self.activations, self.dtype)
+        # the user's sample shape (outputs of decode come back in it)
+        self.input_shape = tuple(_layers._shape(input_shape, "input_shape")) if input_shape is not None \
+            else in_shape
+        self._spec = dict(encoder=encoder, decoder=decoder, dense=sizes is not None,
+                          whole=layers is not None and sizes is None)
         self.net.init(init_rng)
         self.optimizer.reset(self.net.params.size, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None
         self.stop_training = False
+
+    @property
+    def n_inputs(self):
+        return self.net.width(0)
+
+    @property
+    def latent_shape(self):
+        """The per-sample shape of the codes: (k,) or (h, w, c)."""
+        return self.net.layers[self.latent_index - 1].output_shape
 
     # ---- parameters ----
     @property
@@ -172,7 +293,8 @@ class Autoencoder(Persistable):
 
     @property
     def latent_dim(self):
-        return self.layers[self.latent_index]
+        """The number of values of a code (the latent layer's width)."""
+        return self.net.width(self.latent_index)
 
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
@@ -206,10 +328,11 @@ class Autoencoder(Persistable):
         -------
         :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss').
         """
-        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         n = X.shape[0]
-        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
-                                          width_what="the model's output width")
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=n,
+                                        width_what="the model's output width")
         X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
         check_targets(Y, "X" if Y is X else "Y", self.loss)
         check_optimizer(self.optimizer, self.dtype)
@@ -228,19 +351,17 @@ class Autoencoder(Persistable):
 
     def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
                     loss_tol):
-        """One ``_core.train`` call: ``epochs`` epochs of X -> Y, each epoch's loss into ``losses``.
+        """One ``_core.net_train`` call: ``epochs`` epochs of X -> Y, each epoch's loss into ``losses``.
         Returns (epochs done, status); the optimizer's step count follows even on Ctrl-C."""
         opt, net = self.optimizer, self.net
         if opt.m is None or opt.m.shape != self.params.shape:
             opt.reset(self.params.size, self.dtype)
         t = np.array([opt.t], dtype=np.int64)
         try:
-            return _core.train(
-                net.sizes, net.act, net.beta, net.params, net.grads, X, Y, opt.m, opt.v, t,
-                self.rng_state, losses, loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle),
-                epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol, max_wrong=max_wrong,
-                noise=noise, noise_level=level,
-                nthreads=self.threads)
+            return net.train(
+                X, Y, opt, t, self.rng_state, [losses], loss=LOSSES[self.loss], batch=batch,
+                shuffle=bool(shuffle), epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol,
+                max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
             opt.t = int(t[0])
 
@@ -271,53 +392,64 @@ class Autoencoder(Persistable):
         if validation_data is None:
             return None
         Xv, Yv = validation_pair(validation_data)
-        Xv = as_matrix(Xv, "validation_data X", self.dtype, width=self.layers[0])
-        Yv = Xv if Yv is None else as_matrix(Yv, "validation_data Y", self.dtype,
-                                             width=self.layers[-1], rows=Xv.shape[0],
-                                             width_what="the model's output width")
+        Xv = as_rows(Xv, "validation_data X", self.dtype, self.n_inputs, self.input_shape)
+        Yv = Xv if Yv is None else as_rows(Yv, "validation_data Y", self.dtype,
+                                           self.net.width(self.net.L), self.net.output_shape,
+                                           rows=Xv.shape[0], width_what="the model's output width")
         check_targets(Yv, "validation_data X" if Yv is Xv else "validation_data Y", self.loss)
         return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
 
     # ---- inference ----
     def encode(self, X):
-        """Latent codes of X (n, layers[0]): (n, latent_dim)."""
-        return self.net.forward(X, 0, self.latent_index, self.threads)
+        """Latent codes of X (n, input values, or images (n, h, w[, c])): (n, latent_dim), or
+        (n, h, w, c) for a convolutional code."""
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        return shaped(self.net.forward(X, 0, self.latent_index, self.threads), self.latent_shape)
 
     def decode(self, Z):
-        """Outputs decoded from latent points Z (n, latent_dim): (n, layers[-1])."""
-        return self.net.forward(Z, self.latent_index, self.net.L, self.threads, name="Z")
+        """Outputs decoded from latent points Z (n, latent_dim) (or codes of the latent
+        shape): (n, outputs), images in the model's input shape."""
+        Z = as_rows(Z, "Z", self.dtype, self.latent_dim, self.latent_shape,
+                    width_what=f"the width of layer {self.latent_index}")
+        out = self.net.forward(Z, self.latent_index, self.net.L, self.threads, name="Z")
+        return shaped(out, self.input_shape)
 
     def reconstruct(self, X):
-        """The autoencoder's output for X (n, layers[0]): (n, layers[-1])."""
-        return self.net.forward(X, 0, self.net.L, self.threads)
+        """The autoencoder's output for X, in X's shape (rows or images)."""
+        shape = sample_shape_of(X)
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        return shaped(self.net.forward(X, 0, self.net.L, self.threads), shape)
 
     predict = reconstruct
     __call__ = reconstruct
 
     def evaluate(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X), as in training."""
-        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
-        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
-                                          width_what="the model's output width")
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=X.shape[0],
+                                        width_what="the model's output width")
         check_targets(Y, "X" if Y is X else "Y", self.loss)
         return self.net.loss(X, Y, self.loss, self.threads)
 
     def loss_grad(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to
         ``params``: (loss, grads (n_params,), a copy in the flat layout of ``params``)."""
-        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
-        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=X.shape[0],
-                                          width_what="the model's output width")
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=X.shape[0],
+                                        width_what="the model's output width")
         loss = self.net.loss(X, Y, self.loss, self.threads, grad=True)
         return loss, self.net.grads.copy()
 
     def pixel_errors(self, X, Y=None):
         """Wrong pixels per sample (n,): the reconstruction of X against Y (default X), both
         thresholded at 0.5."""
-        out = self.reconstruct(X)
-        T = out if Y is None else None
-        T = as_matrix(X if Y is None else Y, "Y" if Y is not None else "X", self.dtype,
-                      width=self.layers[-1], rows=out.shape[0], width_what="the model's output width")
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        out = self.net.forward(X, 0, self.net.L, self.threads)
+        T = as_rows(X if Y is None else Y, "Y" if Y is not None else "X", self.dtype,
+                    self.net.width(self.net.L), self.net.output_shape, rows=out.shape[0],
+                    width_what="the model's output width")
         errs = np.empty(out.shape[0], dtype=np.int64)
         _core.pixel_errors(errs, out, T)
         return errs
@@ -332,7 +464,7 @@ class Autoencoder(Persistable):
         if self.latent_dim != 2:
             raise ValueError(f"latent_grid: needs a 2-D latent space, this one has {self.latent_dim}")
         n = as_int(n, "n", 1)
-        check_alloc(n * n, 8 * (2 + self.layers[-1]), "n", f"grid points ({n}²)")
+        check_alloc(n * n, 8 * (2 + self.net.width(self.net.L)), "n", f"grid points ({n}²)")
         lo, hi = as_range(low, "low", self.dtype), as_range(high, "high", self.dtype)
         z1 = np.linspace(lo[0], hi[0], n)
         z2 = np.linspace(hi[1], lo[1], n)
@@ -343,33 +475,71 @@ class Autoencoder(Persistable):
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
-        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.layers[0])
+        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.n_inputs)
                                             for v, name in ((a, "a"), (b, "b"))]))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
+
+    # ---- weights in PyTorch's shapes ----
+    def get_weights(self):
+        """Every layer's arrays in PyTorch's shapes, in order (copies): Dense W (out, in), then
+        its bias; Conv2D W (out, in, kh, kw); Conv2DTranspose W (in, out, kh, kw)."""
+        return [a for layer in self.net.layers for a in layer.torch_weights(self.net.layer_params(layer))]
+
+    def set_weights(self, weights):
+        """Set every layer's arrays from a list in :meth:`get_weights`' order and shapes."""
+        weights = list(weights)
+        k = 0
+        for layer in self.net.layers:
+            n = len(layer.torch_weights(self.net.layer_params(layer)))
+            if k + n > len(weights):
+                raise ValueError(f"weights: expected {len(self.get_weights())} arrays, got {len(weights)}")
+            layer.set_torch_weights(self.net.layer_params(layer), weights[k:k + n])
+            k += n
+        if k != len(weights):
+            raise ValueError(f"weights: expected {k} arrays, got {len(weights)}")
 
     # ---- description ----
     def get_config(self):
         """The constructor arguments, JSON-ready: ``Autoencoder(**ae.get_config())`` rebuilds the
         same architecture (with fresh weights; see :meth:`load_state_dict`)."""
-        return {"layers": list(self.layers),
-                "activation": [[a.name, a.beta] for a in self.activations],
-                "loss": self.loss, "optimizer": self.optimizer.get_config(),
-                "seed": self._seed if isinstance(self._seed, int) else None,
-                "dtype": self.dtype.name, "threads": self.threads,
-                "latent_index": self.latent_index}
+        common = {"loss": self.loss, "optimizer": self.optimizer.get_config(),
+                  "seed": self._seed if isinstance(self._seed, int) else None,
+                  "dtype": self.dtype.name, "threads": self.threads}
+        if self._spec["dense"]:
+            cfg = {"layers": list(self.layers),
+                   "activation": [[a.name, a.beta] for a in self.activations],
+                   **common, "latent_index": self.latent_index}
+            if self.input_shape != (self.layers[0],):
+                cfg["input_shape"] = list(self.input_shape)
+            return cfg
+        layers = [_layers.to_config(layer) for layer in self.net.layers]
+        if self._spec["whole"]:
+            arch = {"layers": layers, "latent_index": self.latent_index}
+        else:
+            arch = {"encoder": layers[:self.latent_index], "decoder": layers[self.latent_index:]}
+        return {**arch, "input_shape": list(self.input_shape), **common}
 
     def summary(self, print_fn=print):
-        """Print the layers, their activations and parameter counts, as Keras does."""
-        rows = [("input", self.layers[0], "", 0)]
-        for l, (act, (W, b)) in enumerate(zip(self.activations, self.weights), start=1):
-            role = "latent" if l == self.latent_index else ("output" if l == len(self.activations)
-                                                            else ("encoder" if l < self.latent_index
-                                                                  else "decoder"))
-            rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
-        print_fn(format_summary(f'Model: "Autoencoder" ({self.dtype.name}, loss {self.loss}, '
-                                f'optimizer {type(self.optimizer).__name__})', rows, self.n_params))
+        """Print every layer with its output shape, activation and parameters, as Keras does."""
+        print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {self.loss}, '
+                             f'optimizer {type(self.optimizer).__name__})', self.net,
+                             self.input_shape, {self.latent_index - 1: "latent",
+                                                self.net.L - 1: "output"}))
 
     def __repr__(self):
-        return (f"Autoencoder({self.layers}, latent={self.latent_dim}, loss={self.loss!r}, "
+        arch = self.layers if self._spec["dense"] else f"{self.net.L} layers"
+        return (f"Autoencoder({arch}, latent={self.latent_dim}, loss={self.loss!r}, "
                 f"optimizer={type(self.optimizer).__name__}, epochs_trained={self.epochs_trained_})")
+
+
+def layer_table(title, net, input_shape, roles=None):
+    """A Keras-style summary: each layer's name, output shape, activation and parameters."""
+    roles = roles or {}
+    rows = [("input", str(tuple(input_shape)), "", 0)]
+    counts = {}
+    for j, layer in enumerate(net.layers):
+        counts[layer.name] = counts.get(layer.name, 0) + 1
+        name = f"{layer.name}_{counts[layer.name]}" + (f" ({roles[j]})" if j in roles else "")
+        rows.append((name, str(tuple(layer.output_shape)), layer.describe(), layer.n_params))
+    return format_summary(title, rows, int(net.params.size))

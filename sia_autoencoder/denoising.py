@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder
+from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder, as_rows
 from ._training import fit_loop, split_callbacks, split_validation
 from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer, check_targets
 from .callbacks import PixelErrorStop
@@ -78,7 +78,7 @@ class DenoisingAutoencoder(Autoencoder):
         How many times :meth:`denoise` applies the network to its own output (default 1).
     """
 
-    def __init__(self, layers, noise="bit_flip", noise_level=0.1, denoise_steps=1, **kwargs):
+    def __init__(self, layers=None, noise="bit_flip", noise_level=0.1, denoise_steps=1, **kwargs):
         super().__init__(layers, **kwargs)
         self.noise = parse_noise(noise)
         self.noise_level = _as_levels(noise_level, self.noise)
@@ -109,10 +109,11 @@ class DenoisingAutoencoder(Autoencoder):
         """
         key = self.noise if noise is None else parse_noise(noise)
         levels = self.noise_level if noise_level is None else _as_levels(noise_level, key)
-        X = as_matrix(X, "X", self.dtype, width=self.layers[0])
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         n = X.shape[0]
-        Y = X if Y is None else as_matrix(Y, "Y", self.dtype, width=self.layers[-1], rows=n,
-                                          width_what="the model's output width")
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=n,
+                                        width_what="the model's output width")
         X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
         repeat = as_int(repeat, "repeat", 1)
         decay = None if lr_decay is None else as_float(lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
@@ -169,7 +170,8 @@ class DenoisingAutoencoder(Autoencoder):
 
     def __repr__(self):
         level = self.noise_level[0] if len(self.noise_level) == 1 else list(self.noise_level)
-        return (f"DenoisingAutoencoder({self.layers}, noise={self.noise!r}, noise_level={level}, "
+        arch = self.layers if self._spec["dense"] else f"{self.net.L} layers"
+        return (f"DenoisingAutoencoder({arch}, noise={self.noise!r}, noise_level={level}, "
                 f"loss={self.loss!r}, optimizer={type(self.optimizer).__name__}, "
                 f"epochs_trained={self.epochs_trained_})")
 

@@ -1,18 +1,22 @@
 """The variational autoencoder: encoder to (μ, logvar), z = μ + exp(½ logvar)·ε, decoder.
 
-Training runs whole epochs in C (``csrc/vae.c``): ε is drawn there from the model's seeded
-generator, and the loss is the reconstruction (BCE or MSE, summed over features) plus β times
-the Gaussian KL, both averaged over the batch.
+A VAE is one network of the layer engine: the encoder's layers, a linear Dense(2k) head giving
+[μ | logvar], a Sample layer (``csrc/vae.c``), the decoder's layers; it trains in the one C
+trainer of every model. ε is drawn there from the model's seeded generator, and the loss is
+the reconstruction (BCE or MSE, summed over features) plus β times the Gaussian KL, both
+averaged over the batch.
 """
 import numpy as np
 
 from . import _core
-from ._net import (DenseStack, LOSSES, check_sizes, format_summary, is_activation_list,
-                   parse_activation, parse_dtype, parse_loss, parse_threads)
+from . import layers as _layers
+from ._net import (LOSSES, LayerNet, check_sizes, is_activation_list, parse_activation,
+                   parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
                         check_activations, check_alloc, check_optimizer, check_targets)
-from .autoencoder import DEFAULT_BATCH, Autoencoder, _seed_streams
+from .autoencoder import (DEFAULT_BATCH, Autoencoder, _seed_streams, as_rows, layer_table,
+                          sample_shape_of, shaped)
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -59,33 +63,64 @@ class VAE(Persistable):
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
                  optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
-                 weight_decay=None):
-        encoder = check_sizes(encoder, "encoder")
-        if len(encoder) < 1:
-            raise ValueError("encoder: expected at least the input width, e.g. [400, 200, 100], got []")
+                 input_shape=None, weight_decay=None):
         self.latent_dim = as_int(latent_dim, "latent_dim", 1)
-        if decoder is None:
-            decoder = encoder[::-1]
-        decoder = check_sizes(decoder, "decoder")
-        if len(decoder) < 1 or decoder[-1] != encoder[0]:
-            got = decoder[-1] if decoder else "nothing"
-            raise ValueError(f"decoder: expected the widths after the latent space ending with the "
-                             f"input width {encoder[0]}, got {decoder} (ends with {got})")
-        self.encoder, self.decoder = encoder, decoder
-        n_enc, n_dec = len(encoder) - 1, len(decoder) - 1
-        if is_activation_list(activation):
-            if len(activation) != n_enc + n_dec:
-                raise ValueError(f"activation: a list needs one entry per hidden layer "
-                                 f"({n_enc} in the encoder + {n_dec} in the decoder), "
-                                 f"got {len(activation)}")
-            self.activations = [parse_activation(a, f"activation[{i}]")
-                                for i, a in enumerate(activation)]
-            self._activation_config = [[a.name, a.beta] for a in self.activations]
-        else:
-            hidden = parse_activation(activation, "activation")
-            self.activations = [hidden] * (n_enc + n_dec)
-            self._activation_config = [hidden.name, hidden.beta]
+        k = self.latent_dim
+        linear = parse_activation("linear")
         self.output_activation = parse_activation(output_activation, "output_activation")
+        widths = _all_widths(encoder) and (decoder is None or _all_widths(decoder))
+        if widths:   # the dense notation: encoder[0] is the input width
+            encoder = check_sizes(encoder, "encoder")
+            if len(encoder) < 1:
+                raise ValueError("encoder: expected at least the input width, e.g. [400, 200, 100], got []")
+            if decoder is None:
+                decoder = encoder[::-1]
+            decoder = check_sizes(decoder, "decoder")
+            if len(decoder) < 1 or decoder[-1] != encoder[0]:
+                got = decoder[-1] if decoder else "nothing"
+                raise ValueError(f"decoder: expected the widths after the latent space ending with the "
+                                 f"input width {encoder[0]}, got {decoder} (ends with {got})")
+            n_enc, n_dec = len(encoder) - 1, len(decoder) - 1
+            if is_activation_list(activation):
+                if len(activation) != n_enc + n_dec:
+                    raise ValueError(f"activation: a list needs one entry per hidden layer "
+                                     f"({n_enc} in the encoder + {n_dec} in the decoder), "
+                                     f"got {len(activation)}")
+                self.activations = [parse_activation(a, f"activation[{i}]")
+                                    for i, a in enumerate(activation)]
+                self._activation_config = [[a.name, a.beta] for a in self.activations]
+            else:
+                hidden = parse_activation(activation, "activation")
+                self.activations = [hidden] * (n_enc + n_dec)
+                self._activation_config = [hidden.name, hidden.beta]
+            self.enc_sizes = encoder + [2 * k]
+            self.dec_sizes = [k] + decoder
+            enc_layers = [_layers.Dense(w, activation=a)
+                          for w, a in zip(encoder[1:], self.activations[:n_enc])]
+            dec_layers = [_layers.Dense(w, activation=a) for w, a in
+                          zip(decoder, self.activations[n_enc:] + [self.output_activation])]
+            in_shape = (encoder[0],)
+            if input_shape is not None:
+                shape = _layers._shape(input_shape, "input_shape")
+                if int(np.prod(shape)) != encoder[0]:
+                    raise ValueError(f"input_shape: {shape} has {int(np.prod(shape))} values, the "
+                                     f"input width encoder[0] is {encoder[0]}")
+        else:        # layers (or widths of Dense layers after the input)
+            if input_shape is None:
+                raise ValueError("input_shape: a VAE given as layers needs the shape of one "
+                                 "sample, e.g. input_shape=(28, 28, 1)")
+            if decoder is None:
+                raise ValueError("decoder: a VAE given as layers needs its decoder's layers")
+            if is_activation_list(activation):
+                raise ValueError("activation: a per-layer list is for the dense notation; give "
+                                 "each Dense layer its activation")
+            hidden = parse_activation(activation, "activation")
+            self._activation_config = [hidden.name, hidden.beta]
+            in_shape = _layers._shape(input_shape, "input_shape")
+            enc_layers = _half(encoder, "encoder", hidden, hidden)
+            dec_layers = _half(decoder, "decoder", hidden, self.output_activation)
+            self.activations = [layer.activation for layer in enc_layers + dec_layers]
+        self.encoder, self.decoder = encoder, decoder
         self.loss = parse_loss(loss)
         self.beta = as_float(beta, "beta", 0.0)
         self.kl_warmup_epochs = as_int(kl_warmup_epochs, "kl_warmup_epochs", 0)
@@ -97,29 +132,24 @@ class VAE(Persistable):
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
 
-        k = self.latent_dim
-        linear = parse_activation("linear")
-        self.enc_sizes = encoder + [2 * k]
-        self.dec_sizes = [k] + decoder
-        self.enc = DenseStack(self.enc_sizes, self.activations[:n_enc] + [linear], self.dtype)
-        self.dec = DenseStack(self.dec_sizes, self.activations[n_enc:] + [self.output_activation],
-                              self.dtype)
-        n = self.enc.params.size + self.dec.params.size
-        self._params = np.zeros(n, dtype=self.dtype)
-        self._grads = np.zeros(n, dtype=self.dtype)
-        self._bind_views()
-        self.enc.init(init_rng)
-        self.dec.init(init_rng)
-        self.optimizer.reset(n, self.dtype)
+        self._widths = widths
+        head, sample = _layers.Dense(2 * k, activation=linear), _layers.Sample()
+        self.net = LayerNet(_layers.resolve_tied(enc_layers + [head, sample] + dec_layers),
+                            in_shape, self.dtype)
+        self._sample = sample.index
+        if int(np.prod(self.net.output_shape)) != int(np.prod(in_shape)):
+            raise ValueError(f"{self.net.layers[-1].where()}: the decoder's output "
+                             f"{self.net.output_shape} does not match the input shape {in_shape}")
+        self.input_shape = tuple(_layers._shape(input_shape, "input_shape")) \
+            if input_shape is not None else in_shape
+        if widths:
+            self.enc = _Half(self.net, 0, self._sample, self.enc_sizes)
+            self.dec = _Half(self.net, self._sample + 1, self.net.L, self.dec_sizes)
+        self.net.init(init_rng)
+        self.optimizer.reset(self.net.params.size, self.dtype)
         self.epochs_trained_ = 0
         self.history_ = None
         self.stop_training = False
-
-    def _bind_views(self):
-        """The encoder's and decoder's parameters are views into one flat vector."""
-        P = _n_params(self.enc.sizes)
-        self.enc.params, self.dec.params = self._params[:P], self._params[P:]
-        self.enc.grads, self.dec.grads = self._grads[:P], self._grads[P:]
 
     # ---- parameters ----
     rng_state = Autoencoder.rng_state
@@ -127,12 +157,21 @@ class VAE(Persistable):
     @property
     def params(self):
         """All weights and biases, one flat vector: the encoder's (W1, b1, ...), then the decoder's."""
-        return self._params
+        return self.net.params
+
+    @property
+    def _params(self):
+        return self.net.params
+
+    @property
+    def _grads(self):
+        return self.net.grads
 
     @property
     def weights(self):
-        """[(W, b), ...]: the encoder's layers, then the decoder's; views into ``params``."""
-        return self.enc.weights + self.dec.weights
+        """[(W, b), ...] of the dense layers: the encoder's, the head's, then the decoder's;
+        views into ``params``."""
+        return self.net.weights
 
     def parameters(self):
         return [p for Wb in self.weights for p in Wb]
@@ -143,7 +182,8 @@ class VAE(Persistable):
 
     @property
     def input_dim(self):
-        return self.encoder[0]
+        """Values per input sample."""
+        return self.net.width(0)
 
     def kl_weight(self, epoch):
         """The KL weight of training epoch ``epoch`` (1-based over the model's whole training)."""
@@ -157,10 +197,6 @@ class VAE(Persistable):
             return np.full(count, self.beta)
         epochs = np.arange(first, first + count, dtype=np.float64)
         return self.beta * np.minimum(1.0, epochs / self.kl_warmup_epochs)
-
-    def _stacks(self):
-        return (self.enc.sizes, self.enc.act, self.enc.beta, self.dec.sizes, self.dec.act,
-                self.dec.beta)
 
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
@@ -195,8 +231,8 @@ class VAE(Persistable):
         :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (recon + w·KL),
         'reconstruction_loss' and 'kl_loss' (the unweighted KL).
         """
-        X = as_matrix(X, "X", self.dtype, width=self.input_dim)
-        _same_as_input(X, Y, "Y")
+        X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
+        _same_as_input(X, Y, "Y", self.input_shape)
         X, _, validation_data = split_validation(X, X, validation_data, validation_split)
         check_targets(X, "X", self.loss)
         check_optimizer(self.optimizer, self.dtype)
@@ -215,9 +251,9 @@ class VAE(Persistable):
             # The optimizer's settings as they are now: a callback may have changed them.
             t = np.array([opt.t], dtype=np.int64)
             try:
-                return _core.vae_train(
-                    *self._stacks(), self._params, self._grads, X, opt.m, opt.v, t, self.rng_state,
-                    *(records[key][start:start + count] for key in KEYS), weights,
+                return self.net.train(
+                    X, X, opt, t, self.rng_state,
+                    [records[key][start:start + count] for key in KEYS], weights,
                     loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle), epochs=count,
                     **opt._core_kwargs(), loss_tol=loss_tol, max_wrong=max_wrong,
                     nthreads=self.threads)
@@ -232,8 +268,8 @@ class VAE(Persistable):
         if validation_data is None:
             return None
         Xv, Yv = validation_pair(validation_data)
-        Xv = as_matrix(Xv, "validation_data", self.dtype, width=self.input_dim)
-        _same_as_input(Xv, Yv, "validation_data Y")
+        Xv = as_rows(Xv, "validation_data", self.dtype, self.input_dim, self.input_shape)
+        _same_as_input(Xv, Yv, "validation_data Y", self.input_shape)
         check_targets(Xv, "validation_data", self.loss)
         eps = self._fixed_eps(Xv.shape[0], 0)
 
@@ -246,10 +282,19 @@ class VAE(Persistable):
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(self.dtype)
 
     def _loss_terms(self, X, eps, weight, grad=False):
-        if grad:
-            self._grads[...] = 0
-        return _core.vae_loss_grad(*self._stacks(), self._params, self._grads if grad else None,
-                                   X, eps, LOSSES[self.loss], float(weight), self.threads)
+        """(total, recon, KL) of X as one batch with the given ε (n, k); any Dropout or
+        GaussianNoise layer is off (the identity), so that the terms move only with the weights."""
+        n, parts = X.shape[0], []
+        for layer in self.net.layers:
+            if layer.kind == _core.LAYER_SAMPLE:
+                parts.append(np.asarray(eps, dtype=self.dtype).ravel())
+            elif layer.kind == _core.LAYER_DROPOUT:
+                parts.append(np.ones(n * int(np.prod(layer.input_shape)), dtype=self.dtype))
+            elif layer.kind == _core.LAYER_GNOISE:
+                parts.append(np.zeros(n * int(np.prod(layer.input_shape)), dtype=self.dtype))
+        total, recon, kl, _ = self.net.loss_terms(X, X, self.loss, self.threads, grad,
+                                                  np.concatenate(parts), weight)
+        return total, recon, kl
 
     def evaluate(self, X, seed=0, return_terms=False):
         """The loss of X with ε drawn from ``seed`` (deterministic) and the full KL weight β.
@@ -257,7 +302,7 @@ class VAE(Persistable):
         Returns the total, or with ``return_terms`` a dict of 'loss', 'reconstruction_loss' and
         'kl_loss'.
         """
-        X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
         check_targets(X, "X", self.loss)
         total, recon, kl = self._loss_terms(X, self._fixed_eps(X.shape[0], seed), self.beta)
         if return_terms:
@@ -267,7 +312,7 @@ class VAE(Persistable):
     def loss_grad(self, X, eps, kl_weight=None):
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
         the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
-        X = as_matrix(X, "X", self.dtype, width=self.input_dim)
+        X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
         check_targets(X, "X", self.loss)
         eps = as_matrix(eps, "eps", self.dtype, width=self.latent_dim, rows=X.shape[0],
                         width_what="latent_dim")
@@ -277,22 +322,28 @@ class VAE(Persistable):
 
     # ---- inference ----
     def encode(self, X, return_logvar=False):
-        """The mean μ (n, latent_dim) of the posterior of each row of X, deterministically;
-        with ``return_logvar``, (μ, logvar), logvar clamped to [-30, 20] as in training."""
-        h = self.enc.forward(X, 0, self.enc.L, self.threads)
+        """The mean μ (n, latent_dim) of the posterior of each row (or image) of X,
+        deterministically; with ``return_logvar``, (μ, logvar), logvar clamped to [-30, 20] as
+        in training."""
+        X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
+        h = self.net.forward(X, 0, self._sample, self.threads)
         mu, logvar = h[:, :self.latent_dim].copy(), h[:, self.latent_dim:]
         if return_logvar:
             return mu, np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX)
         return mu
 
     def decode(self, Z):
-        """Outputs (n, input_dim) decoded from latent points Z (n, latent_dim)."""
+        """Outputs decoded from latent points Z (n, latent_dim): (n, input_dim), images in the
+        model's input shape."""
         Z = as_matrix(Z, "Z", self.dtype, width=self.latent_dim, width_what="latent_dim")
-        return self.dec.forward(Z, 0, self.dec.L, self.threads, name="Z")
+        return shaped(self.net.forward(Z, self._sample + 1, self.net.L, self.threads, name="Z"),
+                      self.input_shape)
 
     def reconstruct(self, X):
-        """Decode the mean code of X (no sampling): (n, input_dim)."""
-        return self.decode(self.encode(X))
+        """Decode the mean code of X (no sampling), in X's shape."""
+        shape = sample_shape_of(X)
+        X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
+        return shaped(self.net.forward(X, 0, self.net.L, self.threads), shape)
 
     predict = reconstruct
     __call__ = reconstruct
@@ -339,49 +390,108 @@ class VAE(Persistable):
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 
+    get_weights = Autoencoder.get_weights
+    set_weights = Autoencoder.set_weights
+
     # ---- description ----
     def get_config(self):
         """The constructor arguments, JSON-ready: ``VAE(**vae.get_config())`` rebuilds the same
         architecture (with fresh weights; see :meth:`load_state_dict`)."""
-        return {"encoder": list(self.encoder), "latent_dim": self.latent_dim,
-                "decoder": list(self.decoder),
-                "activation": self._activation_config,
-                "output_activation": [self.output_activation.name, self.output_activation.beta],
-                "loss": self.loss, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
-                "optimizer": self.optimizer.get_config(),
-                "seed": self._seed if isinstance(self._seed, int) else None,
-                "dtype": self.dtype.name, "threads": self.threads}
+        common = {"latent_dim": self.latent_dim,
+                  "activation": self._activation_config,
+                  "output_activation": [self.output_activation.name, self.output_activation.beta],
+                  "loss": self.loss, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
+                  "optimizer": self.optimizer.get_config(),
+                  "seed": self._seed if isinstance(self._seed, int) else None,
+                  "dtype": self.dtype.name, "threads": self.threads}
+        if self._widths:
+            cfg = {"encoder": list(self.encoder), "decoder": list(self.decoder), **common}
+            if self.input_shape != (self.encoder[0],):
+                cfg["input_shape"] = list(self.input_shape)
+            return cfg
+        layers = [_layers.to_config(layer) for layer in self.net.layers]
+        return {"encoder": layers[:self._sample - 1], "decoder": layers[self._sample + 1:],
+                "input_shape": list(self.input_shape), **common}
 
     def summary(self, print_fn=print):
-        """Print the layers, their activations and parameter counts, as Keras does."""
-        rows = [("input", self.input_dim, "", 0)]
-        for l, (act, (W, b)) in enumerate(zip(self.enc.activations, self.enc.weights), start=1):
-            name = f"dense_{l} (μ, logvar)" if l == self.enc.L else f"dense_{l} (encoder)"
-            rows.append((name, W.shape[0], str(act), W.size + b.size))
-        rows.append(("z = μ + σ·ε", self.latent_dim, "sampling", 0))
-        for l, (act, (W, b)) in enumerate(zip(self.dec.activations, self.dec.weights),
-                                          start=self.enc.L + 1):
-            role = "output" if l == self.enc.L + self.dec.L else "decoder"
-            rows.append((f"dense_{l} ({role})", W.shape[0], str(act), W.size + b.size))
+        """Print every layer with its output shape, activation and parameters, as Keras does."""
         warm = f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
-        print_fn(format_summary(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '
-                                f'{self.beta:g}·KL{warm}, optimizer {type(self.optimizer).__name__})',
-                                rows, self.n_params))
+        print_fn(layer_table(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '
+                             f'{self.beta:g}·KL{warm}, optimizer {type(self.optimizer).__name__})',
+                             self.net, self.input_shape,
+                             {self._sample - 1: "μ, logvar", self._sample: "latent",
+                              self.net.L - 1: "output"}))
 
     def __repr__(self):
-        return (f"VAE(encoder={self.encoder}, latent_dim={self.latent_dim}, decoder={self.decoder}, "
+        enc = self.encoder if self._widths else f"{self._sample - 1} layers"
+        dec = self.decoder if self._widths else f"{self.net.L - self._sample - 1} layers"
+        return (f"VAE(encoder={enc}, latent_dim={self.latent_dim}, decoder={dec}, "
                 f"loss={self.loss!r}, beta={self.beta:g}, epochs_trained={self.epochs_trained_})")
 
 
-def _same_as_input(X, Y, name):
+def _all_widths(spec):
+    return isinstance(spec, (list, tuple)) and all(
+        isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in spec)
+
+
+def _half(items, name, hidden, last_act):
+    """The layers of an encoder or decoder list: layers (or their configs), or ints, the widths
+    of Dense layers (hidden activation; the decoder's last one the output activation)."""
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
+        raise ValueError(f"{name}: expected a list of layers or widths, got {items!r}")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            act = last_act if i == len(items) - 1 else hidden
+            out.append(_layers.Dense(int(item), activation=act))
+        else:
+            out.append(_layers.from_config(item, f"{name}[{i}]"))
+    return out
+
+
+class _Half:
+    """The encoder (to [μ | logvar]) or the decoder of a dense VAE, as the widths notation
+    describes it: sizes, activations and views of the flat parameters."""
+
+    def __init__(self, net, l0, l1, sizes):
+        self.layers = net.layers[l0:l1]
+        self.sizes = np.array(sizes, dtype=np.int64)
+        first = self.layers[0].off
+        end = self.layers[-1].off + self.layers[-1].n_params
+        self.params, self.grads = net.params[first:end], net.grads[first:end]
+
+    @property
+    def L(self):
+        return len(self.layers)
+
+    @property
+    def activations(self):
+        return [layer.activation for layer in self.layers]
+
+    @property
+    def act(self):
+        return np.array([a.code for a in self.activations], dtype=np.int32)
+
+    @property
+    def beta(self):
+        return np.array([a.beta for a in self.activations], dtype=np.float64)
+
+    @property
+    def weights(self):
+        off = self.layers[0].off
+        return [tuple(layer.views(self.params[layer.off - off:layer.off - off + layer.n_params]))
+                for layer in self.layers]
+
+
+def _same_as_input(X, Y, name, shape=None):
     """Refuse a target Y other than None or X itself (same values): a VAE reconstructs X."""
     if Y is None or Y is X:
         return
     if isinstance(Y, (int, float)) and not isinstance(Y, bool):
         raise TypeError(f"{name}: expected None or X, got {Y!r}; give epochs by name: "
                         f"fit(X, epochs={Y!r})")
-    Yv = as_matrix(Y, name, X.dtype, width=X.shape[1], rows=X.shape[0],
-                   width_what="the input width: a VAE reconstructs its input")
+    Yv = as_rows(Y, name, X.dtype, X.shape[1], shape, rows=X.shape[0],
+                 width_what="the input width: a VAE reconstructs its input")
     if not np.array_equal(Yv, X):
         r, c = np.argwhere(Yv != X)[0]
         raise ValueError(f"{name}: a VAE reconstructs its input, so the target must be X itself "
@@ -389,5 +499,3 @@ def _same_as_input(X, Y, name):
                          f"another Y, train an Autoencoder (fit(X, Y)).")
 
 
-def _n_params(sizes):
-    return sum(int(o) * (int(i) + 1) for i, o in zip(sizes[:-1], sizes[1:]))

@@ -136,6 +136,26 @@ def net_args(r, dtype):
     return sizes, act, beta, params
 
 
+def layer_net(r, dtype):
+    """A small random network of layer records: dense layers, with a reshape, dropout, noise or
+    a VAE's sampling here and there."""
+    from sia_autoencoder import layers as Ly
+    from sia_autoencoder._net import LayerNet
+    d = int(r.integers(1, 6))
+    k = int(r.integers(1, 4))
+    acts = ["linear", "tanh", "relu", "logistic"]
+    body = [Ly.Dense(int(r.integers(1, 5)), acts[r.integers(4)])]
+    extra = r.integers(5)
+    if extra == 1:
+        body += [Ly.Dropout(0.3)]
+    elif extra == 2:
+        body += [Ly.GaussianNoise(0.2), Ly.Reshape((-1,))]
+    elif extra == 3:
+        body += [Ly.Dense(2 * k), Ly.Sample()]
+    body += [Ly.Dense(d, acts[r.integers(4)])]
+    return LayerNet(body, (d,), dtype)
+
+
 def layer_geom(kind, ih, iw, ic, oc, k, s, padding):
     """geom int64 (12,) of a valid image layer (tests/test_conv_kernels.py has the rules)."""
     def axis(n):
@@ -208,27 +228,30 @@ def valid(name, r):
         return [f(n, 2 * k)], {}
     if name == "kl_backward":
         return [f(n, 2 * k), f(n, 2 * k), 0.5], {}
-    if name in ("vae_loss_grad", "vae_train"):
-        d = int(r.integers(1, 6))
-        enc = np.array([d, int(r.integers(1, 5)), 2 * k], np.int64)
-        dec = np.array([k, int(r.integers(1, 5)), d], np.int64)
-        P = int(sum(enc[1:] * (enc[:-1] + 1)) + sum(dec[1:] * (dec[:-1] + 1)))
-        acts = lambda: np.array([int(r.integers(4)), 0], np.int32)  # noqa: E731
-        stacks = [enc, acts(), np.ones(2), dec, np.array([int(r.integers(4)), 1], np.int32), np.ones(2)]
-        params = (r.standard_normal(P) * 0.3).astype(dt)
-        X = (r.random((n, d)) > 0.5).astype(dt)
-        if name == "vae_loss_grad":
+    if name.startswith("net_"):
+        net = layer_net(r, dt)
+        L, P = net.L, net.params.size
+        d_in, d_out = net.width(0), net.width(L)
+        params = (r.standard_normal(P) * 0.5).astype(dt)
+        if name == "net_predict":
+            l0 = int(r.integers(0, L + 1))
+            l1 = int(r.integers(l0, L + 1))
+            return [net.ints, net.reals, params, f(n, net.width(l1)), f(n, net.width(l0)), l0, l1], {}
+        if name == "net_loss_grad":
             grads = np.zeros_like(params) if r.random() < 0.7 else None
-            return [*stacks, params, grads, X, f(n, k), int(r.integers(2)), 1.0], {}
+            noise = r.standard_normal(n * net.noise_cols).astype(dt) if r.random() < 0.7 else None
+            return [net.ints, net.reals, params, grads, f(n, d_in), f(n, d_out), noise,
+                    int(r.integers(2)), 0.5], {}
         epochs = int(r.integers(0, 3))
-        rec = lambda: np.zeros(max(epochs, 1))  # noqa: E731
-        args = [*stacks, params, np.zeros_like(params), X, np.zeros_like(params), np.zeros_like(params),
-                np.zeros(1, np.int64), np.arange(1, 5, dtype=np.uint64), rec(), rec(), rec(),
-                np.full(max(epochs, 1), 0.5)]
+        rec = lambda: np.zeros(max(epochs, 1)) if r.random() < 0.7 else None  # noqa: E731
+        args = [net.ints, net.reals, params, np.zeros_like(params), f(n, d_in), f(n, d_out),
+                np.zeros_like(params), np.zeros_like(params), np.zeros(1, np.int64),
+                np.arange(1, 5, dtype=np.uint64), np.zeros(max(epochs, 1)), rec(), rec(), rec(),
+                np.full(max(epochs, 1), 0.5) if r.random() < 0.5 else None]
         kw = dict(loss=int(r.integers(2)), batch=int(r.integers(1, n + 1)), shuffle=bool(r.integers(2)),
                   epochs=epochs, optimizer=int(r.integers(3)), lr=0.01, momentum=0.5, beta1=0.9,
                   beta2=0.999, eps=1e-8, loss_tol=0.0, max_wrong=int(r.integers(-1, 3)),
-                  nthreads=int(r.integers(1, 3)))
+                  noise=int(r.integers(4)), noise_level=0.1, nthreads=int(r.integers(1, 3)))
         return args, kw
     sizes, act, beta, params = net_args(r, dt)
     d_in, d_out = int(sizes[0]), int(sizes[-1])
