@@ -9,6 +9,7 @@ from ._training import fit_loop, split_callbacks, split_validation, validation_p
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
                         check_activations, check_alloc, check_optimizer, check_rng_state,
                         check_targets)
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -29,6 +30,23 @@ def find_latent(sizes, latent_index=None):
         raise ValueError(f"layers {sizes}: the narrowest layer ({narrowest}) appears at positions "
                          f"{where}; pass latent_index= to say which one is the latent space")
     return where[0]
+
+
+def reconstruction_errors(out, X, loss, per_sample=True):
+    """Each sample's loss (n,) float64 of the reconstruction ``out`` of ``X``, summed over its
+    features as in training: squared error, or binary cross-entropy with ``out`` clamped to
+    [1e-7, 1 - 1e-7] (the core's clamp, so that a saturated output costs a finite amount).
+    With ``per_sample=False``, their mean."""
+    if not isinstance(per_sample, (bool, np.bool_)):
+        raise TypeError(f"per_sample: expected True or False, got {per_sample!r}")
+    y = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    t = np.asarray(X, dtype=np.float64).reshape(len(out), -1)
+    if loss == "mse":
+        errors = np.square(y - t).sum(axis=1)
+    else:
+        y = np.clip(y, 1e-7, 1 - 1e-7)
+        errors = -(t * np.log(y) + (1 - t) * np.log1p(-y)).sum(axis=1)
+    return errors if per_sample else float(errors.mean())
 
 
 class _DefaultBatch(int):
@@ -176,7 +194,7 @@ def dense_notation(layers, activation, latent_activation, output_activation, lat
     return dense_layers(sizes, acts), (sizes[0],), latent, sizes
 
 
-class Autoencoder(Persistable):
+class Autoencoder(Persistable, Interop):
     """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
 
     Parameters
@@ -431,6 +449,12 @@ class Autoencoder(Persistable):
                                         width_what="the model's output width")
         check_targets(Y, "X" if Y is X else "Y", self.loss)
         return self.net.loss(X, Y, self.loss, self.threads)
+
+    def reconstruction_error(self, X, per_sample=True):
+        """The loss of each sample's reconstruction (n,), summed over its features as in training:
+        its mean is ``evaluate(X)`` (up to rounding, and BCE's clamp of a saturated output).
+        With ``per_sample=False``, that mean. Large errors flag samples unlike the training data."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
     def loss_grad(self, X, Y=None):
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to

@@ -171,7 +171,8 @@ class Dense(Layer):
         super().__init__(activation, beta)
         self.units = int(units)
         self.kernel_initializer = kernel_initializer
-        self.activity_regularizer = activity_regularizer
+        from .regularizers import get as get_regularizer
+        self.activity_regularizer = get_regularizer(activity_regularizer)
 
     def build(self, input_shape):
         self.n_in = _flat_input(self, input_shape)
@@ -206,7 +207,13 @@ class Dense(Layer):
         return self.activity_regularizer.record_fields()
 
     def get_config(self):
-        return {"units": self.units, "activation": [self.activation.name, self.activation.beta]}
+        from .regularizers import to_config as regularizer_config
+        cfg = {"units": self.units, "activation": [self.activation.name, self.activation.beta]}
+        if self.kernel_initializer is not None:
+            cfg["kernel_initializer"] = self.kernel_initializer
+        if self.activity_regularizer is not None:
+            cfg["activity_regularizer"] = regularizer_config(self.activity_regularizer)
+        return cfg
 
 
 class DenseTranspose(Layer):

@@ -16,7 +16,8 @@ from ._training import fit_loop, split_callbacks, split_validation, validation_p
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
                         check_activations, check_alloc, check_optimizer, check_targets)
 from .autoencoder import (DEFAULT_BATCH, Autoencoder, _seed_streams, as_rows, layer_table,
-                          sample_shape_of, shaped)
+                          reconstruction_errors, sample_shape_of, shaped)
+from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
 
@@ -26,7 +27,7 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0  # the clamp of csrc/vae.c: exp(logvar) sta
 KEYS = ["loss", "reconstruction_loss", "kl_loss"]
 
 
-class VAE(Persistable):
+class VAE(Persistable, Interop):
     """A dense variational autoencoder.
 
     Parameters
@@ -347,6 +348,11 @@ class VAE(Persistable):
 
     predict = reconstruct
     __call__ = reconstruct
+
+    def reconstruction_error(self, X, per_sample=True):
+        """The reconstruction term of each sample (n,), through its mean code (no sampling, no KL),
+        summed over its features; with ``per_sample=False``, its mean over the samples."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
     def sample(self, n=1, seed=None, return_latent=False):
         """Decode n points drawn from the prior N(0, I): (n, input_dim), and Z with ``return_latent``.

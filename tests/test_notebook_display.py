@@ -49,7 +49,11 @@ def cells(tmp_path_factory):
     nb.cells.insert(0, nbformat.v4.new_code_cell(f"import sys; sys.path.insert(0, {root!r})"))
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
-    client.execute()
+    with pytest.MonkeyPatch.context() as mp:
+        # The kernel inherits the environment: CI exports MPLBACKEND=Agg, which would turn the
+        # inline backend (what a notebook user has, and what these tests are about) off.
+        mp.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        client.execute()
     return dict(zip(CELLS, nb.cells[1:]))
 
 

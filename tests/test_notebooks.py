@@ -21,8 +21,8 @@ import sia_autoencoder  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 SOURCES = REPO / "tools" / "notebook_sources"
-NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour"]
-NEEDS = {"04_autoencoders_tour": ["sklearn"]}  # optional packages a notebook cannot do without
+NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour", "07_applications"]
+NEEDS = {"04_autoencoders_tour": ["sklearn"], "07_applications": ["sklearn"]}  # optional packages a notebook cannot do without
 
 
 def _build_tool():
@@ -95,8 +95,24 @@ def _check_04(text, nb):
     assert _images(nb) >= 8
 
 
+def _check_07(text, nb):
+    largest = [float(v) for v in re.findall(r"^k = \d+: principal angles .*\(largest ([\d.]+)\)$", text, re.M)]
+    assert len(largest) == 3 and max(largest) < 3.0, text  # a linear autoencoder spans the PCA subspace
+    acc = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r"^(raw pixels|PCA\(8\)|AutoencoderTransformer \(128, 8, 128\))\s+\d+\s+([\d.]+)", text, re.M)}
+    assert len(acc) == 3 and min(acc.values()) > 0.9, text
+    rmse = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r"^(column mean|KNNImputer|AutoencoderImputer)\s+([\d.]+)\s+[\d.]+", text, re.M)}
+    assert len(rmse) == 3 and rmse["AutoencoderImputer"] < 0.7 * rmse["column mean"], text
+    if "Skipping the Fashion-MNIST" not in text:
+        auc = {m.group(1): float(m.group(2)) for m in re.finditer(
+            r"^(AutoencoderOutlierDetector|IsolationForest)\s+ROC-AUC ([\d.]+)", text, re.M)}
+        assert auc["AutoencoderOutlierDetector"] > max(0.8, auc["IsolationForest"]), text
+    assert _images(nb) >= 3
+
+
 CHECKS = {"01_letters_autoencoder": _check_01, "02_denoising": _check_02, "03_vae": _check_03,
-          "04_autoencoders_tour": _check_04}
+          "04_autoencoders_tour": _check_04, "07_applications": _check_07}
 
 
 def test_every_notebook_is_tested():
