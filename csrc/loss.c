@@ -1,5 +1,6 @@
-/* loss.c (template, see real.h): MSE and binary cross-entropy, summed over features and
- * averaged over the batch, with the output activation's derivative folded into backward.
+/* loss.c (template, see real.h): MSE, binary cross-entropy and MAE, summed over features (or,
+ * for a SIA_LOSS_MEAN code, averaged over them) and averaged over the batch, with the output
+ * activation's derivative folded into backward.
  *
  * BCE with a logistic(β) output is computed from the pre-activation: with u = 2βz,
  *   -[t log y + (1-t) log(1-y)] = softplus(u) - t u = max(u, 0) - t u + log1p(exp(-|u|)),
@@ -69,12 +70,24 @@ SIA_INLINE REAL FN(loss_terms_sum)(const REAL *z, const REAL *y, const REAL *t, 
 
 /* sia_loss_forward; for BCE with a logistic output, yout non-NULL also receives the output
    (B, n) computed from z (loss_terms), so that the network's forward may leave it out. */
+/* The reduction's divisor: B, or B n for a mean over the features too. */
+static inline double sia_loss_count(int loss, int64_t B, int64_t n) {
+    return (double)B * (sia_loss_is_mean(loss) ? (double)n : 1.0);
+}
+
 SIA_CLONES
 static double FN(loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
-                               int loss, int kind, double beta, REAL *yout) {
+                               int code, int kind, double beta, REAL *yout) {
     const REAL b2 = (REAL)(2 * beta);
+    const int loss = sia_loss_kind(code);
     double total = 0;
-    if (loss == SIA_MSE || kind == SIA_LOGISTIC) {
+    if (loss == SIA_MAE) {
+        for (int64_t r = 0; r < B; r++) {
+            REAL s = 0;
+            for (int64_t j = 0; j < n; j++) s += fabs(y[r * n + j] - t[r * n + j]);
+            total += (double)s;
+        }
+    } else if (loss == SIA_MSE || kind == SIA_LOGISTIC) {
         /* The terms are element-wise: the batch is one flat run of B n elements, summed in
            pieces of LOSS_PIECE (a few terms per lane each, in REAL) whose sums add up in double.
            Row by row, a row of n = 35 floats was 4 vectors and a partial one. */
@@ -94,7 +107,7 @@ static double FN(loss_forward)(const REAL *z, const REAL *y, const REAL *t, int6
             total += (double)s;
         }
     }
-    return B > 0 ? total / (double)B : 0.0;
+    return B > 0 ? total / sia_loss_count(code, B, n) : 0.0;
 }
 
 double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
@@ -105,14 +118,20 @@ double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t
 /* MSE: dL/dy = 2 (y - t) / B, then dz = dL/dy · f'(y).
  * BCE, logistic: dz = 2β (y - t) / B.
  * BCE, other:    dL/dy = (y - t) / (y (1 - y)) / B inside the clamp, 0 outside; dz = dL/dy · f'(y).
+ * MAE: dL/dy = sign(y - t) / B (0 where y = t, as PyTorch and Keras), dz = dL/dy · f'(y).
+ * A mean over the features divides by B n instead of B.
  * dz += that when acc, else dz = 0 + that: the values of a zeroed dz added to, without the
  * zeroing pass (whose stores the loop's loads would straddle, and wait for). */
 SIA_INLINE void FN(loss_grad)(REAL *dz, const REAL *y, const REAL *t, int64_t B, int64_t n,
-                              int loss, int kind, double beta, const int acc) {
-    const REAL invB = (REAL)(1.0 / (double)B), b = (REAL)beta, b2 = (REAL)(2 * beta);
+                              int code, int kind, double beta, const int acc) {
+    const REAL invB = (REAL)(1.0 / sia_loss_count(code, B, n)), b = (REAL)beta, b2 = (REAL)(2 * beta);
     const int64_t N = B * n;
+    const int loss = sia_loss_kind(code);
 #define SIA_PUT(i, e) (dz[i] = (acc ? dz[i] : (REAL)0) + (e))
-    if (loss == SIA_MSE) { /* one loop per output kind, so that each vectorizes */
+    if (loss == SIA_MAE) {
+        for (int64_t i = 0; i < N; i++)
+            SIA_PUT(i, (REAL)((y[i] > t[i]) - (y[i] < t[i])) * invB * FN(act_grad)(y[i], kind, b));
+    } else if (loss == SIA_MSE) { /* one loop per output kind, so that each vectorizes */
         if (kind == SIA_LOGISTIC)
             for (int64_t i = 0; i < N; i++) SIA_PUT(i, 2 * (y[i] - t[i]) * invB * (b2 * y[i] * (1 - y[i])));
         else if (kind == SIA_TANH)

@@ -1400,7 +1400,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     const struct { const char *name; int value; } consts[] = {
         {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
         {"ELU", SIA_ELU}, {"SELU", SIA_SELU},
-        {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
+        {"MSE", SIA_MSE}, {"BCE", SIA_BCE}, {"MAE", SIA_MAE}, {"LOSS_MEAN", SIA_LOSS_MEAN},
+        {"GD", SIA_GD}, {"MOMENTUM", SIA_MOMENTUM},
         {"ADAM", SIA_ADAM}, {"RMSPROP", SIA_RMSPROP}, {"NADAM", SIA_NADAM}, {"ADADELTA", SIA_ADADELTA},
         {"ADAMW", SIA_ADAMW}, {"NOISE_NONE", SIA_NOISE_NONE}, {"NOISE_SALT_PEPPER", SIA_NOISE_SALT_PEPPER},
         {"NOISE_BIT_FLIP", SIA_NOISE_BIT_FLIP}, {"NOISE_GAUSSIAN", SIA_NOISE_GAUSSIAN},

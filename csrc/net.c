@@ -244,7 +244,7 @@ static void FN(net_forward_loss)(const FN(sia_net) *net, FN(sia_acts) *A, const 
                                  int loss, double w, double out[4]) {
     const int64_t o = FN(net_out)(net);
     const sia_layer *lo = &net->layers[o];
-    const int fold = B > 1 && loss == SIA_BCE && lo->act == SIA_LOGISTIC;
+    const int fold = B > 1 && sia_loss_kind(loss) == SIA_BCE && lo->act == SIA_LOGISTIC;
     FN(net_forward)(net, A, B, 0, net->L, !fold);
     out[1] = FN(loss_forward)(A->z[o + 1], A->a[o + 1], t, B, sia_layer_n_out(lo), loss, lo->act,
                               lo->beta, fold ? A->a[o + 1] : NULL);

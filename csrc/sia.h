@@ -7,7 +7,9 @@
  *   - Backward passes accumulate with += ; the caller zeroes the gradients.
  *   - Dense weights are (out, in), row-major. All parameters of a network live in one flat
  *     buffer: W1 (n1, n0), b1 (n1), W2 (n2, n1), b2 (n2), ... and the gradients mirror it.
- *   - One loss reduction everywhere: sum over features, mean over the batch.
+ *   - One loss reduction everywhere: sum over features, mean over the batch; a loss code with
+ *     SIA_LOSS_MEAN (the users' choice of Keras's and PyTorch's reduction) also takes the mean
+ *     over the features, inside loss.c, so nothing else knows about it.
  *   - Hyperparameters are double; buffers are REAL (float or double).
  *   - float32 and float64 come from one source: the templated files (dense.c, conv.c, pooling.c,
  *     activation.c, loss.c, optim.c, noise.c, net.c, train.c, vae.c, gemm.c) are compiled twice,
@@ -36,8 +38,13 @@ enum { SIA_LINEAR = 0, SIA_LOGISTIC = 1, SIA_TANH = 2, SIA_RELU = 3, SIA_ELU = 4
 #define SIA_SELU_ALPHA 1.6732632423543772848170429916717
 #define SIA_SELU_SCALE 1.0507009873554804934193349852946
 /* Losses, summed over features and averaged over the batch:
-   MSE = (1/B) Σ_b Σ_j (y - t)², BCE = -(1/B) Σ_b Σ_j [t log y + (1-t) log(1-y)]. */
-enum { SIA_MSE = 0, SIA_BCE = 1, SIA_N_LOSS = 2 };
+   MSE = (1/B) Σ_b Σ_j (y - t)², BCE = -(1/B) Σ_b Σ_j [t log y + (1-t) log(1-y)],
+   MAE = (1/B) Σ_b Σ_j |y - t|.
+   A loss code is a kind plus SIA_LOSS_MEAN for the mean over the n features too (Keras's and
+   PyTorch's reduction): the loss and its gradient are then divided by n, in the kernels. */
+enum { SIA_MSE = 0, SIA_BCE = 1, SIA_MAE = 2, SIA_LOSS_MEAN = 3, SIA_N_LOSS = 6 };
+static inline int sia_loss_kind(int loss) { return loss % SIA_LOSS_MEAN; }
+static inline int sia_loss_is_mean(int loss) { return loss >= SIA_LOSS_MEAN; }
 /* Optimizers over one flat parameter vector (the update rules: optim.c). */
 enum { SIA_GD = 0, SIA_MOMENTUM = 1, SIA_ADAM = 2, SIA_RMSPROP = 3, SIA_NADAM = 4, SIA_ADADELTA = 5,
        SIA_ADAMW = 6, SIA_N_OPTIM = 7 };

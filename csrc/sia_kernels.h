@@ -57,7 +57,8 @@ void FN(sia_act_backward)(REAL *dinp, const REAL *dout, const REAL *out, int64_t
 
 /* ---- loss.c ----
  * z, y, t (B, n): the output layer's pre-activation and activation (kind, β), and the target.
- * Returns the loss, summed over features and averaged over the batch. */
+ * Returns the loss, summed over features (averaged, for a SIA_LOSS_MEAN code) and averaged
+ * over the batch. */
 double FN(sia_loss_forward)(const REAL *z, const REAL *y, const REAL *t, int64_t B, int64_t n,
                             int loss, int kind, double beta);
 /* dz (B, n) += dL/dz, the loss and the output activation's derivative folded together. */

@@ -13,8 +13,12 @@ _ACT_CODES = {"linear": _core.LINEAR, "logistic": _core.LOGISTIC, "tanh": _core.
 #: activations whose β is not used (relu, selu) or has no effect (linear)
 _NO_BETA = ("linear", "relu", "selu")
 _ACT_ALIASES = {"identity": ("linear", 1.0), "sigmoid": ("logistic", 0.5)}
-LOSSES = {"mse": _core.MSE, "bce": _core.BCE, "binary_crossentropy": _core.BCE,
-          "binary_cross_entropy": _core.BCE}
+# Loss names (ours and Keras's) -> the C core's loss kind; loss_code adds the reduction.
+LOSSES = {"mse": _core.MSE, "bce": _core.BCE, "mae": _core.MAE,
+          "binary_crossentropy": _core.BCE, "binary_cross_entropy": _core.BCE,
+          "mean_squared_error": _core.MSE, "mean_absolute_error": _core.MAE}
+_CANONICAL = {_core.MSE: "mse", _core.BCE: "bce", _core.MAE: "mae"}
+REDUCTIONS = ("sum", "mean")
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,25 @@ def is_activation_list(spec):
 
 
 def parse_loss(loss):
+    """'mse', 'bce' or 'mae', from ours or Keras's names ('binary_crossentropy',
+    'mean_squared_error', 'mean_absolute_error')."""
     key = loss.lower() if isinstance(loss, str) else loss
     if key not in LOSSES:
-        raise ValueError(f"loss: expected 'mse' or 'bce' (binary cross-entropy), got {loss!r}")
-    return "mse" if LOSSES[key] == _core.MSE else "bce"
+        raise ValueError(f"loss: expected 'bce' (or 'binary_crossentropy'), 'mse' (or "
+                         f"'mean_squared_error') or 'mae' (or 'mean_absolute_error'), got {loss!r}")
+    return _CANONICAL[LOSSES[key]]
+
+
+def parse_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"loss_reduction: expected 'sum' (over the features, the course's) or "
+                         f"'mean' (over the features too, as Keras and PyTorch), got {reduction!r}")
+    return reduction
+
+
+def loss_code(loss, reduction="sum"):
+    """The C core's code of a loss name and its reduction over the features."""
+    return LOSSES[loss] + (_core.LOSS_MEAN if reduction == "mean" else 0)
 
 
 def parse_dtype(dtype):
@@ -246,13 +265,15 @@ class LayerNet:
         return out
 
     def loss_terms(self, X, Y, loss, threads=1, grad=False, noise=None, kl_weight=0.0):
-        """(total, reconstruction, KL, penalties) of X -> Y (loss summed over features, mean
-        over rows); ``noise`` the stochastic layers' numbers (None: the deterministic forward).
-        With ``grad``, ``grads`` holds the total's gradient afterwards."""
+        """(total, reconstruction, KL, penalties) of X -> Y (``loss`` a name, summed over
+        features, or a code of :func:`loss_code`; mean over rows); ``noise`` the stochastic
+        layers' numbers (None: the deterministic forward). With ``grad``, ``grads`` holds the
+        total's gradient afterwards."""
         if grad:
             self.grads[...] = 0
+        code = LOSSES[loss] if isinstance(loss, str) else int(loss)
         return _core.net_loss_grad(self.ints, self.reals, self.params, self.grads if grad else None,
-                                   X, Y, noise, LOSSES[loss], float(kl_weight), threads)
+                                   X, Y, noise, code, float(kl_weight), threads)
 
     def loss(self, X, Y, loss, threads=1, grad=False):
         """The loss of X -> Y; with ``grad``, ``grads`` holds its gradient afterwards."""

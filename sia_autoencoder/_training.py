@@ -1,5 +1,6 @@
 """The fit loop shared by every model: chunks of epochs run in C, callbacks and history here."""
 import time
+import warnings
 
 import numpy as np
 
@@ -14,6 +15,79 @@ MAX_CHUNK = 1 << 16  # epochs per call into C at most: their logs are allocated 
 class TrainingDivergedError(FloatingPointError):
     """The loss, a gradient or an updated weight became NaN or inf; the model keeps its last
     finite weights."""
+
+
+class CollapseWarning(RuntimeWarning):
+    """Training collapsed: the model gives one output for every sample."""
+
+
+def _bce_metric(out, Y):
+    p = np.clip(out, 1e-7, 1 - 1e-7)
+    return -np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p))
+
+
+# Keras's metrics, as Keras computes them: the mean over every element (features and samples).
+METRICS = {"mse": lambda out, Y: np.mean((out - Y) ** 2),
+           "mae": lambda out, Y: np.mean(np.abs(out - Y)),
+           "bce": _bce_metric}
+_METRIC_NAMES = {"mse": "mse", "mean_squared_error": "mse", "mae": "mae",
+                 "mean_absolute_error": "mae", "bce": "bce", "binary_crossentropy": "bce"}
+
+
+def parse_metrics(metrics):
+    """[(name as given, function)] from a list of metric names."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics: expected a list of names like ['mse', 'mae'], got {metrics!r}")
+    out = []
+    for i, name in enumerate(metrics):
+        key = name.lower() if isinstance(name, str) else None
+        if key not in _METRIC_NAMES:
+            raise ValueError(f"metrics[{i}]: expected one of {', '.join(_METRIC_NAMES)}, got {name!r}")
+        out.append((name, METRICS[_METRIC_NAMES[key]]))
+    return out
+
+
+def metric_logs(metrics, predict, X, Y, prefix=""):
+    """{prefix + name: value} of every metric of predict(X) against Y, in float64."""
+    if not metrics:
+        return {}
+    out, Y = np.asarray(predict(X), dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    return {prefix + name: float(fn(out, Y)) for name, fn in metrics}
+
+
+def watch_collapse(model, X, run_chunk, rows=256):
+    """``run_chunk`` that, after each chunk, warns (once) when the model's outputs for the first
+    ``rows`` rows of X are all the same while those rows differ: training has collapsed to one
+    output for every sample, as a learning rate too large for a summed loss does."""
+    probe = X[:rows]
+    if probe.shape[0] < 2 or not np.ptp(probe, axis=0).any():
+        return run_chunk
+    warned = False
+
+    def run(records, start, count):
+        nonlocal warned
+        done, status = run_chunk(records, start, count)
+        if warned or done == 0 or status == 2:
+            return done, status
+        out = model.reconstruct(probe)
+        spread = float(np.ptp(out, axis=0).max())
+        if spread <= 4 * np.finfo(out.dtype).eps * max(1.0, float(np.abs(out).max())):
+            warned = True
+            epoch = model.epochs_trained_ + done
+            d = X.shape[1]
+            hint = (f"with loss_reduction='sum' the gradient sums over the {d} features, so a "
+                    f"Keras or PyTorch learning rate is {d}x too large here: try "
+                    f"loss_reduction='mean' or a smaller learning rate"
+                    if getattr(model, "loss_reduction", "sum") == "sum" else
+                    "try a smaller learning rate")
+            warnings.warn(CollapseWarning(
+                f"training collapsed by epoch {epoch}: the model gives the same output for every "
+                f"sample (checked on the first {probe.shape[0]} training rows), e.g. dead relu "
+                f"units or saturated codes after steps too large; {hint}"), stacklevel=4)
+        return done, status
+    return run
 
 
 def split_callbacks(callbacks):
@@ -178,7 +252,9 @@ def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
 
     try:
         while done < epochs and not model.stop_training:
-            n = 1 if per_epoch else (min(chunk, epochs - done) if progress.active else epochs - done)
+            # Chunks of 1, 2, 4, ... epochs while they are fast: a watcher of the chunks (e.g.
+            # watch_collapse) sees the first epochs one by one, at little cost.
+            n = 1 if per_epoch else min(chunk, epochs - done)
             n = min(n, MAX_CHUNK)
             if per_epoch:
                 for cb in callbacks:

@@ -1,11 +1,16 @@
 """The dense autoencoder: the course's architecture notation, trained by the C core."""
-import numpy as np
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from . import _core
+import numpy as np
+from ._typing import ArrayLike
+
+from . import _core, initializers
 from . import layers as _layers
-from ._net import (LOSSES, LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
-                   parse_activation, parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._net import (LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
+                   loss_code, parse_activation, parse_dtype, parse_loss, parse_reduction,
+                   parse_threads)
+from ._training import (fit_loop, metric_logs, parse_metrics, split_callbacks, split_validation,
+                        validation_pair, watch_collapse)
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
                         check_activations, check_alloc, check_optimizer, check_rng_state,
                         check_targets)
@@ -213,9 +218,20 @@ class Autoencoder(Persistable, Interop):
         ``Dense(32, activation="relu")`` would.
     output_activation : str or (name, beta)
         The output layer's activation.
-    loss : 'bce' or 'mse'
-        Binary cross-entropy (the default, for data in [0, 1] with the logistic output) or squared
-        error; either is summed over the features and averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        Binary cross-entropy (the default, for data in [0, 1] with the logistic output), squared
+        error or absolute error; Keras's names ('binary_crossentropy', 'mean_squared_error',
+        'mean_absolute_error') work too. Averaged over the batch, and over the features as
+        ``loss_reduction`` says.
+    loss_reduction : 'sum' or 'mean'
+        'sum' (the course's convention) sums the loss over the features; 'mean' averages over
+        them too, as Keras and PyTorch report it, so that their learning rates carry over (with
+        'sum', a gradient on 784 pixels is 784 times larger).
+    metrics : list of str, optional
+        Keras's metrics to log in the history after every epoch: 'mse', 'mae', 'bce' (or
+        'mean_squared_error', ...), the mean over every element, on the training data (and
+        as 'val_mse', ... on validation data). Keras averages its training metrics over the
+        epoch's batches; here they are computed with the epoch's final weights.
     optimizer : str or an instance from :mod:`sia_autoencoder.optimizers`
         'adam', 'adamw', 'nadam', 'rmsprop', 'adadelta', 'momentum', 'gd' (or 'sgd').
     learning_rate : float, optional
@@ -236,16 +252,26 @@ class Autoencoder(Persistable, Interop):
         more than it saves. Results are bit-identical for a given seed, data and thread count.
     latent_index : int, optional
         Which entry of ``layers`` is the latent space, when the narrowest is ambiguous.
+    kernel_initializer : str, function, or list, optional
+        How the weights start: Keras's names ('glorot_uniform', 'he_uniform', 'glorot_normal',
+        'he_normal', 'lecun_uniform', 'lecun_normal') or a function ``(rng, shape, fan_in,
+        fan_out)`` (see :mod:`sia_autoencoder.initializers`); a list gives one per layer with
+        weights. None (the default): each layer's own, by default Glorot uniform, and He
+        uniform for relu layers. Biases start at 0.
     """
 
     def __init__(self, layers=None, activation="tanh", latent_activation=None,
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
                  seed=None, dtype="float32", threads=1, latent_index=None, encoder=None,
-                 decoder=None, input_shape=None, weight_decay=None):
+                 decoder=None, input_shape=None, weight_decay=None, kernel_initializer=None,
+                 loss_reduction="sum", metrics=None):
         net_layers, in_shape, latent, sizes = network_from_spec(
             layers, encoder, decoder, activation, latent_activation, output_activation,
             latent_index, input_shape)
+        self.kernel_initializer = initializers.assign(net_layers, kernel_initializer)
         self.loss = parse_loss(loss)
+        self.loss_reduction = parse_reduction(loss_reduction)
+        self.metrics = [name for name, _ in parse_metrics(metrics)]
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
         check_optimizer(self.optimizer, self.dtype)
@@ -292,7 +318,7 @@ class Autoencoder(Persistable, Interop):
         self._rng_state = check_rng_state(state)
 
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """All weights and biases, one flat vector (W1, b1, W2, b2, ...); write to it in place."""
         return self.net.params
 
@@ -306,13 +332,17 @@ class Autoencoder(Persistable, Interop):
         return [p for Wb in self.net.weights for p in Wb]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(self.net.params.size)
 
     @property
-    def latent_dim(self):
+    def latent_dim(self) -> int:
         """The number of values of a code (the latent layer's width)."""
         return self.net.width(self.latent_index)
+
+    @property
+    def _loss_code(self):
+        return loss_code(self.loss, self.loss_reduction)
 
     # ---- training ----
     def fit(self, X, Y=None, epochs=1, batch_size=DEFAULT_BATCH, shuffle=True, validation_data=None,
@@ -344,7 +374,11 @@ class Autoencoder(Persistable, Interop):
 
         Returns
         -------
-        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss').
+        :class:`~sia_autoencoder.callbacks.History` with per-epoch 'loss' (and 'val_loss', and
+        the metrics).
+
+        A warning (:class:`~sia_autoencoder._training.CollapseWarning`) names the epoch by which
+        training collapsed to one output for every sample, if it does.
         """
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         n = X.shape[0]
@@ -358,13 +392,14 @@ class Autoencoder(Persistable, Interop):
         batch = self._batch_size(batch_size, X.shape[0])
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
-        validate = self._validator(validation_data)
+        validate = self._validator(validation_data, X, Y)
 
         def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
             return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
                                     shuffle, self.optimizer.learning_rate, noise_code, level,
                                     max_wrong, loss_tol)
 
+        run_chunk = watch_collapse(self, X, run_chunk)
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
@@ -377,7 +412,7 @@ class Autoencoder(Persistable, Interop):
         t = np.array([opt.t], dtype=np.int64)
         try:
             return net.train(
-                X, Y, opt, t, self.rng_state, [losses], loss=LOSSES[self.loss], batch=batch,
+                X, Y, opt, t, self.rng_state, [losses], loss=self._loss_code, batch=batch,
                 shuffle=bool(shuffle), epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol,
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
@@ -406,25 +441,40 @@ class Autoencoder(Persistable, Interop):
         high = None if key == "gaussian" else 1.0
         return NOISE_KINDS[key], as_float(level, "noise_level", 0.0, high)
 
-    def _validator(self, validation_data):
+    def _validator(self, validation_data, X=None, Y=None):
+        """The per-epoch logs beyond the loss: validation loss, and the metrics on X -> Y and on
+        the validation data; None when there are none."""
+        metrics = parse_metrics(self.metrics)
         if validation_data is None:
-            return None
+            if not metrics:
+                return None
+            return lambda: metric_logs(metrics, self._rows_out, X, Y)
         Xv, Yv = validation_pair(validation_data)
         Xv = as_rows(Xv, "validation_data X", self.dtype, self.n_inputs, self.input_shape)
         Yv = Xv if Yv is None else as_rows(Yv, "validation_data Y", self.dtype,
                                            self.net.width(self.net.L), self.net.output_shape,
                                            rows=Xv.shape[0], width_what="the model's output width")
         check_targets(Yv, "validation_data X" if Yv is Xv else "validation_data Y", self.loss)
-        return lambda: {"val_loss": self.net.loss(Xv, Yv, self.loss, self.threads)}
+
+        def logs():
+            out = metric_logs(metrics, self._rows_out, X, Y) if X is not None else {}
+            out["val_loss"] = self.net.loss(Xv, Yv, self._loss_code, self.threads)
+            out.update(metric_logs(metrics, self._rows_out, Xv, Yv, "val_"))
+            return out
+        return logs
+
+    def _rows_out(self, X):
+        """The model's output for rows X (n, inputs), as rows (n, outputs)."""
+        return self.net.forward(X, 0, self.net.L, self.threads)
 
     # ---- inference ----
-    def encode(self, X):
+    def encode(self, X: ArrayLike) -> np.ndarray:
         """Latent codes of X (n, input values, or images (n, h, w[, c])): (n, latent_dim), or
         (n, h, w, c) for a convolutional code."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         return shaped(self.net.forward(X, 0, self.latent_index, self.threads), self.latent_shape)
 
-    def decode(self, Z):
+    def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim) (or codes of the latent
         shape): (n, outputs), images in the model's input shape."""
         Z = as_rows(Z, "Z", self.dtype, self.latent_dim, self.latent_shape,
@@ -432,7 +482,7 @@ class Autoencoder(Persistable, Interop):
         out = self.net.forward(Z, self.latent_index, self.net.L, self.threads, name="Z")
         return shaped(out, self.input_shape)
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """The autoencoder's output for X, in X's shape (rows or images)."""
         shape = sample_shape_of(X)
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
@@ -441,32 +491,32 @@ class Autoencoder(Persistable, Interop):
     predict = reconstruct
     __call__ = reconstruct
 
-    def evaluate(self, X, Y=None):
+    def evaluate(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> float:
         """The loss of X -> Y (Y defaults to X), as in training."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
         check_targets(Y, "X" if Y is X else "Y", self.loss)
-        return self.net.loss(X, Y, self.loss, self.threads)
+        return self.net.loss(X, Y, self._loss_code, self.threads)
 
-    def reconstruction_error(self, X, per_sample=True):
+    def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The loss of each sample's reconstruction (n,), summed over its features as in training:
         its mean is ``evaluate(X)`` (up to rounding, and BCE's clamp of a saturated output).
         With ``per_sample=False``, that mean. Large errors flag samples unlike the training data."""
         return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
-    def loss_grad(self, X, Y=None):
+    def loss_grad(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> Tuple[float, np.ndarray]:
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to
         ``params``: (loss, grads (n_params,), a copy in the flat layout of ``params``)."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
-        loss = self.net.loss(X, Y, self.loss, self.threads, grad=True)
+        loss = self.net.loss(X, Y, self._loss_code, self.threads, grad=True)
         return loss, self.net.grads.copy()
 
-    def pixel_errors(self, X, Y=None):
+    def pixel_errors(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> np.ndarray:
         """Wrong pixels per sample (n,): the reconstruction of X against Y (default X), both
         thresholded at 0.5."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
@@ -478,7 +528,8 @@ class Autoencoder(Persistable, Interop):
         _core.pixel_errors(errs, out, T)
         return errs
 
-    def latent_grid(self, n=10, low=-1.0, high=1.0):
+    def latent_grid(self, n: int = 10, low: Union[float, Sequence[float]] = -1.0,
+                    high: Union[float, Sequence[float]] = 1.0) -> Tuple[np.ndarray, np.ndarray]:
         """Decode an n×n grid of latent points over [low, high]² (a 2-D latent space only).
 
         ``low`` and ``high`` may be pairs to give each axis its own range. The first row of the
@@ -495,7 +546,7 @@ class Autoencoder(Persistable, Interop):
         Z = np.stack([np.tile(z1, n), np.repeat(z2, n)], axis=1)
         return self.decode(Z), Z
 
-    def interpolate(self, a, b, steps=10):
+    def interpolate(self, a: ArrayLike, b: ArrayLike, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
@@ -505,12 +556,12 @@ class Autoencoder(Persistable, Interop):
         return self.decode((1 - w) * codes[0] + w * codes[1])
 
     # ---- weights in PyTorch's shapes ----
-    def get_weights(self):
+    def get_weights(self) -> List[np.ndarray]:
         """Every layer's arrays in PyTorch's shapes, in order (copies): Dense W (out, in), then
         its bias; Conv2D W (out, in, kh, kw); Conv2DTranspose W (in, out, kh, kw)."""
         return [a for layer in self.net.layers for a in layer.torch_weights(self.net.layer_params(layer))]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Set every layer's arrays from a list in :meth:`get_weights`' order and shapes."""
         weights = list(weights)
         k = 0
@@ -524,16 +575,18 @@ class Autoencoder(Persistable, Interop):
             raise ValueError(f"weights: expected {k} arrays, got {len(weights)}")
 
     # ---- description ----
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """The constructor arguments, JSON-ready: ``Autoencoder(**ae.get_config())`` rebuilds the
         same architecture (with fresh weights; see :meth:`load_state_dict`)."""
-        common = {"loss": self.loss, "optimizer": self.optimizer.get_config(),
+        common = {"loss": self.loss, "loss_reduction": self.loss_reduction,
+                  "metrics": list(self.metrics) or None, "optimizer": self.optimizer.get_config(),
                   "seed": self._seed if isinstance(self._seed, int) else None,
                   "dtype": self.dtype.name, "threads": self.threads}
         if self._spec["dense"]:
             cfg = {"layers": list(self.layers),
                    "activation": [[a.name, a.beta] for a in self.activations],
-                   **common, "latent_index": self.latent_index}
+                   **common, "latent_index": self.latent_index,
+                   "kernel_initializer": initializers.config(self.kernel_initializer)}
             if self.input_shape != (self.layers[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg
@@ -544,9 +597,10 @@ class Autoencoder(Persistable, Interop):
             arch = {"encoder": layers[:self.latent_index], "decoder": layers[self.latent_index:]}
         return {**arch, "input_shape": list(self.input_shape), **common}
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
-        print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {self.loss}, '
+        loss = self.loss if self.loss_reduction == "sum" else f"{self.loss} (mean over features)"
+        print_fn(layer_table(f'Model: "{type(self).__name__}" ({self.dtype.name}, loss {loss}, '
                              f'optimizer {type(self.optimizer).__name__})', self.net,
                              self.input_shape, {self.latent_index - 1: "latent",
                                                 self.net.L - 1: "output"}))

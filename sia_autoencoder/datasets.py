@@ -2,6 +2,7 @@
 Fashion-MNIST read from their IDX files (found on disk, or downloaded once and verified)."""
 import re
 from importlib import resources
+from typing import Any, List, Tuple
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def parse_font_h(text):
     return np.array(images, dtype=np.float64), labels
 
 
-def load_font(dtype=np.float64):
+def load_font(dtype: Any = np.float64) -> Tuple[np.ndarray, List[str]]:
     """The course's 32 binary 5×7 characters, from the vendored ``font.h``.
 
     Returns
@@ -59,7 +60,7 @@ def load_font(dtype=np.float64):
 DIGITS_SHAPE = (8, 8)
 
 
-def load_digits(dtype=np.float32):
+def load_digits(dtype: Any = np.float32) -> Tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled 1,797 handwritten 8×8 digits (no download), scaled to [0, 1].
 
     Needs scikit-learn: ``pip install sia_autoencoder[digits]`` (or ``pip install scikit-learn``).

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder, as_rows
-from ._training import fit_loop, split_callbacks, split_validation
+from ._training import fit_loop, split_callbacks, split_validation, watch_collapse
 from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer, check_targets
 from .callbacks import PixelErrorStop
 from .noise import NOISE_TYPES, apply as apply_noise, as_generator, parse_noise
@@ -115,6 +115,7 @@ class DenoisingAutoencoder(Autoencoder):
                                         self.net.output_shape, rows=n,
                                         width_what="the model's output width")
         X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
+        validate = self._validator(validation_data, X, Y)
         repeat = as_int(repeat, "repeat", 1)
         decay = None if lr_decay is None else as_float(lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
         if repeat > 1:
@@ -124,7 +125,6 @@ class DenoisingAutoencoder(Autoencoder):
         check_optimizer(self.optimizer, self.dtype)
         batch = self._batch_size(batch_size, X.shape[0])
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
-        validate = self._validator(validation_data)
         code = NOISE_KINDS[key]
         # Per-epoch calls when the level or the learning rate changes from epoch to epoch.
         per_epoch = len(levels) > 1 or (decay is not None and decay != 1.0)
@@ -146,6 +146,7 @@ class DenoisingAutoencoder(Autoencoder):
                     return done, status
             return done, 0
 
+        run_chunk = watch_collapse(self, X, run_chunk)
         return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
 
     def denoise(self, X, steps=None):

@@ -14,7 +14,9 @@ A VAE's module returns ``(reconstruction, mu, logvar)``: z is sampled in trainin
 μ in eval mode, as the package's ``reconstruct`` does; its ``loss`` method is the package's
 (summed over features, averaged over the batch, plus β times the KL term).
 """
+import os
 from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -31,10 +33,10 @@ class Step:
     (to ``shape``, per sample), 'dropout' or 'gaussian_noise' (``rate``: the rate or σ; both
     identity outside training), then ``activation`` (an Activation)."""
     kind: str
-    W: np.ndarray = None
-    b: np.ndarray = None
-    activation: object = field(default_factory=lambda: parse_activation("linear"))
-    shape: tuple = None
+    W: Optional[np.ndarray] = None
+    b: Optional[np.ndarray] = None
+    activation: Any = field(default_factory=lambda: parse_activation("linear"))
+    shape: Optional[Tuple[int, ...]] = None
     rate: float = 0.0
 
 
@@ -77,7 +79,7 @@ def _import_onnx():
 # The plan of a model
 
 
-def plan(model):
+def plan(model: Any) -> Plan:
     """The :class:`Plan` of an Autoencoder (or DenoisingAutoencoder) or a VAE, from its layers."""
     from .vae import VAE
     net = model.net
@@ -117,7 +119,7 @@ def _step(net, layer):
 # ---------------------------------------------------------------------------------------------
 # PyTorch
 
-_TORCH_CLASSES = {}
+_TORCH_CLASSES: Dict[str, Any] = {}
 
 
 def _torch_classes():
@@ -289,7 +291,7 @@ def _torch_sequential(steps, dtype):
     return nn.Sequential(*modules)
 
 
-def to_torch(model):
+def to_torch(model: Any) -> Any:
     """An equivalent ``torch.nn.Module``: the same weights (copies) and, up to rounding, the same
     outputs, in the model's dtype. An Autoencoder gives a module with ``encoder``, ``decoder``,
     ``encode``, ``decode`` and ``forward(x) = decode(encode(x))``; a VAE one whose ``forward``
@@ -378,7 +380,8 @@ def _layers_from_torch(module, where):
     return out, arrays
 
 
-def from_torch(cls, module, latent_index=None, input_shape=None, **kwargs):
+def from_torch(cls: Any, module: Any, latent_index: Optional[int] = None,
+               input_shape: Optional[Tuple[int, ...]] = None, **kwargs: Any) -> Any:
     """A model of class ``cls`` with the architecture and the weights of a torch module.
 
     ``module`` has ``encoder`` and ``decoder`` submodules (as ``to_torch`` makes them; the code
@@ -532,7 +535,7 @@ def _onnx_activation(act, x, i, nodes, const):
     return y
 
 
-def export_onnx(model, path, dtype="float32"):
+def export_onnx(model: Any, path: Union[str, "os.PathLike[str]"], dtype: Any = "float32") -> Dict[str, str]:
     """Write the model as three ONNX graphs, each checked by ``onnx.checker``: ``path`` (the
     whole model, input ``x`` to output ``reconstruction``; a VAE decodes μ), and beside it
     ``<stem>.encoder.onnx`` (``x`` to ``code``; a VAE's to ``mu`` and ``logvar``) and
@@ -541,7 +544,6 @@ def export_onnx(model, path, dtype="float32"):
 
     ``dtype``: 'float32' (the default, what runtimes serve) or 'float64'.
     """
-    import os
     onnx = _import_onnx()
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -583,17 +585,17 @@ def _shape_after(steps, shape):
 class Interop:
     """Mixin of the models: ``to_torch``, ``from_torch`` and ``export_onnx``."""
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """An equivalent ``torch.nn.Module`` (see :func:`sia_autoencoder.interop.to_torch`)."""
         return to_torch(self)
 
     @classmethod
-    def from_torch(cls, module, **kwargs):
+    def from_torch(cls, module: Any, **kwargs: Any) -> Any:
         """A model with the architecture and weights of a torch module (see
         :func:`sia_autoencoder.interop.from_torch`)."""
         return from_torch(cls, module, **kwargs)
 
-    def export_onnx(self, path, dtype="float32"):
+    def export_onnx(self, path: Union[str, "os.PathLike[str]"], dtype: Any = "float32") -> Dict[str, str]:
         """Write the model, its encoder and its decoder as ONNX graphs (see
         :func:`sia_autoencoder.interop.export_onnx`)."""
         return export_onnx(self, path, dtype)

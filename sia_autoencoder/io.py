@@ -18,6 +18,7 @@ import tempfile
 import time
 import zipfile
 import zlib
+from typing import Any, Dict, Union
 
 import numpy as np
 
@@ -34,7 +35,7 @@ _STATE = "state."
 _REGISTRY = {"Autoencoder": "sia_autoencoder.autoencoder",
              "DenoisingAutoencoder": "sia_autoencoder.denoising",
              "VAE": "sia_autoencoder.vae"}
-_CLASSES = {}
+_CLASSES: Dict[str, type] = {}
 
 
 def register_model(cls, name=None):
@@ -93,7 +94,7 @@ def metadata(model):
             "history": _history_dict(model)}
 
 
-def save(model, path):
+def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     """Write ``model`` to ``path`` (an .npz file; the name is used as given), atomically.
 
     Returns the path. Any class with ``get_config()``, ``state_dict()`` and
@@ -117,7 +118,7 @@ def save(model, path):
     try:
         with os.fdopen(fd, "wb") as f:
             _lock(f)  # held until closed: _remove_stale of another save leaves this one alone
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub reads a key as allow_pickle
             f.flush()
             os.fsync(f.fileno())
         mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
@@ -317,7 +318,7 @@ def _implied_params(meta):
     return None
 
 
-def load(path):
+def load(path: Union[str, "os.PathLike[str]"]) -> Any:
     """The model saved at ``path`` by ``model.save(path)``, with its weights, optimizer state,
     generator state and history: predictions and further training match the saved model's.
 
@@ -444,7 +445,7 @@ class Persistable:
         self.rng_state[...] = rng_state
         self.epochs_trained_ = epochs
 
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Write the model to ``path`` (.npz, written atomically); ``sia_autoencoder.load(path)``
         reads it back. Returns the path."""
         return save(self, path)

@@ -11,8 +11,10 @@ These are the same models that ``Autoencoder.fit(noise=...)`` draws in C for eac
 the C core's own generator, so the draws differ, but not their distribution).
 """
 import numbers
+from typing import Any
 
 import numpy as np
+from ._typing import ArrayLike
 
 from ._validate import as_float
 
@@ -45,7 +47,7 @@ def _float_like(X):
     return X.dtype if X.dtype.kind == "f" else np.float64
 
 
-def salt_and_pepper(X, p, rng):
+def salt_and_pepper(X: ArrayLike, p: float, rng: Any) -> np.ndarray:
     """Each pixel, independently with probability p, is replaced by 0 or 1 with equal odds.
 
     A replaced pixel keeps its value half the time, so the fraction of *changed* binary pixels
@@ -67,7 +69,7 @@ def salt_and_pepper(X, p, rng):
     return np.where(hit, coin, X).astype(X.dtype, copy=False)
 
 
-def bit_flip(X, p, rng):
+def bit_flip(X: ArrayLike, p: float, rng: Any) -> np.ndarray:
     """Each pixel, independently with probability p, becomes 1 - x (for binary X: flipped).
 
     Parameters
@@ -86,7 +88,7 @@ def bit_flip(X, p, rng):
     return np.where(hit, flipped, X).astype(X.dtype, copy=False)
 
 
-def gaussian(X, sigma, rng):
+def gaussian(X: ArrayLike, sigma: float, rng: Any) -> np.ndarray:
     """x + σ·N(0, 1) per pixel, clipped to [0, 1] (so 0 and 1 are hit with positive probability).
 
     Parameters
@@ -116,6 +118,6 @@ def parse_noise(noise, name="noise"):
     return key
 
 
-def apply(X, noise, level, rng):
+def apply(X: ArrayLike, noise: str, level: float, rng: Any) -> np.ndarray:
     """``noise(X, level, rng)`` by name: 'bit_flip', 'salt_and_pepper' or 'gaussian'."""
     return _FUNCTIONS[parse_noise(noise)](X, level, rng)

@@ -6,6 +6,7 @@ step of an epoch inside the training loop.
 import copy
 import numbers
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,8 @@ __all__ = ["GradientDescent", "Momentum", "Adam", "AdamW", "RMSprop", "Nadam", "
 class _Optimizer:
     learning_rate: float = 0.01
     t: int = field(default=0, init=False, repr=False)          # steps taken
-    m: np.ndarray = field(default=None, init=False, repr=False)  # first state (velocity, Adam's m, ...)
-    v: np.ndarray = field(default=None, init=False, repr=False)  # second state (Adam's v, ...)
+    m: Any = field(default=None, init=False, repr=False)  # first state (an array once reset) (velocity, Adam's m, ...)
+    v: Any = field(default=None, init=False, repr=False)  # second state (Adam's v, ...)
 
     @property
     def _fields(self):

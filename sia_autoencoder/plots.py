@@ -9,10 +9,15 @@ inferred when it can be: 35 pixels are the font's 7×5 characters, a square numb
 square image (784 → 28×28, 400 → 20×20, 64 → 8×8); anything else needs ``shape=(rows, cols)``.
 """
 import math
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._typing import ArrayLike
 from .datasets import FONT_SHAPE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["show_images", "plot_latent", "plot_reconstructions", "plot_decoded",
            "plot_latent_grid", "plot_interpolation", "plot_history"]
@@ -84,7 +89,8 @@ def _owned(fig):
     return fig
 
 
-def image_shape(n_pixels, shape=None, what="images"):
+def image_shape(n_pixels: int, shape: Optional[Sequence[int]] = None,
+                what: str = "images") -> Tuple[int, int]:
     """(rows, cols) of images of ``n_pixels`` pixels: ``shape`` if given (checked), else the
     font's 7×5 for 35 pixels, else a square; anything else raises, asking for ``shape=``."""
     if shape is not None:
@@ -139,7 +145,7 @@ def _imshow(ax, img, vmin=0.0, vmax=1.0):
     ax.set_yticks([])
 
 
-def show_images(images, shape=None, titles=None, ncols=8, scale=0.9, suptitle=None):
+def show_images(images, shape=None, titles=None, ncols=8, scale=0.9, suptitle=None) -> "Figure":
     """A mosaic of images (n, rows·cols) or (n, rows, cols), ink dark on white, with optional
     titles. ``shape`` (rows, cols) is inferred for the font and for square images."""
     images = _images(images, shape)
@@ -214,7 +220,7 @@ def _titled(title, note):
 
 
 def plot_latent(model, X, labels=None, ax=None, title="Latent space", c=None, cmap="tab10",
-                projection=None):
+                projection=None) -> "Figure":
     """Scatter of the codes of X, each point labelled by its character (or coloured by ``c``).
 
     2-D codes are drawn as they are, 3-D codes in a 3-D scatter, and codes of more dimensions
@@ -248,7 +254,7 @@ def plot_latent(model, X, labels=None, ax=None, title="Latent space", c=None, cm
     return fig
 
 
-def plot_reconstructions(model, X, labels=None, shape=None, threshold=None, scale=0.8):
+def plot_reconstructions(model, X, labels=None, shape=None, threshold=None, scale=0.8) -> "Figure":
     """Originals (top row) against reconstructions (bottom row), column by column.
 
     On binary data (0/1 pixels) the wrong pixels of each reconstruction (thresholded at 0.5, as
@@ -281,7 +287,7 @@ def plot_reconstructions(model, X, labels=None, shape=None, threshold=None, scal
     return fig
 
 
-def plot_decoded(model, z, shape=None, ax=None, title=None):
+def plot_decoded(model, z, shape=None, ax=None, title=None) -> "Figure":
     """The image decoded from one latent point ``z``: a new character from anywhere in the space."""
     z = np.asarray(z, dtype=float).reshape(1, -1)
     img = _images(model.decode(z), shape)[0]
@@ -292,20 +298,21 @@ def plot_decoded(model, z, shape=None, ax=None, title=None):
     return _owned(ax.figure)
 
 
-def axis_labels(values):
+def axis_labels(values: ArrayLike) -> List[str]:
     """Tick labels for evenly spaced axis values: the fewest decimals that tell them apart, so
     that the value 0 (or 1.7e-05 on an axis of step 0.5) reads 0, as an axis would show it."""
-    values = np.asarray(values, dtype=float)
+    vals: np.ndarray = np.asarray(values, dtype=float).ravel()
+    rounded: np.ndarray = vals
     for decimals in range(0, 8):
-        rounded = np.round(values, decimals) + 0.0          # + 0.0: no "-0"
-        if len(np.unique(rounded)) == len(np.unique(values)):
+        rounded = np.round(vals, decimals) + 0.0             # + 0.0: no "-0"
+        if len(np.unique(rounded)) == len(np.unique(vals)):
             break
     import matplotlib
     minus = "\u2212" if matplotlib.rcParams["axes.unicode_minus"] else "-"
-    return [f"{v:.{decimals}f}".replace("-", minus) for v in rounded]
+    return [f"{v:.{decimals}f}".replace("-", minus) for v in rounded.tolist()]
 
 
-def plot_latent_grid(model, n=10, low=-1.0, high=1.0, shape=None, ax=None, title=None):
+def plot_latent_grid(model, n=10, low=-1.0, high=1.0, shape=None, ax=None, title=None) -> "Figure":
     """An n×n mosaic of images decoded over the latent window [low, high]² (z2 grows upwards)."""
     plt = _plt()
     images, Z = model.latent_grid(n, low, high)
@@ -335,7 +342,7 @@ def plot_latent_grid(model, n=10, low=-1.0, high=1.0, shape=None, ax=None, title
     return ax.figure
 
 
-def plot_interpolation(model, a, b, steps=10, shape=None, labels=("a", "b")):
+def plot_interpolation(model, a, b, steps=10, shape=None, labels=("a", "b")) -> "Figure":
     """The images decoded along the latent segment from the code of ``a`` to that of ``b``."""
     images = model.interpolate(a, b, steps)
     titles = [labels[0]] + [""] * (steps - 2) + [labels[1]]
@@ -343,7 +350,7 @@ def plot_interpolation(model, a, b, steps=10, shape=None, labels=("a", "b")):
                        suptitle=f"Interpolation from {labels[0]!s} to {labels[1]!s}")
 
 
-def plot_history(history, ax=None, keys=None, log=True, title="Training loss"):
+def plot_history(history, ax=None, keys=None, log=True, title="Training loss") -> "Figure":
     """Per-epoch curves of a History (or its dict): 'loss', 'val_loss', ..."""
     h = getattr(history, "history", history)
     if ax is None:
@@ -367,13 +374,13 @@ def plot_history(history, ax=None, keys=None, log=True, title="Training loss"):
 __all__ += ["plot_samples", "plot_latent_classes", "plot_vae_history"]
 
 
-def plot_samples(model, n=32, shape=None, seed=None, ncols=8, title="Samples from the prior"):
+def plot_samples(model, n=32, shape=None, seed=None, ncols=8, title="Samples from the prior") -> "Figure":
     """A grid of ``n`` images decoded from z ~ N(0, I) (``model.sample(n, seed)``)."""
     return show_images(model.sample(n, seed=seed), shape, ncols=ncols, suptitle=title)
 
 
 def plot_latent_classes(model, X, labels, names=None, annotate=False, ax=None,
-                        title="Latent space (means) by class", cmap="tab10", projection=None):
+                        title="Latent space (means) by class", cmap="tab10", projection=None) -> "Figure":
     """Scatter of the mean codes of X, one colour per class of ``labels`` with a legend.
 
     The classes are sorted, so a class keeps its colour in any subset that holds the same
@@ -415,7 +422,7 @@ def plot_latent_classes(model, X, labels, names=None, annotate=False, ax=None,
     return ax.figure
 
 
-def plot_vae_history(history, title="VAE training: reconstruction against KL"):
+def plot_vae_history(history, title="VAE training: reconstruction against KL") -> "Figure":
     """The reconstruction loss (left axis) and the KL term (right axis) per epoch, with their
     validation curves when present; the total loss dashed on the left axis."""
     h = getattr(history, "history", history)
@@ -448,7 +455,7 @@ __all__ += ["plot_denoising", "plot_noise_study"]
 
 
 def plot_denoising(model, X, noisy, labels=None, steps=None, shape=None, scale=0.8,
-                   title=None):
+                   title=None) -> "Figure":
     """Clean (top), noisy (middle) and denoised (bottom) rows for the chosen characters.
 
     ``X`` and ``noisy`` are (n, d): the clean characters and their corrupted copies. The model is
@@ -488,7 +495,7 @@ _METHOD_STYLE = {"optimal": dict(color="black", ls="--", marker="", label="optim
                  "plain": dict(color="tab:orange", ls=":", marker="s", label="plain AE")}
 
 
-def plot_noise_study(study, key="recovered", axes=None, title=None):
+def plot_noise_study(study, key="recovered", axes=None, title=None) -> "Figure":
     """Recovery (fraction with <= 1 wrong pixel; ``key='wrong_mean'`` for wrong pixels) against
     the noise level, one panel per noise type: the denoising and plain autoencoders with their
     spread over seeds as a band, and the optimal decoder as the dashed bound."""

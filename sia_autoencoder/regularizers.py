@@ -21,6 +21,7 @@ The penalties, their gradients and ρ̂ are computed in C inside each training s
 logs ``reconstruction_loss`` and ``regularization_loss`` apart (``loss`` is their sum).
 """
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -33,7 +34,7 @@ _REG_L1, _REG_L2, _REG_KL = 1, 2, 3
 class Regularizer:
     """The base class: ``code`` (SIA_REG_*), ``record_fields()`` for the C record, a NumPy
     ``penalty(a)`` and ``gradient(a)`` of a batch of outputs (B, n), and ``get_config()``."""
-    code = None
+    code: Optional[int] = None
 
     def record_fields(self):
         """(code, a, b) of the layer record (sia.h)."""

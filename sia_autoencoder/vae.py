@@ -6,9 +6,12 @@ trainer of every model. ε is drawn there from the model's seeded generator, and
 the reconstruction (BCE or MSE, summed over features) plus β times the Gaussian KL, both
 averaged over the batch.
 """
-import numpy as np
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
-from . import _core
+import numpy as np
+from ._typing import ArrayLike
+
+from . import _core, initializers
 from . import layers as _layers
 from ._net import (LOSSES, LayerNet, check_sizes, is_activation_list, parse_activation,
                    parse_dtype, parse_loss, parse_threads)
@@ -46,8 +49,10 @@ class VAE(Persistable, Interop):
         (``len(encoder) - 1 + len(decoder) - 1`` entries); the μ/logvar layer is always linear.
     output_activation : str or (name, beta)
         The output layer's; 'logistic' for data in [0, 1] with BCE.
-    loss : 'bce' or 'mse'
-        The reconstruction term, summed over features; the total is averaged over the batch.
+    loss : 'bce', 'mse' or 'mae'
+        The reconstruction term, summed over features (Keras's names work too:
+        'binary_crossentropy', 'mean_squared_error', 'mean_absolute_error'); the total is
+        averaged over the batch.
     beta : float >= 0
         The weight of the KL term (β-VAE; 1 is the plain VAE).
     kl_warmup_epochs : int >= 0
@@ -56,6 +61,9 @@ class VAE(Persistable, Interop):
     optimizer, learning_rate, weight_decay, seed, dtype, threads
         As for :class:`~sia_autoencoder.Autoencoder`. The seed fixes the weights, the sample
         order and every ε drawn in training.
+    kernel_initializer : str, function, or list, optional
+        As for :class:`~sia_autoencoder.Autoencoder`; a list gives one per layer with weights,
+        the encoder's (the μ/logvar layer last) then the decoder's.
 
     Models pickle, and ``save(path)`` / ``sia_autoencoder.load(path)`` round-trip them, through
     :meth:`get_config` and :meth:`state_dict`.
@@ -64,7 +72,7 @@ class VAE(Persistable, Interop):
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
                  optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
-                 input_shape=None, weight_decay=None):
+                 input_shape=None, weight_decay=None, kernel_initializer=None):
         self.latent_dim = as_int(latent_dim, "latent_dim", 1)
         k = self.latent_dim
         linear = parse_activation("linear")
@@ -135,6 +143,8 @@ class VAE(Persistable, Interop):
 
         self._widths = widths
         head, sample = _layers.Dense(2 * k, activation=linear), _layers.Sample()
+        self.kernel_initializer = initializers.assign(enc_layers + [head] + dec_layers,
+                                                      kernel_initializer)
         self.net = LayerNet(_layers.resolve_tied(enc_layers + [head, sample] + dec_layers),
                             in_shape, self.dtype)
         self._sample = sample.index
@@ -156,7 +166,7 @@ class VAE(Persistable, Interop):
     rng_state = Autoencoder.rng_state
 
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """All weights and biases, one flat vector: the encoder's (W1, b1, ...), then the decoder's."""
         return self.net.params
 
@@ -178,7 +188,7 @@ class VAE(Persistable, Interop):
         return [p for Wb in self.weights for p in Wb]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(self._params.size)
 
     @property
@@ -186,7 +196,7 @@ class VAE(Persistable, Interop):
         """Values per input sample."""
         return self.net.width(0)
 
-    def kl_weight(self, epoch):
+    def kl_weight(self, epoch: int) -> float:
         """The KL weight of training epoch ``epoch`` (1-based over the model's whole training)."""
         if self.kl_warmup_epochs <= 0:
             return self.beta
@@ -297,7 +307,7 @@ class VAE(Persistable, Interop):
                                                   np.concatenate(parts), weight)
         return total, recon, kl
 
-    def evaluate(self, X, seed=0, return_terms=False):
+    def evaluate(self, X: ArrayLike, seed: Optional[int] = 0, return_terms: bool = False) -> Any:
         """The loss of X with ε drawn from ``seed`` (deterministic) and the full KL weight β.
 
         Returns the total, or with ``return_terms`` a dict of 'loss', 'reconstruction_loss' and
@@ -310,7 +320,8 @@ class VAE(Persistable, Interop):
             return {"loss": total, "reconstruction_loss": recon, "kl_loss": kl}
         return total
 
-    def loss_grad(self, X, eps, kl_weight=None):
+    def loss_grad(self, X: ArrayLike, eps: ArrayLike,
+                  kl_weight: Optional[float] = None) -> Tuple[float, float, float, np.ndarray]:
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
         the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
@@ -322,7 +333,7 @@ class VAE(Persistable, Interop):
         return total, recon, kl, self._grads.copy()
 
     # ---- inference ----
-    def encode(self, X, return_logvar=False):
+    def encode(self, X: ArrayLike, return_logvar: bool = False) -> Any:
         """The mean μ (n, latent_dim) of the posterior of each row (or image) of X,
         deterministically; with ``return_logvar``, (μ, logvar), logvar clamped to [-30, 20] as
         in training."""
@@ -333,14 +344,14 @@ class VAE(Persistable, Interop):
             return mu, np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX)
         return mu
 
-    def decode(self, Z):
+    def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim): (n, input_dim), images in the
         model's input shape."""
         Z = as_matrix(Z, "Z", self.dtype, width=self.latent_dim, width_what="latent_dim")
         return shaped(self.net.forward(Z, self._sample + 1, self.net.L, self.threads, name="Z"),
                       self.input_shape)
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """Decode the mean code of X (no sampling), in X's shape."""
         shape = sample_shape_of(X)
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
@@ -349,12 +360,12 @@ class VAE(Persistable, Interop):
     predict = reconstruct
     __call__ = reconstruct
 
-    def reconstruction_error(self, X, per_sample=True):
+    def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The reconstruction term of each sample (n,), through its mean code (no sampling, no KL),
         summed over its features; with ``per_sample=False``, its mean over the samples."""
         return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
 
-    def sample(self, n=1, seed=None, return_latent=False):
+    def sample(self, n: int = 1, seed: Optional[int] = None, return_latent: bool = False) -> Any:
         """Decode n points drawn from the prior N(0, I): (n, input_dim), and Z with ``return_latent``.
 
         ``seed`` seeds a NumPy generator for Z (None: fresh entropy); the training generator is
@@ -366,7 +377,9 @@ class VAE(Persistable, Interop):
         out = self.decode(Z)
         return (out, Z) if return_latent else out
 
-    def latent_grid(self, n=8, low=-4.0, high=4.0, dims=(0, 1)):
+    def latent_grid(self, n: int = 8, low: Union[float, Sequence[float]] = -4.0,
+                    high: Union[float, Sequence[float]] = 4.0,
+                    dims: Tuple[int, int] = (0, 1)) -> Tuple[np.ndarray, np.ndarray]:
         """Decode an n×n grid of latent points over [low, high]² (the course's 8 partitions over
         [-4, 4] by default). ``low``/``high`` may be pairs, one range per axis. With more than two
         latent dimensions, ``dims`` are the two that vary and the others stay at 0 (the prior's
@@ -387,7 +400,7 @@ class VAE(Persistable, Interop):
         Z[:, d1] = np.repeat(z2, n)
         return self.decode(Z), Z
 
-    def interpolate(self, a, b, steps=10):
+    def interpolate(self, a: ArrayLike, b: ArrayLike, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points on the segment between the mean codes of the
         inputs a and b (each a vector of input_dim): (steps, input_dim)."""
         steps = as_int(steps, "steps", 2)
@@ -400,7 +413,7 @@ class VAE(Persistable, Interop):
     set_weights = Autoencoder.set_weights
 
     # ---- description ----
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """The constructor arguments, JSON-ready: ``VAE(**vae.get_config())`` rebuilds the same
         architecture (with fresh weights; see :meth:`load_state_dict`)."""
         common = {"latent_dim": self.latent_dim,
@@ -411,7 +424,8 @@ class VAE(Persistable, Interop):
                   "seed": self._seed if isinstance(self._seed, int) else None,
                   "dtype": self.dtype.name, "threads": self.threads}
         if self._widths:
-            cfg = {"encoder": list(self.encoder), "decoder": list(self.decoder), **common}
+            cfg = {"encoder": list(self.encoder), "decoder": list(self.decoder), **common,
+                   "kernel_initializer": initializers.config(self.kernel_initializer)}
             if self.input_shape != (self.encoder[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg
@@ -419,7 +433,7 @@ class VAE(Persistable, Interop):
         return {"encoder": layers[:self._sample - 1], "decoder": layers[self._sample + 1:],
                 "input_shape": list(self.input_shape), **common}
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
         warm = f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
         print_fn(layer_table(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '

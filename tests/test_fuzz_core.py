@@ -404,7 +404,7 @@ def test_train_rejects_out_of_range_run_settings():
         ("epochs", -1, r"epochs: expected 0 <= epochs <= len\(losses\)"),
         ("epochs", 2**62, r"epochs: expected 0 <= epochs <= len\(losses\)"),
         ("noise", 9, r"noise: expected a code in \[0, 4\), got 9"),
-        ("loss", -1, r"loss: expected a code in \[0, 2\), got -1"),
+        ("loss", -1, r"loss: expected a code in \[0, 6\), got -1"),
         ("lr", -1.0, r"lr: expected a finite number > 0, got -1"),
         ("noise_level", math.nan, r"noise_level, loss_tol: expected finite values, got nan"),
         ("loss_tol", math.inf, r"noise_level, loss_tol: expected finite values, got 0.1\d*, inf"),

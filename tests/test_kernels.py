@@ -82,7 +82,7 @@ def test_logistic_uses_the_course_convention():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss", [twins.MSE, twins.BCE])
+@pytest.mark.parametrize("loss", twins.LOSS_CODES)  # MSE, BCE, MAE, summed or mean over features
 @pytest.mark.parametrize("kind", ACTS)
 @pytest.mark.parametrize("B,n", [(1, 1), (1, 35), (8, 5)])
 def test_loss_forward_backward(rng, dtype, loss, kind, B, n):

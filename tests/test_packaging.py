@@ -132,6 +132,10 @@ def test_sdist_installs_in_a_fresh_venv_and_its_tests_run(tmp_path):
     license_file = _run([py, "-c", "import importlib.metadata as m; "
                          "print(m.metadata('sia_autoencoder')['License-Expression'])"], tmp_path, env=env)
     assert license_file.strip() == "MIT"
+    typed = _run([py, "-c", "import importlib.resources as r; p = r.files('sia_autoencoder'); "
+                  "print(p.joinpath('py.typed').is_file(), p.joinpath('_core.pyi').is_file())"],
+                 tmp_path, env=env)
+    assert typed.split() == ["True", "True"]       # editors and mypy see the installed package
 
     # Its tests, from the unpacked sdist. venv/bin/pytest (not `python -m pytest`) keeps the
     # unpacked source folder off sys.path: it has no compiled core, so importing it would fail.

@@ -160,7 +160,7 @@ def test_odd_layouts_give_identical_results(dtype, layout):
     (dict(latent_activation="softmax"), ValueError, r"latent_activation: 'softmax' is not one of"),
     (dict(output_activation=3), ValueError, r"output_activation: expected a name .*got 3"),
     (dict(activation=["tanh"] * 3), ValueError, r"activation: a list needs one entry per weight layer \(4\), got 3"),
-    (dict(loss="foo"), ValueError, r"loss: expected 'mse' or 'bce' .*got 'foo'"),
+    (dict(loss="foo"), ValueError, r"loss: expected 'bce' .*'mse' .*'mae' .*got 'foo'"),
     (dict(dtype="int32"), ValueError, r"dtype: expected float32 or float64, got int32"),
     (dict(dtype="foo"), ValueError, r"dtype: expected float32 or float64, got 'foo'"),
     (dict(threads=0), ValueError, r"threads: expected an integer >= 1, 'auto' or None, got 0"),

@@ -6,7 +6,9 @@ import numpy as np
 
 LINEAR, LOGISTIC, TANH, RELU, ELU, SELU = 0, 1, 2, 3, 4, 5
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-MSE, BCE = 0, 1
+MSE, BCE, MAE = 0, 1, 2
+MEAN = 3            # added to a loss code: the mean over the features too
+LOSS_CODES = [MSE, BCE, MAE, MSE + MEAN, BCE + MEAN, MAE + MEAN]
 GD, MOMENTUM, ADAM, RMSPROP, NADAM, ADADELTA, ADAMW = 0, 1, 2, 3, 4, 5, 6
 BCE_EPS = 1e-7
 
@@ -54,7 +56,15 @@ def _bce_bounds(dtype):
 
 
 def loss_forward(z, y, t, loss, kind, beta, dtype=np.float64):
+    if loss >= MEAN:
+        return _loss_forward(z, y, t, loss - MEAN, kind, beta, dtype) / y.shape[1]
+    return _loss_forward(z, y, t, loss, kind, beta, dtype)
+
+
+def _loss_forward(z, y, t, loss, kind, beta, dtype):
     B = y.shape[0]
+    if loss == MAE:
+        return np.sum(np.abs(y - t)) / B
     if loss == MSE:
         return np.sum((y - t) ** 2) / B
     if kind == LOGISTIC:
@@ -66,7 +76,15 @@ def loss_forward(z, y, t, loss, kind, beta, dtype=np.float64):
 
 def loss_backward(z, y, t, loss, kind, beta, dtype=np.float64):
     """dL/dz."""
+    if loss >= MEAN:
+        return _loss_backward(z, y, t, loss - MEAN, kind, beta, dtype) / y.shape[1]
+    return _loss_backward(z, y, t, loss, kind, beta, dtype)
+
+
+def _loss_backward(z, y, t, loss, kind, beta, dtype):
     B = y.shape[0]
+    if loss == MAE:
+        return np.sign(y - t) / B * act_grad(y, kind, beta)
     if loss == MSE:
         return 2.0 * (y - t) / B * act_grad(y, kind, beta)
     if kind == LOGISTIC:
