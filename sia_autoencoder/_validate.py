@@ -153,7 +153,7 @@ def as_range(value, name, dtype=np.float64):
 
 
 # ---- one fit at a time per model ----
-_FITTING = weakref.WeakSet()
+_FITTING: "weakref.WeakSet[object]" = weakref.WeakSet()
 _FITTING_LOCK = threading.Lock()
 
 
