@@ -130,8 +130,14 @@ enum {
                                 z = μ outside; the engine adds w · KL to the loss              (vae.c) */
     SIA_N_LAYER
 };
-/* Activity regularizers on a layer's output a (B, n), added to the loss (mean over the batch):
-   L1: reg_a Σ|a|, L2: reg_a Σ a², KL: reg_a Σ_j KL(reg_b ‖ ρ̂_j), ρ̂ the batch mean of a. */
+/* Activity regularizers on a layer's output a (B, n), added to the loss. L1 and L2 are per
+   sample and averaged over the batch, like the loss: L1 λ (1/B) Σ_b Σ_j |a_bj| (gradient
+   λ sign(a)/B, 0 at 0), L2 λ (1/B) Σ_b Σ_j a_bj² (gradient 2λ a/B), λ = reg_a. KL sparsity is
+   w Σ_j KL(ρ ‖ ρ̂_j) with w = reg_a, ρ = reg_b, ρ̂_j = (1/B) Σ_b a_bj the batch mean of unit j
+   (kept in [SIA_BCE_EPS, 1 - SIA_BCE_EPS]) and KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1-ρ) log((1-ρ)/(1-ρ̂)),
+   NOT divided by the batch again; its gradient w (-ρ/ρ̂_j + (1-ρ)/(1-ρ̂_j)) / B reaches every
+   row. It needs outputs in (0, 1) (the Python side refuses other activations), and couples the
+   rows, so a step with it runs whole (no chunks, no data-parallel parts). */
 enum { SIA_REG_NONE = 0, SIA_REG_L1 = 1, SIA_REG_L2 = 2, SIA_REG_KL = 3, SIA_N_REG };
 
 /* One layer. Shapes are per sample, channels last: a flat layer has h = w = 1, c = n.

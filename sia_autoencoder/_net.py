@@ -232,6 +232,10 @@ class LayerNet:
         return [tuple(layer.views(self.layer_params(layer))) for layer in self.layers
                 if layer.kind == _core.LAYER_DENSE]
 
+    def parameters(self):
+        """Every layer's arrays in order, in the internal layout (views into ``params``)."""
+        return [a for layer in self.layers for a in layer.views(self.layer_params(layer))]
+
     # the dense stack's description, for the sizes notation and its tests
     @property
     def sizes(self):

@@ -5,7 +5,7 @@ import numpy as np
 from ._typing import ArrayLike
 
 from . import _core, initializers
-from . import layers as _layers
+from . import layers as _layers, regularizers as _regularizers
 from ._net import (LayerNet, check_sizes, dense_layers, format_summary, is_activation_list,
                    loss_code, parse_activation, parse_dtype, parse_loss, parse_reduction,
                    parse_threads)
@@ -152,15 +152,15 @@ def network_from_spec(layers, encoder, decoder, activation, latent_activation, o
 
     if layers is not None:
         net = _layers.resolve_tied([_layers.from_config(x, f"layers[{i}]") for i, x in enumerate(layers)])
-        k = latent_index
-        if k is None:
-            raise ValueError("latent_index: a network given as one list of layers needs the number "
-                             "of its encoder's layers; or pass encoder=[...] and decoder=[...]")
-        k = as_int(k, "latent_index", 1, len(net) - 1)
+        k = None if latent_index is None else as_int(latent_index, "latent_index", 1, len(net) - 1)
     else:
         enc = half(encoder, "encoder", parse_activation(latent_activation or "linear", "latent_activation"))
         dec = half(decoder, "decoder", parse_activation(output_activation, "output_activation"))
         net, k = _layers.resolve_tied(enc + dec), len(enc)
+    if len(input_shape) > 1 and isinstance(net[0], _layers.Dense):
+        # images into a dense first layer: flattened, as the dense notation does (outputs come
+        # back in the input's shape)
+        input_shape = (int(np.prod(input_shape)),)
     return net, input_shape, k, None
 
 
@@ -199,14 +199,66 @@ def dense_notation(layers, activation, latent_activation, output_activation, lat
     return dense_layers(sizes, acts), (sizes[0],), latent, sizes
 
 
+TERM_KEYS = ("loss", "reconstruction_loss", "kl_loss", "regularization_loss")  # net_train's records
+
+
+def dense_extras(layers, sizes, latent, tied, activity_regularizer):
+    """Tie the mirrored layers of the dense notation (``tied=True``) and put the activity
+    regularizers on them; returns (tied, {width index: regularizer}) for get_config.
+
+    ``activity_regularizer``: one regularizer (on the latent layer), or a dict from the index
+    of a width in ``layers`` (1 .. len(layers) - 1: the layer that outputs it) to one."""
+    if tied and sizes is None:
+        raise ValueError("tied: tied=True is for the dense notation [784, 100, 30, 100, 784]; in "
+                         "a list of layers write DenseTranspose(of=the_dense_layer)")
+    regs = {}
+    if activity_regularizer is not None:
+        if sizes is None:
+            raise ValueError("activity_regularizer: for a list of layers, give each Dense layer "
+                             "its own activity_regularizer=")
+        items = activity_regularizer.items() if isinstance(activity_regularizer, dict) \
+            else [(latent, activity_regularizer)]
+        for k, spec in items:
+            if isinstance(k, str) and k.strip().isdigit():
+                k = int(k)   # from JSON
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(sizes):
+                raise ValueError(f"activity_regularizer: keys are indices of layers' widths, "
+                                 f"1 .. {len(sizes) - 1}, got {k!r}")
+            layer = layers[k - 1]
+            layer.activity_regularizer = _layers.check_regularizer(
+                spec, layer.activation, f"activity_regularizer[{k}]")
+            regs[int(k)] = layer.activity_regularizer
+    if tied:
+        L = len(sizes) - 1
+        if list(sizes) != list(reversed(sizes)) or 2 * latent != L:
+            raise ValueError(f"tied: tied weights need a decoder that mirrors the encoder, got "
+                             f"layers {list(sizes)}")
+        for j in range(latent, L):   # decoder layer j (0-based) inverts encoder layer L-1-j
+            of, old = layers[L - 1 - j], layers[j]
+            layers[j] = _layers.DenseTranspose(of, activation=old.activation)
+            if getattr(old, "activity_regularizer", None) is not None:
+                raise ValueError(f"activity_regularizer[{j + 1}]: a tied decoder layer takes no "
+                                 f"activity regularizer here; put it on an encoder layer")
+    return bool(tied), regs
+
+
 class Autoencoder(Persistable, Interop):
-    """A dense autoencoder written as the course writes it: ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``.
+    """An autoencoder: dense as the course writes it, ``[35, 25, 15, 10, 2, 10, 15, 25, 35]``, or
+    any list of layers (:mod:`sia_autoencoder.layers`).
 
     Parameters
     ----------
-    layers : list of int
+    layers : list of int, or list of layers
         Every width from the input to the output; the narrowest inner layer is the latent space.
         Encoder and decoder need not mirror each other; input and output widths must match.
+        Or the whole network as layers (with ``input_shape``): the code is the narrowest inner
+        output unless ``latent_index`` (the number of the encoder's layers) says otherwise.
+    encoder, decoder : lists of layers (or ints: the widths of Dense layers), optional
+        The two halves instead of ``layers``; the code is the encoder's output. Images are
+        channels last; outputs come back in the input's shape.
+    input_shape : tuple, optional
+        The shape of one sample, e.g. ``(28, 28, 1)``, ``(28, 28)`` or ``(784,)``: needed for a
+        network given as layers; with the widths notation, the shape ``decode`` returns.
     activation : str, (name, beta), or list
         The hidden layers' activation: 'linear' (or None, as in Keras), 'logistic'
         (1/(1+exp(−2βx))), 'tanh' (tanh(βx)), 'relu', 'elu' (x, or β(eˣ − 1) below 0: β is Keras's
@@ -264,10 +316,11 @@ class Autoencoder(Persistable, Interop):
                  output_activation="logistic", loss="bce", optimizer="adam", learning_rate=None,
                  seed=None, dtype="float32", threads=1, latent_index=None, encoder=None,
                  decoder=None, input_shape=None, weight_decay=None, kernel_initializer=None,
-                 loss_reduction="sum", metrics=None):
+                 loss_reduction="sum", metrics=None, tied=False, activity_regularizer=None):
         net_layers, in_shape, latent, sizes = network_from_spec(
             layers, encoder, decoder, activation, latent_activation, output_activation,
             latent_index, input_shape)
+        self._tied, self._regs = dense_extras(net_layers, sizes, latent, tied, activity_regularizer)
         self.kernel_initializer = initializers.assign(net_layers, kernel_initializer)
         self.loss = parse_loss(loss)
         self.loss_reduction = parse_reduction(loss_reduction)
@@ -283,6 +336,14 @@ class Autoencoder(Persistable, Interop):
             last = net_layers[-1]
             raise ValueError(f"{last.where()}: the decoder's output {self.net.output_shape} does not "
                              f"match the input shape {in_shape}")
+        if latent is None:  # one list of layers: the code is the narrowest inner output
+            widths = [self.net.width(j) for j in range(1, self.net.L)]
+            where = [j + 1 for j, w in enumerate(widths) if w == min(widths)]
+            if len(where) > 1:
+                raise ValueError(f"layers: the narrowest inner output ({min(widths)} values) comes "
+                                 f"after layers {[j - 1 for j in where]}; pass latent_index= (the "
+                                 f"number of the encoder's layers) to say which is the code")
+            latent = where[0]
         self.latent_index = latent
         self.layers = sizes if sizes is not None else self.net.layers
         self.activations = [layer.activation for layer in self.net.layers]
@@ -328,8 +389,8 @@ class Autoencoder(Persistable, Interop):
         return self.net.weights
 
     def parameters(self):
-        """The weight and bias arrays, in order (views into ``params``)."""
-        return [p for Wb in self.net.weights for p in Wb]
+        """The weight and bias arrays of every layer, in order (views into ``params``)."""
+        return self.net.parameters()
 
     @property
     def n_params(self) -> int:
@@ -394,25 +455,39 @@ class Autoencoder(Persistable, Interop):
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data, X, Y)
 
+        keys = self._history_keys()
+
         def run_chunk(records, start, count):  # the learning rate as it is now (callbacks)
-            return self._train_in_c(X, Y, records["loss"][start:start + count], count, batch,
-                                    shuffle, self.optimizer.learning_rate, noise_code, level,
-                                    max_wrong, loss_tol)
+            recs = [records[k][start:start + count] if k in records else None for k in TERM_KEYS]
+            return self._train_in_c(X, Y, recs, count, batch, shuffle,
+                                    self.optimizer.learning_rate, noise_code, level, max_wrong,
+                                    loss_tol)
 
         run_chunk = watch_collapse(self, X, run_chunk)
-        return fit_loop(self, run_chunk, epochs, ["loss"], python_callbacks, validate, verbose)
+        return fit_loop(self, run_chunk, epochs, keys, python_callbacks, validate, verbose)
 
-    def _train_in_c(self, X, Y, losses, epochs, batch, shuffle, lr, noise, level, max_wrong,
+    def _penalised(self):
+        """Whether a layer has an activity regularizer: the history then logs the terms apart."""
+        return any(layer.regularizer_fields()[0] != _core.REG_NONE for layer in self.net.layers)
+
+    def _history_keys(self):
+        return ["loss", "reconstruction_loss", "regularization_loss"] if self._penalised() else ["loss"]
+
+    def _train_in_c(self, X, Y, records, epochs, batch, shuffle, lr, noise, level, max_wrong,
                     loss_tol):
-        """One ``_core.net_train`` call: ``epochs`` epochs of X -> Y, each epoch's loss into ``losses``.
+        """One ``_core.net_train`` call: ``epochs`` epochs of X -> Y, each epoch's loss, and its
+        terms, into ``records`` (loss, reconstruction, KL, penalties: arrays or None; one
+        array: the loss alone).
         Returns (epochs done, status); the optimizer's step count follows even on Ctrl-C."""
         opt, net = self.optimizer, self.net
         if opt.m is None or opt.m.shape != self.params.shape:
             opt.reset(self.params.size, self.dtype)
+        if isinstance(records, np.ndarray):
+            records = [records]
         t = np.array([opt.t], dtype=np.int64)
         try:
             return net.train(
-                X, Y, opt, t, self.rng_state, [losses], loss=self._loss_code, batch=batch,
+                X, Y, opt, t, self.rng_state, records, loss=self._loss_code, batch=batch,
                 shuffle=bool(shuffle), epochs=epochs, **opt._core_kwargs(lr), loss_tol=loss_tol,
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
@@ -458,7 +533,10 @@ class Autoencoder(Persistable, Interop):
 
         def logs():
             out = metric_logs(metrics, self._rows_out, X, Y) if X is not None else {}
-            out["val_loss"] = self.net.loss(Xv, Yv, self._loss_code, self.threads)
+            total, recon, _, pen = self.net.loss_terms(Xv, Yv, self._loss_code, self.threads)
+            out["val_loss"] = total
+            if self._penalised():
+                out["val_reconstruction_loss"], out["val_regularization_loss"] = recon, pen
             out.update(metric_logs(metrics, self._rows_out, Xv, Yv, "val_"))
             return out
         return logs
@@ -473,6 +551,22 @@ class Autoencoder(Persistable, Interop):
         (n, h, w, c) for a convolutional code."""
         X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
         return shaped(self.net.forward(X, 0, self.latent_index, self.threads), self.latent_shape)
+
+    def layer_output(self, X: ArrayLike, layer: int) -> np.ndarray:
+        """The output of layer ``layer`` (1 .. number of layers; the latent layer is
+        ``latent_index``) for X, deterministically (no noise, no dropout): (n, its width)."""
+        layer = as_int(layer, "layer", 1, self.net.L)
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        return self.net.forward(X, 0, layer, self.threads)
+
+    def hash(self, X: ArrayLike, threshold: float = 0.5) -> np.ndarray:
+        """Semantic hashing: the codes of X thresholded at ``threshold``, bit j for unit j, read
+        as one integer per sample: (n,) int64. For codes of at most 63 units."""
+        Z = np.asarray(self.encode(X)).reshape(len(X) if hasattr(X, "__len__") else 1, -1)
+        k = Z.shape[1]
+        if k > 63:
+            raise ValueError(f"hash: the code has {k} units; a hash holds at most 63 bits")
+        return ((Z > threshold).astype(np.int64) << np.arange(k, dtype=np.int64)).sum(axis=1)
 
     def decode(self, Z: ArrayLike) -> np.ndarray:
         """Outputs decoded from latent points Z (n, latent_dim) (or codes of the latent
@@ -587,6 +681,11 @@ class Autoencoder(Persistable, Interop):
                    "activation": [[a.name, a.beta] for a in self.activations],
                    **common, "latent_index": self.latent_index,
                    "kernel_initializer": initializers.config(self.kernel_initializer)}
+            if self._tied:
+                cfg["tied"] = True
+            if self._regs:
+                cfg["activity_regularizer"] = {str(k): _regularizers.to_config(r)
+                                               for k, r in self._regs.items()}
             if self.input_shape != (self.layers[0],):
                 cfg["input_shape"] = list(self.input_shape)
             return cfg

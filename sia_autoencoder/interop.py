@@ -27,6 +27,9 @@ __all__ = ["to_torch", "from_torch", "export_onnx", "Step", "plan"]
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0   # as csrc/vae.c clamps logvar
 
 
+IMAGE_KINDS = ("conv2d", "conv2d_t", "maxpool", "avgpool", "upsample", "gap")
+
+
 @dataclass
 class Step:
     """One step of a network: kind 'dense' (W (out, in), b (out,)), 'flatten', 'reshape'
@@ -38,6 +41,18 @@ class Step:
     activation: Any = field(default_factory=lambda: parse_activation("linear"))
     shape: Optional[Tuple[int, ...]] = None
     rate: float = 0.0
+    # image kinds ('conv2d', 'conv2d_t', 'maxpool', 'avgpool', 'upsample', 'gap'): the input
+    # (h, w, c) and output (h, w, c), the window, the strides, and the padding
+    # (top, bottom, left, right) that Keras's rules give ('conv2d_t': the crop of the full output)
+    in_hwc: Optional[Tuple[int, ...]] = None
+    out_hwc: Optional[Tuple[int, ...]] = None
+    kernel: Tuple[int, int] = (1, 1)
+    strides: Tuple[int, int] = (1, 1)
+    pads: Tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def image(self) -> bool:
+        return self.kind in IMAGE_KINDS
 
 
 @dataclass
@@ -113,7 +128,50 @@ def _step(net, layer):
         return Step("dropout", activation=act, rate=float(layer.rate))
     if isinstance(layer, L.GaussianNoise):
         return Step("gaussian_noise", activation=act, rate=float(layer.stddev))
+    image = _image_step(net, layer)
+    if image is not None:
+        return image
     raise ValueError(f"{layer.where()}: no PyTorch or ONNX equivalent of this layer kind yet")
+
+
+def _hwc(shape):
+    shape = tuple(int(v) for v in shape)
+    return shape if len(shape) == 3 else shape + (1,)
+
+
+def _same_pads(n, k, s, n_out, before):
+    """(before, after) of one axis: the total padding that Keras's rules give, split."""
+    total = max((n_out - 1) * s + k - n, 0)
+    return before, total - before
+
+
+def _image_step(net, layer):
+    """The Step of a convolution, pooling or upsampling layer, or None for another kind."""
+    kind = {"Conv2D": "conv2d", "Conv2DTranspose": "conv2d_t", "MaxPool2D": "maxpool",
+            "AveragePooling2D": "avgpool", "UpSampling2D": "upsample",
+            "GlobalAveragePooling2D": "gap"}.get(type(layer).__name__)
+    if kind is None:
+        return None
+    in_hwc, out_shape = _hwc(layer.input_shape), tuple(layer.output_shape)
+    step = Step(kind, activation=layer.activation, in_hwc=in_hwc,
+                out_hwc=_hwc(out_shape) if kind != "gap" else (1, 1, out_shape[0]))
+    (h, w, _), (oh, ow, _) = in_hwc, step.out_hwc
+    if kind in ("conv2d", "conv2d_t"):
+        step.W, step.b = layer.torch_weights(net.layer_params(layer))
+        step.kernel, step.strides = tuple(layer.kernel_size), tuple(layer.strides)
+    elif kind in ("maxpool", "avgpool"):
+        step.kernel, step.strides = tuple(layer.pool_size), tuple(layer.strides)
+    elif kind == "upsample":
+        step.kernel = tuple(layer.size)
+    (kh, kw), (sh, sw) = step.kernel, step.strides
+    if kind in ("conv2d", "maxpool", "avgpool") and layer.padding == "same":
+        pt, pl = layer.pad
+        step.pads = _same_pads(h, kh, sh, oh, pt) + _same_pads(w, kw, sw, ow, pl)
+    elif kind == "conv2d_t":   # the full output (in − 1)·s + k, cropped to the Keras output
+        pt, pl = layer.pad
+        full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
+        step.pads = (pt, full_h - oh - pt, pl, full_w - ow - pl)   # negative: output padding
+    return step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +225,64 @@ def _torch_classes():
 
         def extra_repr(self):
             return f"shape={self.shape}"
+
+    class ChannelsFirst(nn.Module):
+        """Samples (h, w, c) as the package holds them (or flat, or (h, w)) to PyTorch's (c, h, w)."""
+
+        def __init__(self, hwc):
+            super().__init__()
+            self.hwc = tuple(int(v) for v in hwc)
+
+        def forward(self, x):
+            return x.reshape(x.shape[0], *self.hwc).permute(0, 3, 1, 2)
+
+        def extra_repr(self):
+            return f"hwc={self.hwc}"
+
+    class ChannelsLast(nn.Module):
+        """PyTorch's (c, h, w) back to the package's per-sample ``shape`` (h, w, c)."""
+
+        def __init__(self, shape):
+            super().__init__()
+            self.shape = tuple(int(v) for v in shape)
+
+        def forward(self, x):
+            return x.permute(0, 2, 3, 1).reshape(x.shape[0], *self.shape)
+
+        def extra_repr(self):
+            return f"shape={self.shape}"
+
+    class Crop(nn.Module):
+        """The rows top..top+h and columns left..left+w (a Conv2DTranspose's Keras output)."""
+
+        def __init__(self, top, left, h, w):
+            super().__init__()
+            self.box = (int(top), int(left), int(h), int(w))
+
+        def forward(self, x):
+            t, l, h, w = self.box
+            return x[:, :, t:t + h, l:l + w]
+
+        def extra_repr(self):
+            return f"top={self.box[0]}, left={self.box[1]}, h={self.box[2]}, w={self.box[3]}"
+
+    class KerasAvgPool2d(nn.Module):
+        """Average pooling with Keras's 'same' padding: the mean over the cells inside the input."""
+
+        def __init__(self, kernel, strides, pads):
+            super().__init__()
+            self.kernel, self.strides, self.pads = tuple(kernel), tuple(strides), tuple(pads)
+
+        def forward(self, x):
+            pt, pb, pl, pr = self.pads
+            f = nn.functional
+            total = f.avg_pool2d(f.pad(x, (pl, pr, pt, pb)), self.kernel, self.strides)
+            ones = torch.ones_like(x[:1, :1])
+            cells = f.avg_pool2d(f.pad(ones, (pl, pr, pt, pb)), self.kernel, self.strides)
+            return total / cells
+
+        def extra_repr(self):
+            return f"kernel={self.kernel}, strides={self.strides}, pads={self.pads}"
 
     class GaussianNoise(nn.Module):
         """x + σ·N(0, 1) in training mode, x in eval mode (Keras's GaussianNoise)."""
@@ -231,15 +347,16 @@ def _torch_classes():
             kl = 0.5 * (mu ** 2 + torch.exp(logvar) - 1.0 - logvar).sum(1)
             return (rec + self.beta * kl).mean()
 
-    for cls in (ScaledSigmoid, ScaledTanh, Reshape, GaussianNoise, AutoencoderModule, VAEModule):
+    for cls in (ScaledSigmoid, ScaledTanh, Reshape, GaussianNoise, ChannelsFirst, ChannelsLast, Crop,
+                KerasAvgPool2d, AutoencoderModule, VAEModule):
         cls.__module__ = __name__
         _TORCH_CLASSES[cls.__name__] = cls
     return _TORCH_CLASSES
 
 
 def __getattr__(name):   # the torch classes, for pickling and isinstance checks
-    if name in ("ScaledSigmoid", "ScaledTanh", "Reshape", "GaussianNoise", "AutoencoderModule",
-                "VAEModule"):
+    if name in ("ScaledSigmoid", "ScaledTanh", "Reshape", "GaussianNoise", "ChannelsFirst",
+                "ChannelsLast", "Crop", "KerasAvgPool2d", "AutoencoderModule", "VAEModule"):
         return _torch_classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -263,31 +380,71 @@ def _torch_activation(act):
 
 
 def _torch_sequential(steps, dtype):
+    """The steps as an nn.Sequential. Data enters and leaves in the package's layout (rows, or
+    images channels last); the image layers run channels first, as PyTorch's, between a
+    ChannelsFirst and a ChannelsLast."""
     torch = _import_torch()
-    nn = torch.nn
+    nn, cls = torch.nn, _torch_classes()
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    modules = []
+
+    def weighted(module, step):
+        with torch.no_grad():
+            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(step.W)))
+            module.bias.copy_(torch.from_numpy(np.ascontiguousarray(step.b)))
+        return module
+
+    modules, chw = [], None     # chw: the (h, w, c) of the data while it is channels first
     for step in steps:
+        if step.image and chw is None:
+            modules.append(cls["ChannelsFirst"](step.in_hwc))
+        elif not step.image and chw is not None:
+            modules.append(cls["ChannelsLast"](chw))
+            chw = None
+        pt, pb, pl, pr = step.pads
         if step.kind == "dense":
             n_out, n_in = step.W.shape
-            lin = nn.Linear(n_in, n_out, dtype=tdtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(step.W)))
-                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(step.b)))
-            modules.append(lin)
+            modules.append(weighted(nn.Linear(n_in, n_out, dtype=tdtype), step))
         elif step.kind == "flatten":
             modules.append(nn.Flatten())
         elif step.kind == "reshape":
-            modules.append(_torch_classes()["Reshape"](step.shape))
+            modules.append(cls["Reshape"](step.shape))
         elif step.kind == "dropout":
             modules.append(nn.Dropout(step.rate))
         elif step.kind == "gaussian_noise":
-            modules.append(_torch_classes()["GaussianNoise"](step.rate))
+            modules.append(cls["GaussianNoise"](step.rate))
+        elif step.kind == "conv2d":
+            if any(step.pads):
+                modules.append(nn.ZeroPad2d((pl, pr, pt, pb)))
+            modules.append(weighted(nn.Conv2d(step.W.shape[1], step.W.shape[0], step.kernel,
+                                              step.strides, dtype=tdtype), step))
+        elif step.kind == "conv2d_t":
+            extra = (max(-pb, 0), max(-pr, 0))   # Keras's output beyond the full one: bias only
+            modules.append(weighted(nn.ConvTranspose2d(step.W.shape[0], step.W.shape[1], step.kernel,
+                                                       step.strides, output_padding=extra,
+                                                       dtype=tdtype), step))
+            if any(step.pads):
+                modules.append(cls["Crop"](pt, pl, step.out_hwc[0], step.out_hwc[1]))
+        elif step.kind == "maxpool":
+            if any(step.pads):
+                modules.append(nn.ConstantPad2d((pl, pr, pt, pb), float("-inf")))
+            modules.append(nn.MaxPool2d(step.kernel, step.strides))
+        elif step.kind == "avgpool":
+            modules.append(cls["KerasAvgPool2d"](step.kernel, step.strides, step.pads) if any(step.pads)
+                           else nn.AvgPool2d(step.kernel, step.strides))
+        elif step.kind == "upsample":
+            modules.append(nn.Upsample(scale_factor=step.kernel, mode="nearest"))
+        elif step.kind == "gap":
+            modules.append(nn.AdaptiveAvgPool2d(1))
+            modules.append(nn.Flatten())
         else:
             raise ValueError(f"to_torch: no PyTorch module for a {step.kind!r} layer")
+        if step.image:
+            chw = None if step.kind == "gap" else step.out_hwc   # GAP's output is flat
         act = _torch_activation(step.activation)
         if act is not None:
             modules.append(act)
+    if chw is not None:
+        modules.append(cls["ChannelsLast"](chw))
     return nn.Sequential(*modules)
 
 
@@ -327,7 +484,9 @@ def _act_from_torch(module, where):
     return None
 
 
-KNOWN = "Linear, ReLU, Sigmoid, Tanh, ELU, SELU, Identity, Flatten, Unflatten, Dropout"
+KNOWN = ("Linear, ReLU, Sigmoid, Tanh, ELU, SELU, Identity, Flatten, Unflatten, Dropout, and with "
+         "the convolutional layers Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Upsample, "
+         "AdaptiveAvgPool2d(1), ZeroPad2d")
 
 
 def _layers_from_torch(module, where):
@@ -339,13 +498,77 @@ def _layers_from_torch(module, where):
     from . import layers as L
     leaves = [m for m in module.modules() if not list(m.children())]
     out, arrays, activated = [], [], set()
+    padded, skip_flatten = False, False   # a padding module before a conv or pool: Keras's 'same'
+    chw = False   # the data is channels first (after an image layer, before a ChannelsLast)
     for i, m in enumerate(leaves):
         name = f"{where}: module {i} ({type(m).__name__})"
+        nxt = leaves[i + 1] if i + 1 < len(leaves) else None
         if isinstance(m, nn.Linear):
             if m.bias is None:
                 raise ValueError(f"{name}: a Linear layer without a bias is not supported")
             out.append(L.Dense(m.out_features))
             arrays.append([m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()])
+            continue
+        if isinstance(m, (cls["ChannelsFirst"], cls["ChannelsLast"], cls["Crop"])):
+            chw = chw and not isinstance(m, cls["ChannelsLast"])
+            continue   # layout and cropping of to_torch's image layers: implied by the layers
+        if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
+            padded = True
+            continue
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and hasattr(L, "Conv2D"):
+            if m.bias is None or m.groups != 1 or tuple(m.dilation) != (1, 1):
+                raise ValueError(f"{name}: only convolutions with a bias, groups=1 and dilation 1 "
+                                 f"are supported")
+            if isinstance(m, nn.Conv2d):
+                same = padded or tuple(m.padding) != (0, 0)
+                symmetric = tuple(m.padding) != (0, 0) and not padded
+                if symmetric and (tuple(m.stride) != (1, 1) or any(
+                        2 * p != k - 1 for p, k in zip(m.padding, m.kernel_size))):
+                    raise ValueError(f"{name}: padding={tuple(m.padding)} with stride "
+                                     f"{tuple(m.stride)} and kernel {tuple(m.kernel_size)} is not "
+                                     f"Keras's 'same' (which puts an odd padding cell at the bottom "
+                                     f"and right only); only padding (k − 1) / 2 at stride 1, or "
+                                     f"an explicit ZeroPad2d, maps to a package layer")
+                out.append(L.Conv2D(m.out_channels, tuple(m.kernel_size), tuple(m.stride),
+                                    "same" if same else "valid"))
+            else:
+                same = isinstance(nxt, cls["Crop"])
+                out.append(L.Conv2DTranspose(m.out_channels, tuple(m.kernel_size), tuple(m.stride),
+                                             "same" if same else "valid"))
+            arrays.append([m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()])
+            padded = False
+            chw = True
+            continue
+        if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, cls["KerasAvgPool2d"])) and hasattr(L, "Conv2D"):
+            if isinstance(m, cls["KerasAvgPool2d"]):
+                out.append(L.AveragePooling2D(m.kernel, m.strides, "same"))
+            else:
+                kind = L.MaxPool2D if isinstance(m, nn.MaxPool2d) else L.AveragePooling2D
+                out.append(kind(m.kernel_size, m.stride, "same" if padded else "valid"))
+            arrays.append([])
+            padded = False
+            chw = True
+            continue
+        if isinstance(m, nn.Upsample) and hasattr(L, "Conv2D") and m.mode == "nearest":
+            scale = m.scale_factor if isinstance(m.scale_factor, tuple) else (m.scale_factor,) * 2
+            out.append(L.UpSampling2D(tuple(int(v) for v in scale)))
+            arrays.append([])
+            chw = True
+            continue
+        if isinstance(m, nn.AdaptiveAvgPool2d) and hasattr(L, "Conv2D"):
+            out.append(L.GlobalAveragePooling2D())
+            arrays.append([])
+            skip_flatten = isinstance(nxt, nn.Flatten)
+            continue
+        if isinstance(m, nn.Flatten) and skip_flatten:
+            skip_flatten = False
+            continue
+        if isinstance(m, nn.Flatten) and chw:   # PyTorch flattens (c, h, w); the package (h, w, c)
+            flat = L.Flatten()
+            flat._from_chw = True
+            out.append(flat)
+            arrays.append([])
+            chw = False
             continue
         layer = None
         if isinstance(m, nn.Flatten):
@@ -371,7 +594,8 @@ def _layers_from_torch(module, where):
             raise ValueError(f"{name}: not a layer kind the package knows ({KNOWN})")
         if act.name == "linear":
             continue
-        if not out or not isinstance(out[-1], L.Dense) or len(out) - 1 in activated:
+        weighted = tuple(getattr(L, k) for k in ("Dense", "Conv2D", "Conv2DTranspose") if hasattr(L, k))
+        if not out or not isinstance(out[-1], weighted) or len(out) - 1 in activated:
             raise ValueError(f"{name}: an activation must follow a Linear layer directly")
         out[-1].activation = act
         activated.add(len(out) - 1)
@@ -409,16 +633,24 @@ def from_torch(cls: Any, module: Any, latent_index: Optional[int] = None,
             raise ValueError("VAE.from_torch: expected a module with encoder, decoder and "
                              "latent_dim (as VAE.to_torch makes it)")
         layers, weights = _layers_from_torch(module, "module")
-        dense = [i for i, layer in enumerate(layers) if isinstance(layer, L.Dense)]
+        dense = [i for i, arrays in enumerate(weights) if arrays]   # the layers with weights
         sizes = [arrays for arrays in weights if arrays]
         widths = [sizes[0][0].shape[1]] + [W.shape[0] for W, _ in sizes]
         from .autoencoder import find_latent
         k = dense[find_latent(widths, latent_index) - 1] + 1
         enc, enc_w, dec, dec_w = layers[:k], weights[:k], layers[k:], weights[k:]
     first = next(w for w in enc_w if w)[0]
+    if input_shape is None:   # to_torch's modules say it where images enter channels first
+        cf = [m for m in (module.encoder if hasattr(module, "encoder") else module).modules()
+              if isinstance(m, _torch_classes()["ChannelsFirst"])]
+        if cf and not isinstance(enc[0], L.Dense):
+            input_shape = cf[0].hwc
     if "dtype" not in kwargs:
         kwargs["dtype"] = "float64" if first.dtype == np.float64 else "float32"
     n_in = first.shape[1]
+    if first.ndim == 4 and input_shape is None:
+        raise ValueError("input_shape: a module that starts with a convolution needs the shape of "
+                         "one sample, channels last, e.g. input_shape=(28, 28, 1)")
     only_dense = all(isinstance(layer, L.Dense) for layer in enc + dec) and input_shape is None
     acts = [[layer.activation.name, layer.activation.beta] for layer in enc + dec]
     if issubclass(cls, VAE):
@@ -451,6 +683,12 @@ def from_torch(cls: Any, module: Any, latent_index: Optional[int] = None,
     if len(given) != len(with_weights):
         raise ValueError(f"module: {len(given)} layers with weights for a model that has "
                          f"{len(with_weights)}")
+    for k, layer in enumerate(net.layers[:-1]):
+        if getattr(layer, "_from_chw", False) and isinstance(net.layers[k + 1], L.Dense):
+            h, w, c = _hwc(layer.input_shape)
+            W = given[with_weights.index(net.layers[k + 1])][0]
+            order = np.arange(h * w * c).reshape(c, h, w).transpose(1, 2, 0).ravel()
+            given[with_weights.index(net.layers[k + 1])][0] = W[:, order]
     for layer, arrays in zip(with_weights, given):
         want = layer.torch_weights(net.layer_params(layer))
         for got, ref in zip(arrays, want):
@@ -479,9 +717,55 @@ def _onnx_graph(steps, name, input_name, in_shape, output_names, dtype, split=No
         inits.append(numpy_helper.from_array(np.asarray(value, dtype=kind), cname))
         return cname
 
+    chw = None    # as in _torch_sequential: image layers run channels first
+
+    def relayout(op_name, z, perm, reshape):
+        nodes.append(helper.make_node("Reshape", [z, const(reshape, f"{op_name}_shape", np.int64)],
+                                      [f"{op_name}_r"]) if perm == [0, 3, 1, 2] else
+                     helper.make_node("Transpose", [z], [f"{op_name}_t"], perm=perm))
+        if perm == [0, 3, 1, 2]:
+            nodes.append(helper.make_node("Transpose", [f"{op_name}_r"], [f"{op_name}_t"], perm=perm))
+            return f"{op_name}_t"
+        nodes.append(helper.make_node("Reshape", [f"{op_name}_t", const(reshape, f"{op_name}_shape",
+                                                                         np.int64)], [f"{op_name}_r"]))
+        return f"{op_name}_r"
+
     for i, step in enumerate(steps):
         y = f"{step.kind}{i}"
-        if step.kind == "dense":
+        if step.image and chw is None:
+            x = relayout(f"chw{i}", x, [0, 3, 1, 2], (-1,) + tuple(step.in_hwc))
+        elif not step.image and chw is not None:
+            x = relayout(f"hwc{i}", x, [0, 2, 3, 1], (-1,) + tuple(chw))
+            chw = None
+        pt, pb, pl, pr = step.pads
+        if step.kind in ("conv2d", "conv2d_t"):
+            attrs = dict(kernel_shape=list(step.kernel), strides=list(step.strides))
+            if step.kind == "conv2d":
+                attrs["pads"] = [pt, pl, pb, pr]
+            else:   # crop the full output; a negative crop is output padding
+                attrs["pads"] = [max(pt, 0), max(pl, 0), max(pb, 0), max(pr, 0)]
+                attrs["output_padding"] = [max(-pb, 0), max(-pr, 0)]
+            nodes.append(helper.make_node("Conv" if step.kind == "conv2d" else "ConvTranspose",
+                                          [x, const(step.W, f"W{i}"), const(step.b, f"b{i}")], [y],
+                                          name=f"{step.kind}_{i}", **attrs))
+        elif step.kind in ("maxpool", "avgpool"):
+            attrs = dict(kernel_shape=list(step.kernel), strides=list(step.strides),
+                         pads=[pt, pl, pb, pr])
+            if step.kind == "avgpool":
+                attrs["count_include_pad"] = 0    # Keras: the mean over the cells inside the input
+            nodes.append(helper.make_node("MaxPool" if step.kind == "maxpool" else "AveragePool",
+                                          [x], [y], **attrs))
+        elif step.kind == "upsample":
+            scales = const([1.0, 1.0, float(step.kernel[0]), float(step.kernel[1])], f"scales{i}",
+                           np.float32)
+            nodes.append(helper.make_node("Resize", [x, "", scales], [y], mode="nearest",
+                                          coordinate_transformation_mode="asymmetric",
+                                          nearest_mode="floor"))
+        elif step.kind == "gap":
+            nodes.append(helper.make_node("GlobalAveragePool", [x], [f"gap{i}_4d"]))
+            nodes.append(helper.make_node("Flatten", [f"gap{i}_4d"], [y], axis=1))
+            shape = (step.out_hwc[2],)
+        elif step.kind == "dense":
             nodes.append(helper.make_node("Gemm", [x, const(step.W, f"W{i}"), const(step.b, f"b{i}")],
                                           [y], transB=1, name=f"dense_{i}"))
             shape = (step.W.shape[0],)
@@ -493,7 +777,13 @@ def _onnx_graph(steps, name, input_name, in_shape, output_names, dtype, split=No
             nodes.append(helper.make_node("Identity", [x], [y]))
         else:
             raise ValueError(f"export_onnx: no ONNX operator for a {step.kind!r} layer")
+        if step.image and step.kind != "gap":
+            chw = shape = tuple(step.out_hwc)
+        elif step.kind == "gap":
+            chw = None
         x = _onnx_activation(step.activation, y, i, nodes, const)
+    if chw is not None:
+        x = relayout("hwc_out", x, [0, 2, 3, 1], (-1,) + tuple(chw))
     outputs = []
     if split is None:
         nodes.append(helper.make_node("Identity", [x], [output_names[0]]))
@@ -579,6 +869,10 @@ def _shape_after(steps, shape):
             shape = (step.W.shape[0],)
         elif step.kind in ("flatten", "reshape"):
             shape = tuple(step.shape)
+        elif step.kind == "gap":
+            shape = (step.out_hwc[2],)
+        elif step.image:
+            shape = tuple(step.out_hwc)
     return tuple(shape)
 
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import _core
+from . import _core, regularizers
 from ._net import parse_activation
 
 __all__ = ["Layer", "Dense", "DenseTranspose", "Flatten", "Reshape", "Dropout", "GaussianNoise",
@@ -171,8 +171,8 @@ class Dense(Layer):
         super().__init__(activation, beta)
         self.units = int(units)
         self.kernel_initializer = kernel_initializer
-        from .regularizers import get as get_regularizer
-        self.activity_regularizer = get_regularizer(activity_regularizer)
+        self.activity_regularizer = check_regularizer(activity_regularizer, self.activation,
+                                                      "Dense: activity_regularizer")
 
     def build(self, input_shape):
         self.n_in = _flat_input(self, input_shape)
@@ -207,13 +207,23 @@ class Dense(Layer):
         return self.activity_regularizer.record_fields()
 
     def get_config(self):
-        from .regularizers import to_config as regularizer_config
         cfg = {"units": self.units, "activation": [self.activation.name, self.activation.beta]}
         if self.kernel_initializer is not None:
             cfg["kernel_initializer"] = self.kernel_initializer
         if self.activity_regularizer is not None:
-            cfg["activity_regularizer"] = regularizer_config(self.activity_regularizer)
+            cfg["activity_regularizer"] = regularizers.to_config(self.activity_regularizer)
         return cfg
+
+
+def check_regularizer(spec, activation, where):
+    """The regularizer of ``spec`` (see :func:`regularizers.get`) for a layer with this
+    activation: KLSparsity needs outputs in (0, 1), i.e. a logistic (or sigmoid) layer."""
+    reg = regularizers.get(spec)
+    if isinstance(reg, regularizers.KLSparsity) and activation.name != "logistic":
+        raise ValueError(f"{where}: KLSparsity needs outputs in (0, 1) (a logistic or sigmoid "
+                         f"layer), this layer's activation is {activation}; use L1 or L2 for "
+                         f"other outputs")
+    return reg
 
 
 class DenseTranspose(Layer):

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["show_images", "plot_latent", "plot_reconstructions", "plot_decoded",
-           "plot_latent_grid", "plot_interpolation", "plot_history"]
+           "plot_latent_grid", "plot_interpolation", "plot_history", "plot_activation_histogram",
+           "activation_stats", "plot_hash_groups", "hash_groups"]
 
 
 def _plt():
@@ -522,5 +523,99 @@ def plot_noise_study(study, key="recovered", axes=None, title=None) -> "Figure":
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---- regularized autoencoders (issue 15) ----
+
+def _layer_output(model, X, layer):
+    """The output of a layer of the model for X (n, units): 'code' (the latent layer), or the
+    index of a layer (1 = the first layer's output)."""
+    if isinstance(layer, str) and layer in ("code", "latent"):
+        return np.asarray(model.encode(X)).reshape(len(X), -1)
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        return np.asarray(model.layer_output(X, int(layer))).reshape(len(X), -1)
+    raise ValueError(f"layer: expected 'code' or a layer index, got {layer!r}")
+
+
+def activation_stats(model, X, layer="code", near_zero=0.05):
+    """The numbers behind :func:`plot_activation_histogram`: a dict with the layer's outputs
+    ``a`` (n, units), each unit's mean activation ``unit_means`` (units,), their mean ``mean``,
+    and the share of outputs below ``near_zero`` (``near_zero_share``)."""
+    a = _layer_output(model, X, layer).astype(float)
+    means = a.mean(axis=0)
+    return {"a": a, "unit_means": means, "mean": float(a.mean()),
+            "near_zero_share": float(np.mean(np.abs(a) < near_zero))}
+
+
+def plot_activation_histogram(model, X, layer="code", bins=40, near_zero=0.05, axes=None,
+                              title=None):
+    """The two sparsity histograms of the lectures for one layer on X: every output value, and
+    each unit's mean activation over X. Returns the Figure; :func:`activation_stats` gives the
+    numbers."""
+    s = activation_stats(model, X, layer, near_zero)
+    if axes is None:
+        fig, axes = _subplots(1, 2, figsize=(10, 3.4))
+    fig = _owned(axes[0].figure)
+    axes[0].hist(s["a"].ravel(), bins=bins, color="tab:blue")
+    axes[0].set_title(f"all outputs: mean {s['mean']:.3f}, {100 * s['near_zero_share']:.0f}% "
+                      f"below {near_zero:g}", fontsize=10)
+    axes[0].set_xlabel("activation")
+    axes[0].set_ylabel("count")
+    axes[1].hist(s["unit_means"], bins=bins, color="tab:orange")
+    axes[1].set_title(f"mean activation of each of {s['unit_means'].size} units", fontsize=10)
+    axes[1].set_xlabel("mean activation over the samples")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"Activations of layer {layer!r}")
+    fig.tight_layout()
+    return fig
+
+
+def hash_groups(hashes, labels=None, top=None):
+    """The hashes sorted by how many samples share them: a list of (hash, indices), the most
+    common first (ties by hash), and with ``labels`` each group's majority share (its purity)
+    as a third item."""
+    hashes = np.asarray(hashes)
+    values, counts = np.unique(hashes, return_counts=True)
+    order = sorted(range(values.size), key=lambda i: (-counts[i], values[i]))[:top]
+    groups = []
+    for i in order:
+        idx = np.flatnonzero(hashes == values[i])
+        if labels is None:
+            groups.append((int(values[i]), idx))
+        else:
+            _, c = np.unique(np.asarray(labels)[idx], return_counts=True)
+            groups.append((int(values[i]), idx, float(c.max() / idx.size)))
+    return groups
+
+
+def plot_hash_groups(model, X, labels=None, n_groups=8, per_group=8, shape=None, names=None,
+                     scale=0.8):
+    """Semantic hashing: the ``n_groups`` most common hashes of X (``model.hash``), one row each
+    with ``per_group`` of its images, its size, and with ``labels`` its majority class and purity."""
+    X = np.asarray(X)
+    hashes = model.hash(X)
+    groups = hash_groups(hashes, labels, n_groups)
+    bits = int(np.asarray(model.encode(X[:1])).size)
+    images = _images(X, shape)
+    fig, axes = _subplots(len(groups), per_group, squeeze=False,
+                          figsize=(per_group * scale, len(groups) * scale * 1.15 + 0.4))
+    for row, group in zip(axes, groups):
+        h, idx = group[0], group[1]
+        for j, ax in enumerate(row):
+            if j < idx.size:
+                _imshow(ax, images[idx[j]])
+            else:
+                ax.axis("off")
+        text = f"{h:0{bits}b}\n{idx.size} samples"
+        if labels is not None:
+            lab = np.asarray(labels)[idx]
+            vals, c = np.unique(lab, return_counts=True)
+            top = vals[np.argmax(c)]
+            text += f"\n{names[top] if names is not None else top}: {100 * group[2]:.0f}%"
+        row[0].set_ylabel(text, rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(f"The {len(groups)} most common hashes of {len(X)} samples", fontsize=10)
     fig.tight_layout()
     return fig

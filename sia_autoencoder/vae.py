@@ -35,9 +35,11 @@ class VAE(Persistable, Interop):
 
     Parameters
     ----------
-    encoder : list of int
-        The input width, then the encoder's hidden widths: ``[400, 200, 100]``. A linear layer
-        of ``2 * latent_dim`` units follows, giving μ and logvar.
+    encoder : list of int, or list of layers
+        The input width, then the encoder's hidden widths: ``[400, 200, 100]``; or the encoder's
+        layers (:mod:`sia_autoencoder.layers`, ints among them: Dense widths) with
+        ``input_shape``. A linear layer of ``2 * latent_dim`` units follows, giving μ and
+        logvar, then the sampling layer.
     latent_dim : int
         The size k of the latent space.
     decoder : list of int, optional
@@ -61,6 +63,9 @@ class VAE(Persistable, Interop):
     optimizer, learning_rate, weight_decay, seed, dtype, threads
         As for :class:`~sia_autoencoder.Autoencoder`. The seed fixes the weights, the sample
         order and every ε drawn in training.
+    input_shape : tuple, optional
+        The shape of one sample (``(28, 28, 1)``...): needed for an encoder of layers. Images
+        are channels last; reconstructions come back in the input's shape.
     kernel_initializer : str, function, or list, optional
         As for :class:`~sia_autoencoder.Autoencoder`; a list gives one per layer with weights,
         the encoder's (the μ/logvar layer last) then the decoder's.
@@ -185,7 +190,8 @@ class VAE(Persistable, Interop):
         return self.net.weights
 
     def parameters(self):
-        return [p for Wb in self.weights for p in Wb]
+        """The weight and bias arrays of every layer, in order (views into ``params``)."""
+        return self.net.parameters()
 
     @property
     def n_params(self) -> int:

@@ -280,9 +280,13 @@ def test_gradients_of_activity_penalties(reg):
 # ---- models built from layers ----
 
 def test_shape_errors_name_the_layer():
-    with pytest.raises(ValueError, match=r"layer 0 \(Dense\): expected a flat input \(n,\), got shape "
-                                         r"\(8, 8, 1\); put a Flatten\(\) before it"):
-        Autoencoder(encoder=[L.Dense(3)], decoder=[L.Dense(64)], input_shape=(8, 8, 1))
+    # images into a first Dense layer are flattened (issue 15's example, as the dense notation)
+    ae = Autoencoder(encoder=[L.Dense(3)], decoder=[L.Dense(64)], input_shape=(8, 8, 1))
+    assert ae.reconstruct(np.zeros((2, 8, 8, 1))).shape == (2, 8, 8, 1)
+    with pytest.raises(ValueError, match=r"layer 1 \(Dense\): expected a flat input \(n,\), got shape "
+                                         r"\(8, 8\); put a Flatten\(\) before it"):
+        Autoencoder(encoder=[L.Reshape((8, 8)), L.Dense(3)], decoder=[L.Dense(64)],
+                    input_shape=(64,))
     with pytest.raises(ValueError, match=r"layer 3 \(Reshape\): cannot reshape \(64,\) \(64 values\) "
                                          r"to \(7, 7, 1\) \(49 values\)"):
         Autoencoder(encoder=[L.Flatten(), L.Dense(2)], decoder=[L.Dense(64), L.Reshape((7, 7, 1))],
@@ -344,6 +348,16 @@ def test_images_in_and_out_for_dense_and_layer_models():
     hv = v.fit(X, epochs=2)
     assert set(hv.history) >= {"loss", "reconstruction_loss", "kl_loss"}
     assert v.reconstruct(X).shape == (20, 6, 6) and v.encode(X).shape == (20, 2)
+
+
+def test_one_list_of_layers_finds_its_code():
+    ae = Autoencoder(layers=[L.Dense(8, "relu"), L.Dense(2), L.Dense(8, "relu"), L.Dense(16, "sigmoid")],
+                     input_shape=(16,), seed=0)
+    assert ae.latent_index == 2 and ae.encode(np.zeros((3, 16))).shape == (3, 2)
+    assert Autoencoder(**ae.get_config()).latent_index == 2
+    with pytest.raises(ValueError, match=r"the narrowest inner output \(4 values\) comes after layers "
+                                         r"\[0, 1\]; pass latent_index="):
+        Autoencoder(layers=[L.Dense(4), L.Dense(4), L.Dense(16)], input_shape=(16,))
 
 
 def test_summary_shows_output_shapes_and_parameters():
@@ -434,3 +448,37 @@ def test_layer_models_save_and_load(tmp_path):
     v.fit(X, epochs=2)
     back = sa.load(v.save(tmp_path / "v.npz"))
     assert np.array_equal(back.reconstruct(X), v.reconstruct(X))
+
+
+# ---- the engine against its NumPy twin, from the records ----
+
+@pytest.mark.parametrize("case", ["noise_sample_tied", "penalties", "images"])
+def test_engine_matches_its_numpy_twin(case):
+    import twins
+    r = np.random.default_rng(7)
+    if case == "noise_sample_tied":
+        enc = L.Dense(6, "tanh")
+        layers = [L.Dropout(0.3), enc, L.GaussianNoise(0.5), L.Dense(4), L.Sample(),
+                  L.Dense(6, "relu"), L.DenseTranspose(enc, activation="sigmoid")]
+        shape = (9,)
+    elif case == "penalties":
+        layers = [L.Dense(5, "sigmoid", activity_regularizer=KLSparsity(0.2, 0.3)),
+                  L.Dense(4, "tanh", activity_regularizer=L1(0.02)), L.Dense(6, "sigmoid",
+                  activity_regularizer=L2(0.05))]
+        shape = (6,)
+    else:
+        layers = [conv(3, 3, 2), maxpool(2), L.Flatten(), L.Dense(4), L.Sample(),
+                  L.Dense(2 * 2 * 3, "tanh"), L.Reshape((2, 2, 3)), upsample(2),
+                  conv_t(2, 3, 2), conv(1, 3, 1, activation="sigmoid")]
+        shape = (8, 8, 1)
+    net = built(layers, shape, seed=8)
+    X = r.random((5,) + shape).reshape(5, -1)
+    noise = r.standard_normal(5 * net.noise_cols) if net.noise_cols else None
+    if case == "noise_sample_tied":
+        noise[:5 * 9] = np.where(r.random(5 * 9) < 0.3, 0.0, 1 / 0.7)
+    for loss in ("bce", "mse"):
+        got = net.loss_terms(X, X, loss, grad=True, noise=noise, kl_weight=0.6)
+        want, g = twins.layer_net_loss_grad(net.ints, net.reals, net.params, X, X,
+                                            _core.BCE if loss == "bce" else _core.MSE, noise, 0.6)
+        assert np.allclose(got, want, rtol=1e-12, atol=0)
+        assert rel_err(net.grads, g) <= 1e-12

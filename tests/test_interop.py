@@ -289,3 +289,103 @@ def test_export_onnx_of_layers(tmp_path):
     out = _session(paths["model"]).run(None, {"x": x})[0]
     assert out.shape == X.shape and rel(out, model.reconstruct(X)) <= 1e-5
     assert rel(_session(paths["encoder"]).run(None, {"x": x})[0], model.encode(X)) <= 1e-5
+
+
+# ---- convolutional models (Keras's padding through explicit padding and cropping) ----------
+
+def _conv_models():
+    from sia_autoencoder import layers as L
+    if not hasattr(L, "Conv2D"):
+        pytest.skip("this version has no convolutional layers")
+    same = Autoencoder(
+        encoder=[L.Conv2D(4, 3, padding="same", activation="relu"), L.MaxPool2D(2, padding="same"),
+                 L.Conv2D(3, 3, strides=2, padding="same", activation="tanh"),
+                 L.AveragePooling2D(2, padding="same"), L.Flatten(), L.Dense(2)],
+        decoder=[L.Dense(7 * 7 * 3, "relu"), L.Reshape((7, 7, 3)), L.UpSampling2D(2),
+                 L.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
+                 L.Conv2D(1, 3, padding="same", activation="sigmoid")],
+        input_shape=(28, 28, 1), dtype="float64", loss="mse", seed=0)
+    valid = Autoencoder(
+        encoder=[L.Conv2D(4, 3, activation="relu"), L.MaxPool2D(2), L.Conv2D(3, 3, strides=2),
+                 L.GlobalAveragePooling2D(), L.Dense(2)],
+        decoder=[L.Dense(6 * 6 * 3, "relu"), L.Reshape((6, 6, 3)),
+                 L.Conv2DTranspose(4, 3, strides=2, activation="relu"), L.UpSampling2D(2),
+                 L.Conv2DTranspose(1, 3, activation="sigmoid")],
+        input_shape=(28, 28, 1), dtype="float64", loss="mse", seed=0)
+    wide = Autoencoder(   # a transposed convolution whose stride exceeds its kernel
+        encoder=[L.Conv2D(2, 4, strides=4), L.Flatten(), L.Dense(3)],
+        decoder=[L.Dense(4 * 4 * 2), L.Reshape((4, 4, 2)), L.Conv2DTranspose(1, 1, strides=7)],
+        input_shape=(28, 28, 1), dtype="float64", loss="mse", seed=0)
+    vae = VAE(encoder=[L.Conv2D(4, 3, strides=2, padding="same", activation="relu"), L.Flatten()],
+              latent_dim=2, decoder=[L.Dense(14 * 14 * 4, "relu"), L.Reshape((14, 14, 4)),
+                                     L.Conv2DTranspose(1, 3, strides=2, padding="same")],
+              input_shape=(28, 28, 1), dtype="float64", loss="mse", seed=0)
+    return {"same": same, "valid": valid, "wide": wide, "vae": vae}
+
+
+@pytest.mark.parametrize("name", ["same", "valid", "wide", "vae"])
+def test_conv_to_torch(name):
+    torch = pytest.importorskip("torch")
+    model = _conv_models()[name]
+    X = np.random.default_rng(0).random((5, 28, 28, 1))
+    module = model.to_torch().eval()
+    with torch.no_grad():
+        out = module(torch.from_numpy(X))
+    out = out[0] if name == "vae" else out
+    assert out.shape == X.shape and rel(out.numpy(), model.reconstruct(X)) <= 1e-12
+    # float32, as served (outputs in [0, 1] or near: 1e-5 of their scale)
+    module32 = module.float()
+    with torch.no_grad():
+        out32 = module32(torch.from_numpy(X.astype(np.float32)))
+    out32 = out32[0] if name == "vae" else out32
+    assert rel(out32.numpy(), model.reconstruct(X)) <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["same", "valid", "wide", "vae"])
+def test_conv_export_onnx(name, tmp_path):
+    pytest.importorskip("onnx")
+    model = _conv_models()[name]
+    X = np.random.default_rng(0).random((5, 28, 28, 1))
+    paths = model.export_onnx(tmp_path / f"{name}.onnx")
+    got = _session(paths["model"]).run(None, {"x": X.astype(np.float32)})[0]
+    assert got.shape == X.shape and rel(got, model.reconstruct(X)) <= 1e-5
+    Z = model.encode(X)
+    got = _session(paths["decoder"]).run(None, {"z": Z.astype(np.float32)})[0]
+    assert rel(got, model.decode(Z)) <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["same", "valid", "wide"])
+def test_conv_from_torch_round_trip(name):
+    torch = pytest.importorskip("torch")
+    model = _conv_models()[name]
+    X = np.random.default_rng(1).random((4, 28, 28, 1))
+    back = Autoencoder.from_torch(model.to_torch(), loss="mse")
+    assert [type(layer).__name__ for layer in back.net.layers] == \
+        [type(layer).__name__ for layer in model.net.layers]
+    assert np.array_equal(back.params, model.params)
+    assert rel(back.reconstruct(X), model.reconstruct(X)) <= 1e-12
+    del torch
+
+
+def test_conv_from_a_plain_pytorch_module():
+    """PyTorch's own layout: images (c, h, w) and Flatten in that order; the package's model
+    takes the same images channels last and gives the same codes."""
+    torch = pytest.importorskip("torch")
+    _conv_models()
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(4 * 7 * 7, 2), nn.Linear(2, 12), nn.Tanh(),
+                        nn.Linear(12, 784), nn.Sigmoid()).double()
+    with pytest.raises(ValueError, match="input_shape"):
+        Autoencoder.from_torch(net)
+    ae = Autoencoder.from_torch(net, input_shape=(28, 28, 1))
+    assert ae.latent_dim == 2
+    X = np.random.default_rng(2).random((3, 28, 28, 1))
+    with torch.no_grad():
+        ref = net(torch.from_numpy(X.transpose(0, 3, 1, 2).copy())).numpy()
+    assert rel(ae.reconstruct(X).reshape(3, -1), ref) <= 1e-12
+    odd = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.Flatten(), nn.Linear(784, 2),
+                        nn.Linear(2, 784))   # PyTorch pads both sides; Keras's 'same' does not
+    with pytest.raises(ValueError, match="is not Keras's 'same'"):
+        Autoencoder.from_torch(odd, input_shape=(28, 28, 1))

@@ -31,8 +31,8 @@ CHILD = textwrap.dedent(r"""
         os.kill(os.getpid(), signal.SIGINT)
 
     timer = threading.Timer(cfg["delay"], ctrl_c)
+    t0 = time.perf_counter()  # before the timer starts: the interrupt comes >= delay after t0
     timer.start()
-    t0 = time.perf_counter()
     try:
         ae.fit(X, epochs=cfg["epochs"], batch_size=cfg["batch"],
                validation_data=X[:64] if cfg.get("validation") else None)

@@ -21,7 +21,8 @@ import sia_autoencoder  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 SOURCES = REPO / "tools" / "notebook_sources"
-NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour", "07_applications"]
+NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour", "06_regularized",
+         "07_applications"]
 NEEDS = {"04_autoencoders_tour": ["sklearn"], "07_applications": ["sklearn"]}  # optional packages a notebook cannot do without
 
 
@@ -95,6 +96,23 @@ def _check_04(text, nb):
     assert _images(nb) >= 8
 
 
+def _check_06(text, nb):
+    """Issue 15: the KL-penalised code's mean activation is near its target, the sparse codes
+    are sparser than the plain one, the hashing codes are binary, and the purity is reported."""
+    mean = float(re.search(r"^KL: mean activation ([\d.]+) \(target 0.1\)", text, re.M).group(1))
+    assert abs(mean - 0.1) <= 0.03, text
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3))) for m in
+            re.finditer(r"^\s*(none|L1|KL)\s+([\d.]+)\s+(\d+)%", text, re.M)}
+    assert rows["L1"][1] > rows["none"][1] and rows["KL"][0] < rows["none"][0], rows
+    binary = float(re.search(r"^binary: ([\d.]+)% of held-out code values", text, re.M).group(1))
+    assert binary >= 95, text
+    purity = float(re.search(r"^purity: ([\d.]+)%", text, re.M).group(1))
+    assert purity > 30, text   # ten classes: 10% by chance
+    tied = re.findall(r"^tied=(False|True) ?: +([\d,]+) parameters", text, re.M)
+    assert int(tied[1][1].replace(",", "")) < int(tied[0][1].replace(",", "")), text
+    assert _images(nb) >= 8
+
+
 def _check_07(text, nb):
     largest = [float(v) for v in re.findall(r"^k = \d+: principal angles .*\(largest ([\d.]+)\)$", text, re.M)]
     assert len(largest) == 3 and max(largest) < 3.0, text  # a linear autoencoder spans the PCA subspace
@@ -112,7 +130,7 @@ def _check_07(text, nb):
 
 
 CHECKS = {"01_letters_autoencoder": _check_01, "02_denoising": _check_02, "03_vae": _check_03,
-          "04_autoencoders_tour": _check_04, "07_applications": _check_07}
+          "04_autoencoders_tour": _check_04, "06_regularized": _check_06, "07_applications": _check_07}
 
 
 def test_every_notebook_is_tested():

@@ -357,3 +357,120 @@ def reg_grad(a, reg, ra, rb):
         m = np.clip(a.mean(axis=0), BCE_EPS, 1 - BCE_EPS)
         return np.broadcast_to(ra * (-rb / m + (1 - rb) / (1 - m)) / B, a.shape).copy()
     return np.zeros_like(a)
+
+
+# ---- the layer engine (net.c) from its records (csrc/sia.h's column order) ----
+
+DENSE, DENSE_T, RESHAPE, DROPOUT, GNOISE, SAMPLE = 0, 1, 8, 9, 10, 11
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+
+
+def _n_noise(rec):
+    kind, ins, outs = rec[0], rec[2:5], rec[5:8]
+    return int(np.prod(ins)) if kind in (DROPOUT, GNOISE) else (int(np.prod(outs)) if kind == SAMPLE else 0)
+
+
+def layer_net_loss_grad(ints, reals, params, X, Y, loss, noise=None, kl_weight=1.0):
+    """((total, recon, kl, penalties), flat gradient) of a network of layer records, written out
+    in NumPy: each kind's forward, the activation, the loss on the last layer that is not a
+    reshape, w·KL of the Sample layers and the activity penalties; then backward through all."""
+    B, L = X.shape[0], len(ints)
+    eps, at = [], 0
+    for rec in ints:   # each stochastic layer's (B, n) block, layer after layer
+        k = _n_noise(rec)
+        eps.append(None if noise is None or not k else noise[at:at + B * k].reshape(B, k))
+        at += B * k if noise is not None else 0
+    img = lambda a, shape: a.reshape((B,) + tuple(shape))  # noqa: E731
+    grads = np.zeros_like(params)
+
+    def wb(rec):
+        kind, off, n = rec[0], rec[14], rec[15]
+        (ih, iw, ic), (oh, ow, oc), (kh, kw) = rec[2:5], rec[5:8], rec[8:10]
+        if kind == DENSE:
+            return params[off:off + oc * ic].reshape(oc, ic), params[off + oc * ic:off + n], off
+        if kind == DENSE_T:
+            return params[rec[16]:rec[16] + ic * oc].reshape(ic, oc), params[off:off + oc], rec[16]
+        shape = (oc, kh, kw, ic) if kind == CONV2D else (ic, kh, kw, oc)
+        nW = n - oc
+        return params[off:off + nW].reshape(shape), params[off + nW:off + n], off
+
+    a, zs = [X.reshape(B, -1)], []
+    for j, (rec, r) in enumerate(zip(ints, reals)):
+        kind, x = rec[0], a[-1]
+        ins, outs, strides, pad = rec[2:5], rec[5:8], tuple(rec[10:12]), tuple(rec[12:14])
+        if kind in (DENSE, DENSE_T):
+            W, b, _ = wb(rec)
+            z = x @ (W.T if kind == DENSE else W) + b
+        elif kind in (RESHAPE, DROPOUT, GNOISE):
+            e = eps[j]
+            z = x if e is None or kind == RESHAPE else (x * e if kind == DROPOUT else x + e)
+        elif kind == SAMPLE:
+            k = outs[2]
+            mu, lv = x[:, :k], np.clip(x[:, k:], LOGVAR_MIN, LOGVAR_MAX)
+            z = mu if eps[j] is None else mu + np.exp(0.5 * lv) * eps[j]
+        elif kind == CONV2D:
+            W, b, _ = wb(rec)
+            z = conv2d_forward(img(x, ins), W, b, strides, pad, tuple(outs[:2])).reshape(B, -1)
+        elif kind == CONV2D_T:
+            W, b, _ = wb(rec)
+            z = conv2d_t_forward(img(x, ins), W, b, strides, pad, tuple(outs[:2])).reshape(B, -1)
+        elif kind in (MAXPOOL, AVGPOOL):
+            z = pool_forward(img(x, ins), kind, tuple(rec[8:10]), strides, pad, tuple(outs[:2])).reshape(B, -1)
+        elif kind == GAP:
+            z = gap_forward(img(x, ins))
+        else:
+            z = upsample_forward(img(x, ins), tuple(rec[8:10])).reshape(B, -1)
+        zs.append(z)
+        a.append(act_forward(z, rec[1], r[0]))
+    o = max(j for j in range(L) if ints[j][0] != RESHAPE)
+    recon = loss_forward(zs[o], a[o + 1], Y.reshape(B, -1), loss, ints[o][1], reals[o][0])
+    kl = sum(-0.5 * np.sum(1 + np.clip(a[j][:, ints[j][7]:], LOGVAR_MIN, LOGVAR_MAX)
+                           - a[j][:, :ints[j][7]] ** 2
+                           - np.exp(np.clip(a[j][:, ints[j][7]:], LOGVAR_MIN, LOGVAR_MAX))) / B
+             for j in range(L) if ints[j][0] == SAMPLE)
+    pen = sum(reg_penalty(a[j + 1], ints[j][17], reals[j][2], reals[j][3]) for j in range(L))
+    total = recon + kl_weight * kl + pen
+
+    da = loss_backward(zs[o], a[o + 1], Y.reshape(B, -1), loss, ints[o][1], reals[o][0])
+    dz = da + reg_grad(a[o + 1], ints[o][17], reals[o][2], reals[o][3]) * act_grad(a[o + 1], ints[o][1], reals[o][0])
+    for j in range(o, -1, -1):
+        rec, r = ints[j], reals[j]
+        kind, x = rec[0], a[j]
+        ins, strides, pad = rec[2:5], tuple(rec[10:12]), tuple(rec[12:14])
+        if j < o:
+            dz = (dz + reg_grad(a[j + 1], rec[17], r[2], r[3])) * act_grad(a[j + 1], rec[1], r[0])
+        if kind in (DENSE, DENSE_T):
+            W, b, woff = wb(rec)
+            dW = dz.T @ x if kind == DENSE else x.T @ dz
+            grads[woff:woff + W.size] += dW.ravel()
+            boff = rec[14] + (W.size if kind == DENSE else 0)
+            grads[boff:boff + b.size] += dz.sum(axis=0)
+            din = dz @ (W if kind == DENSE else W.T)
+        elif kind in (RESHAPE, GNOISE):
+            din = dz
+        elif kind == DROPOUT:
+            din = dz if eps[j] is None else dz * eps[j]
+        elif kind == SAMPLE:
+            k = rec[7]
+            lv = x[:, k:]
+            inside = (lv >= LOGVAR_MIN) & (lv <= LOGVAR_MAX)
+            s = np.clip(lv, LOGVAR_MIN, LOGVAR_MAX)
+            dmu = dz + kl_weight * x[:, :k] / B
+            dlv = np.where(inside, kl_weight * 0.5 * (np.exp(s) - 1) / B
+                           + (0 if eps[j] is None else dz * eps[j] * 0.5 * np.exp(0.5 * s)), 0.0)
+            din = np.concatenate([dmu, dlv], axis=1)
+        elif kind in (CONV2D, CONV2D_T):
+            W, b, off = wb(rec)
+            g = img(dz, rec[5:8])
+            f = conv2d_backward if kind == CONV2D else conv2d_t_backward
+            din, dW, db = f(g, img(x, ins), W, strides, pad)
+            grads[off:off + W.size] += dW.ravel()
+            grads[off + W.size:off + W.size + b.size] += db
+        elif kind in (MAXPOOL, AVGPOOL):
+            din = pool_backward(img(dz, rec[5:8]), img(x, ins), kind, tuple(rec[8:10]), strides, pad)
+        elif kind == GAP:
+            din = gap_backward(dz, img(x, ins))
+        else:
+            din = upsample_backward(img(dz, rec[5:8]), tuple(rec[8:10]))
+        dz = din.reshape(B, -1)
+    return (total, recon, kl, pen), grads
