@@ -52,6 +52,11 @@ static PyArrayObject *get_array(PyObject *obj, const char *name, int typenum, in
                      ndim == 1 ? "" : "s", PyArray_NDIM(a));
         return NULL;
     }
+    if (!PyArray_ISNOTSWAPPED(a)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected the machine's byte order, got dtype %S "
+                     "(use a.astype(a.dtype.newbyteorder('=')))", name, PyArray_DESCR(a));
+        return NULL;
+    }
     if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
         PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous, aligned array", name);
         return NULL;
@@ -378,7 +383,26 @@ static int get_optim(sia_optim *o, int kind, double lr, double momentum, double 
     return 0;
 }
 
-/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1 */
+/* The optimizer's hyperparameters as the kernels of a float32 model use them (cast to float):
+   lr and eps neither 0 nor inf, momentum, beta1, beta2 and rho still below 1. */
+static int check_optim_f32(const sia_optim *o) {
+    const struct { const char *name; double v; int below_one; } hp[] = {
+        {"lr", o->lr, 0}, {"eps", o->eps, 0}, {"momentum", o->momentum, 1},
+        {"beta1", o->beta1, 1}, {"beta2", o->beta2, 1}, {"rho", o->rho, 1}};
+    for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) {
+        const float f = (float)hp[i].v;
+        if (hp[i].below_one ? f < 1.0f : (f > 0.0f && isfinite(f))) continue;
+        char b[32];
+        PyErr_Format(PyExc_ValueError, "%s: expected a value that float32 holds %s, got %s "
+                     "(%s in float32)", hp[i].name, hp[i].below_one ? "below 1" : "as a finite number > 0",
+                     fmt_g(b, hp[i].v), hp[i].below_one ? "1" : (f == 0 ? "0" : "inf"));
+        return -1;
+    }
+    return 0;
+}
+
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1,
+   or t (nothing written) when a value of the step would not be finite */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     PyObject *op, *om, *ov, *og;
     int kind;
@@ -390,28 +414,39 @@ static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     sia_optim o;
     PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
     if (!p || !(m = get_like(om, "m", p, 1)) || !(v = get_like(ov, "v", p, 1)) ||
-        !(g = get_like(og, "g", p, 0)) || get_optim(&o, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, t))
+        !(g = get_like(og, "g", p, 0)) ||
+        get_optim(&o, kind, lr, momentum, beta1, beta2, eps, rho, weight_decay, t) ||
+        (PyArray_TYPE(p) == NPY_FLOAT32 && check_optim_f32(&o)))
         return NULL;
     int64_t n = PyArray_SIZE(p);
-    Py_BEGIN_ALLOW_THREADS
+    Py_BEGIN_ALLOW_THREADS /* refused (t unchanged, nothing written) when a value would not be finite */
     if (PyArray_TYPE(p) == NPY_FLOAT64) sia_optim_step_f64(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
     else sia_optim_step_f32(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
     Py_END_ALLOW_THREADS
     return PyLong_FromLongLong(o.t);
 }
 
-static sia_rng *get_rng(PyObject *obj) {
+/* The generator state, uint64 (4,). A state read (not only written, as rng_seed does) must not
+   be all zeros: xoshiro256** never leaves that state and yields only 0 from it. */
+static sia_rng *get_rng_out(PyObject *obj, int read) {
     PyArrayObject *a = get_array(obj, "rng_state", NPY_UINT64, 1, 1);
     if (!a || check_dim(a, "rng_state", 0, 4)) return NULL;
+    const uint64_t *s = PyArray_DATA(a);
+    if (read && !(s[0] | s[1] | s[2] | s[3])) {
+        PyErr_SetString(PyExc_ValueError, "rng_state: expected a generator state that is not all "
+                        "zeros (xoshiro256** yields only 0 from it), got [0, 0, 0, 0]");
+        return NULL;
+    }
     return (sia_rng *)PyArray_DATA(a);
 }
+static sia_rng *get_rng(PyObject *obj) { return get_rng_out(obj, 1); }
 
 /* rng_seed(state, seed): fills the uint64 (4,) state from a seed. */
 static PyObject *py_rng_seed(PyObject *self, PyObject *args) {
     PyObject *ostate;
     unsigned long long seed;
     if (!PyArg_ParseTuple(args, "OK", &ostate, &seed)) return NULL;
-    sia_rng *r = get_rng(ostate);
+    sia_rng *r = get_rng_out(ostate, 0);
     if (!r) return NULL;
     sia_rng_seed(r, seed);
     Py_RETURN_NONE;
@@ -1124,7 +1159,8 @@ static PyObject *train_common(netrec *r, PyObject *oX, PyObject *oY, PyObject *o
     if (okw && okw != Py_None && !(kw = get_array(okw, "kl_weights", NPY_FLOAT64, 1, 0))) goto done;
     sia_optim opt;
     if (get_optim(&opt, k->kind, k->lr, k->momentum, k->beta1, k->beta2, k->eps, k->rho,
-                  k->weight_decay, *(int64_t *)PyArray_DATA(t)))
+                  k->weight_decay, *(int64_t *)PyArray_DATA(t)) ||
+        (PyArray_TYPE(r->params) == NPY_FLOAT32 && check_optim_f32(&opt)))
         goto done;
     if (check_kind(k->loss, SIA_N_LOSS, "loss") || check_kind(k->noise, SIA_N_NOISE, "noise")) goto done;
     if (k->batch < 1 || k->batch > n) {
@@ -1332,7 +1368,7 @@ static PyMethodDef methods[] = {
     {"act_backward", py_act_backward, METH_VARARGS, "act_backward(dinp, dout, out, kind, beta)"},
     {"loss_forward", py_loss_forward, METH_VARARGS, "loss_forward(z, y, t, loss, kind, beta) -> float"},
     {"loss_backward", py_loss_backward, METH_VARARGS, "loss_backward(dz, z, y, t, loss, kind, beta)"},
-    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t"},
+    {"optim_step", py_optim_step, METH_VARARGS, "optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1, or t when refused"},
     {"rng_seed", py_rng_seed, METH_VARARGS, "rng_seed(state, seed)"},
     {"rng_uniform", py_rng_uniform, METH_VARARGS, "rng_uniform(out, state)"},
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},

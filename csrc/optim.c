@@ -69,7 +69,9 @@ typedef struct {
     double decay;      /* AdamW: 1 - lr wd */
 } sia_optim_k;
 
-/* Starts a step: opt->t += 1, and the step's scalars. */
+/* Starts a step: opt->t += 1, and the step's scalars. A step that is then refused (an updated
+   value not finite) takes t back; Nadam's running product then rebuilds itself at the next
+   step (opt->mu_t is one ahead), to the same value. */
 static void sia_optim_begin(sia_optim *opt, sia_optim_k *k) {
     opt->t += 1;
     *k = (sia_optim_k){.c1 = 1, .c2 = 1, .decay = 1};
@@ -91,21 +93,29 @@ static void sia_optim_begin(sia_optim *opt, sia_optim_k *k) {
    data-parallel step's parts, vae.c, train.c), plus wd p when l2 (weight decay in the loss), at
    step opt->t with the step's scalars k. Every loop is element-wise and branch-free, so it
    vectorizes (sqrt and divide included, with -fno-math-errno), and any slice of the vectors can
-   be updated on its own, to the same values. Inlined four times by optim_update (h NULL or not,
-   l2 or not), so the plain step reads no second gradient and adds no decay. */
-SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int l2,
-                               int64_t n, const sia_optim *opt, const sia_optim_k *k) {
+   be updated on its own, to the same values. With store == 0 nothing is written: the loop only
+   forms the new p, m, v and returns 1 if one of them would not be finite (or would lie within
+   2^-10 of the largest REAL: a margin for a product the storing instance might fuse otherwise),
+   else 0; with store == 1 it writes them (and returns 0). Inlined eight times by optim_update
+   (h NULL or not, l2 or not, store or not), so the plain step reads no second gradient, adds
+   no decay and checks nothing while it stores. */
+SIA_INLINE int FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int l2,
+                              int64_t n, const sia_optim *opt, const sia_optim_k *k, int store) {
     const REAL lr = (REAL)opt->lr, wd = (REAL)opt->weight_decay;
+    const REAL big = (REAL)((SIA_IS32 ? (double)FLT_MAX : DBL_MAX) * (1 - 1.0 / 1024));
+    int bad = 0;
 #define GRAD(i) (l2 ? (h ? g[i] + h[i] : g[i]) + wd * p[i] : (h ? g[i] + h[i] : g[i]))
+#define OUT(dst, x) do { const REAL x_ = (x); if (store) dst = x_; else bad |= !(fabs(x_) <= big); } while (0)
     switch (opt->kind) {
     case SIA_GD:
-        for (int64_t i = 0; i < n; i++) p[i] -= lr * GRAD(i);
+        for (int64_t i = 0; i < n; i++) OUT(p[i], p[i] - lr * GRAD(i));
         break;
     case SIA_MOMENTUM: {
         const REAL a = (REAL)opt->momentum;
         for (int64_t i = 0; i < n; i++) {
-            m[i] = a * m[i] - lr * GRAD(i);
-            p[i] += m[i];
+            const REAL mi = a * m[i] - lr * GRAD(i);
+            OUT(p[i], p[i] + mi);
+            OUT(m[i], mi);
         }
         break;
     }
@@ -119,10 +129,12 @@ SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const R
         const int decoupled = opt->kind == SIA_ADAMW;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            m[i] = b1 * m[i] + one_b1 * gi;
-            v[i] = b2 * v[i] + one_b2 * gi * gi;
-            if (decoupled) p[i] *= decay;
-            p[i] -= lr * (m[i] * c1) / (sqrt(v[i] * c2) + eps);
+            const REAL mi = b1 * m[i] + one_b1 * gi;
+            const REAL vi = b2 * v[i] + one_b2 * gi * gi;
+            const REAL pi = decoupled ? p[i] * decay : p[i];
+            OUT(p[i], pi - lr * (mi * c1) / (sqrt(vi * c2) + eps));
+            OUT(m[i], mi);
+            OUT(v[i], vi);
         }
         break;
     }
@@ -132,9 +144,11 @@ SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const R
         const REAL c2 = (REAL)k->c2, ka = (REAL)k->a, kb = (REAL)k->b;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            m[i] = b1 * m[i] + one_b1 * gi;
-            v[i] = b2 * v[i] + one_b2 * gi * gi;
-            p[i] -= (kb * m[i] + ka * gi) / (sqrt(v[i] * c2) + eps);
+            const REAL mi = b1 * m[i] + one_b1 * gi;
+            const REAL vi = b2 * v[i] + one_b2 * gi * gi;
+            OUT(p[i], p[i] - (kb * mi + ka * gi) / (sqrt(vi * c2) + eps));
+            OUT(m[i], mi);
+            OUT(v[i], vi);
         }
         break;
     }
@@ -143,9 +157,11 @@ SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const R
         const REAL a = (REAL)opt->momentum;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            v[i] = rho * v[i] + one_rho * gi * gi;
-            m[i] = a * m[i] + lr * gi / sqrt(v[i] + eps);
-            p[i] -= m[i];
+            const REAL vi = rho * v[i] + one_rho * gi * gi;
+            const REAL mi = a * m[i] + lr * gi / sqrt(vi + eps);
+            OUT(p[i], p[i] - mi);
+            OUT(m[i], mi);
+            OUT(v[i], vi);
         }
         break;
     }
@@ -153,46 +169,66 @@ SIA_INLINE void FN(optim_loop)(REAL *p, REAL *m, REAL *v, const REAL *g, const R
         const REAL rho = (REAL)opt->rho, one_rho = (REAL)(1.0 - opt->rho), eps = (REAL)opt->eps;
         for (int64_t i = 0; i < n; i++) {
             const REAL gi = GRAD(i);
-            v[i] = rho * v[i] + one_rho * gi * gi;
-            const REAL d = -sqrt(m[i] + eps) / sqrt(v[i] + eps) * gi;
-            m[i] = rho * m[i] + one_rho * d * d;
-            p[i] += lr * d;
+            const REAL vi = rho * v[i] + one_rho * gi * gi;
+            const REAL d = -sqrt(m[i] + eps) / sqrt(vi + eps) * gi;
+            OUT(p[i], p[i] + lr * d);
+            OUT(m[i], rho * m[i] + one_rho * d * d);
+            OUT(v[i], vi);
         }
         break;
     }
     }
+#undef OUT
 #undef GRAD
+    return bad;
 }
 
-/* SIA_CLONES (activation.c) adds an AVX2 + FMA build. */
+/* SIA_CLONES (activation.c) adds an AVX2 + FMA build. store: as optim_loop. */
 SIA_CLONES
-static void FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
-                             const sia_optim *opt, const sia_optim_k *k) {
+static int FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL *h, int64_t n,
+                            const sia_optim *opt, const sia_optim_k *k, int store) {
     const int l2 = opt->weight_decay != 0 && opt->kind != SIA_ADAMW;
-    if (h && l2) FN(optim_loop)(p, m, v, g, h, 1, n, opt, k);
-    else if (h) FN(optim_loop)(p, m, v, g, h, 0, n, opt, k);
-    else if (l2) FN(optim_loop)(p, m, v, g, NULL, 1, n, opt, k);
-    else FN(optim_loop)(p, m, v, g, NULL, 0, n, opt, k);
+#define LOOP(H, L2, S) FN(optim_loop)(p, m, v, g, H, L2, n, opt, k, S)
+    if (store) {
+        if (h && l2) return LOOP(h, 1, 1);
+        if (h) return LOOP(h, 0, 1);
+        return l2 ? LOOP(NULL, 1, 1) : LOOP(NULL, 0, 1);
+    }
+    if (h && l2) return LOOP(h, 1, 0);
+    if (h) return LOOP(h, 0, 0);
+    return l2 ? LOOP(NULL, 1, 0) : LOOP(NULL, 0, 0);
+#undef LOOP
 }
 
-void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
+/* A step is applied only when every value it writes is finite: one pass forms them without
+   storing, the second stores them (the same arithmetic). So a step that would overflow (a huge
+   learning rate in float32, lr·g or v = g² beyond the range) leaves p, m, v and t as they
+   were, the last finite weights, and returns SIA_EDIVERGED; the trainers then stop. */
+int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
     sia_optim_k k;
     sia_optim_begin(opt, &k);
-    FN(optim_update)(p, m, v, g, NULL, n, opt, &k);
+    if (FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 0)) {
+        opt->t -= 1;
+        return SIA_EDIVERGED;
+    }
+    FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 1);
+    return SIA_OK;
 }
 
 /* ---- the update of a data-parallel step (vae.c, train.c) ----
  * g (n) and more ((parts - 1) n, one buffer after another): the gradients of a step's parts.
  * The update uses their sum in the order of the parts, ((g + more_1) + more_2) + ..., the last
  * term added inside the update (g receives the partial sums), one slice of whole 64-byte lines
- * per task, on up to `parts` threads. */
+ * per task, on up to `parts` threads: a first run sums and checks each slice (bad[i]), a
+ * second, only if no slice is bad, stores. */
 typedef struct {
     REAL *p, *m, *v, *g;
     const REAL *more;
     int64_t n;
-    int parts;
+    int parts, store;
     const sia_optim *opt;
     sia_optim_k k;
+    int bad[SIA_PARTS];
 } FN(parts_update);
 
 /* g (n) += h (n) */
@@ -202,19 +238,30 @@ static void FN(vec_add)(REAL *g, const REAL *h, int64_t n) {
 }
 
 static void FN(parts_update_task)(void *ctx, int64_t i) {
-    const FN(parts_update) *c = ctx;
+    FN(parts_update) *c = ctx;
     const int64_t line = 64 / (int64_t)sizeof(REAL), lines = (c->n + line - 1) / line;
     const int64_t a = sia_part_start(i, lines, c->parts) * line;
     const int64_t b = i + 1 == c->parts ? c->n : sia_part_start(i + 1, lines, c->parts) * line;
+    c->bad[i] = 0;
     if (a >= b) return;
-    const REAL *h = c->more + a;
-    for (int q = 1; q < c->parts - 1; q++, h += c->n) FN(vec_add)(c->g + a, h, b - a);
-    FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, &c->k);
+    const REAL *h = c->more + (int64_t)(c->parts - 2) * c->n + a;
+    if (!c->store)
+        for (int q = 1; q < c->parts - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
+    c->bad[i] = FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, &c->k,
+                                 c->store);
 }
 
-void FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
-                              int parts, sia_optim *opt) {
+int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
+                             int parts, sia_optim *opt) {
     FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
     sia_optim_begin(opt, &c.k);
     sia_pool_run(parts, parts, FN(parts_update_task), &c);
+    for (int i = 0; i < parts; i++)
+        if (c.bad[i]) {
+            opt->t -= 1;
+            return SIA_EDIVERGED;
+        }
+    c.store = 1;
+    sia_pool_run(parts, parts, FN(parts_update_task), &c);
+    return SIA_OK;
 }

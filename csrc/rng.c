@@ -60,13 +60,18 @@ void sia_rng_normals(sia_rng *r, double *out, int64_t n) {
     if (i < n) out[i] = sia_rng_normal(r);
 }
 
+/* Rejections sia_rng_below allows before it takes a draw as it is: each happens with
+   probability < n / 2^64, so a sound generator never gets there, and a broken state (all zeros,
+   which xoshiro256** never leaves and from which it yields only 0) cannot loop forever. */
+#define SIA_MAX_REJECTS 64
+
 uint64_t sia_rng_below(sia_rng *r, uint64_t n) {
     /* Lemire's multiply-and-reject: unbiased for every n >= 1. */
     __uint128_t m = (__uint128_t)sia_rng_next(r) * n;
     uint64_t low = (uint64_t)m;
     if (low < n) {
         uint64_t threshold = -n % n;
-        while (low < threshold) {
+        for (int tries = 0; low < threshold && tries < SIA_MAX_REJECTS; tries++) {
             m = (__uint128_t)sia_rng_next(r) * n;
             low = (uint64_t)m;
         }

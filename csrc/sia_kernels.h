@@ -67,13 +67,14 @@ void FN(sia_loss_backward)(REAL *dz, const REAL *z, const REAL *y, const REAL *t
 
 /* ---- optim.c ----
  * p, g (n,): one step of opt->kind over the flat vectors; m, v (n,) are its state
- * (momentum keeps its velocity in m). Increments opt->t. */
-void FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt);
+ * (momentum keeps its velocity in m). Increments opt->t and returns SIA_OK; or returns
+ * SIA_EDIVERGED with p, m, v and opt->t untouched when a value it would write is not finite. */
+int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt);
 /* One step from the sum of a data-parallel step's gradients g (n) and more ((parts - 1) n),
  * added in the order of the parts; g is overwritten. On up to `parts` threads, each updating a
- * slice: the same values whichever thread runs which slice. */
-void FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
-                              int parts, sia_optim *opt);
+ * slice: the same values whichever thread runs which slice. Returns as sia_optim_step. */
+int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
+                             int parts, sia_optim *opt);
 
 /* ---- noise.c ----
  * x (n,) in place: salt-and-pepper (p: set to 0 or 1 at random), bit flip (p: x -> 1 - x),

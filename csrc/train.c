@@ -250,8 +250,12 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         }
         st->row = 0;
         const int parts = sia_step_parts(tr->parts, B < A->cap ? B : A->cap, tr->widest); /* the first chunk's */
-        if (parts > 1) FN(sia_optim_step_parts)(net->params, m, v, net->grads, tr->pgrads, P, parts, opt);
-        else FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
+        const int applied = parts > 1 ? FN(sia_optim_step_parts)(net->params, m, v, net->grads, tr->pgrads, P, parts, opt)
+                                      : FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
+        if (applied != SIA_OK) { /* an updated parameter would not be finite: the step is out */
+            st->step_loss = st->step_recon = st->step_kl = st->step_reg = 0;
+            return SIA_EDIVERGED;
+        }
         st->loss_sum += st->step_loss;
         st->recon_sum += st->step_recon;
         st->kl_sum += st->step_kl;

@@ -1,11 +1,12 @@
 """A stack of dense layers over one flat parameter vector, run by the C core."""
+import numbers
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from ._validate import as_matrix
+from ._validate import INT32_MAX, INT64_MAX, as_matrix
 
 _ACT_CODES = {"linear": _core.LINEAR, "logistic": _core.LOGISTIC, "tanh": _core.TANH,
               "relu": _core.RELU, "elu": _core.ELU, "selu": _core.SELU}
@@ -63,7 +64,8 @@ def parse_activation(spec, where="activation"):
         raise ValueError(f"{where}: {spec!r} is not one of {', '.join(_ACT_CODES)} "
                          f"(or sigmoid, identity)")
     beta = 1.0 if beta is None else beta
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real) \
+            or not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"{where}: β of {name} must be a finite number > 0, got {beta!r}")
     return Activation(name, float(beta))
 
@@ -73,8 +75,8 @@ def is_activation_list(spec):
     the JSON form of a (name, beta) pair: ['tanh', 0.5]."""
     if not isinstance(spec, list):
         return False
-    pair = len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], (int, float)) \
-        and not isinstance(spec[1], bool)
+    pair = len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], numbers.Real) \
+        and not isinstance(spec[1], (bool, np.bool_))
     return not pair
 
 
@@ -126,8 +128,10 @@ def parse_threads(threads):
     saves. Use 2 or more for MNIST-sized models on an otherwise idle machine."""
     if threads is None or threads == "auto":
         return all_cores()
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads: expected an integer >= 1, 'auto' or None, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1 \
+            or threads > INT32_MAX:
+        most = "" if isinstance(threads, (int, np.integer)) and threads < 1 else f" (at most {INT32_MAX})"
+        raise ValueError(f"threads: expected an integer >= 1, 'auto' or None{most}, got {threads!r}")
     return int(threads)
 
 
@@ -140,6 +144,8 @@ def check_sizes(sizes, where="layers"):
             raise TypeError(f"{where}[{i}]: expected an integer width, got {s!r}")
         if s < 1:
             raise ValueError(f"{where}[{i}]: expected a width >= 1, got {s}")
+        if s > INT64_MAX:
+            raise ValueError(f"{where}[{i}]: expected a width <= 2**63 - 1, got {s}")
         out.append(int(s))
     return out
 

@@ -5,11 +5,16 @@ import warnings
 import numpy as np
 
 from ._progress import Progress
+from ._validate import fitting
 from .callbacks import BATCH_HOOKS, Callback, History, LossThreshold, PixelErrorStop, TerminateOnNaN
 
 
+MAX_CHUNK = 1 << 16  # epochs per call into C at most: their logs are allocated per call
+
+
 class TrainingDivergedError(FloatingPointError):
-    """The loss or a gradient became NaN or inf; the model keeps its last finite weights."""
+    """The loss, a gradient or an updated weight became NaN or inf; the model keeps its last
+    finite weights."""
 
 
 class CollapseWarning(RuntimeWarning):
@@ -152,15 +157,50 @@ def split_validation(X, Y, validation_data, validation_split):
 def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbose=0, lr=None):
     """Run ``epochs`` epochs through ``run_chunk(records, start, n) -> (done, status)``.
 
-    ``records`` maps each key of ``keys`` (e.g. 'loss') to a float64 array of ``epochs`` NaNs
-    that the C core fills as epochs complete; status is 0 (done), 1 (a stop condition in C
-    was met) or 2 (diverged). ``validate()`` returns a dict of validation logs. Python is called
-    once per epoch only when callbacks or validation need it; otherwise chunks run in C.
-    ``run_chunk`` reads the optimizer's settings at each call, so that a callback's change of
-    the learning rate applies from the next epoch. Epochs count from 0 over the model's whole
-    training, in the history and for the callbacks, as in Keras.
-    On Ctrl-C or divergence the completed epochs are kept in ``model.history_``.
+    ``records`` maps each key of ``keys`` (e.g. 'loss') to a float64 array of NaNs, one per
+    epoch of the chunk from ``start``, that the C core fills as epochs complete; status is 0
+    (done), 1 (a stop condition in C was met) or 2 (diverged). ``validate()`` returns a dict of
+    validation logs. Python is called once per epoch only when callbacks or validation need it;
+    otherwise chunks run in C. ``run_chunk`` reads the optimizer's settings at each call, so
+    that a callback's change of the learning rate applies from the next epoch. Epochs count from
+    0 over the model's whole training, in the history and for the callbacks, as in Keras.
+    Whatever ends the call (Ctrl-C, another exception raised by a signal handler, divergence),
+    the completed epochs are kept in ``model.history_``. A model runs one fit at a time: a
+    second one (another thread, a callback) raises RuntimeError.
     """
+    with fitting(model):
+        return _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr)
+
+
+class _Records(dict):
+    """The per-epoch logs the C core writes, for the epochs of the current chunk only (so that
+    ``epochs=10**12`` allocates nothing up front): ``records[key][e]`` for the fit's epoch e."""
+
+    def __init__(self, keys):
+        super().__init__()
+        self.keys_, self.start = list(keys), 0
+
+    def new_chunk(self, start, n):
+        self.start = start
+        for k in self.keys_:
+            self[k] = _Offset(np.full(n, np.nan), start)
+
+
+class _Offset:
+    """A float64 array of NaNs indexed by the fit's epoch numbers from ``start`` on: indexing
+    gives the array's own elements and views, which the C core writes."""
+
+    def __init__(self, arr, start):
+        self.arr, self.start = arr, start
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            shift = lambda i: None if i is None else i - self.start  # noqa: E731
+            return self.arr[shift(key.start):shift(key.stop):key.step]
+        return self.arr[key - self.start]
+
+
+def _fit_loop(model, run_chunk, epochs, keys, callbacks, validate, verbose, lr):
     verbose = parse_verbose(verbose)
     history = History()
     model.history_ = history
@@ -168,7 +208,7 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin()
-    records = {k: np.full(max(epochs, 1), np.nan) for k in keys}
+    records = _Records(keys)
     progress = Progress(epochs, verbose)
     per_epoch = bool(callbacks) or validate is not None
     done, chunk, recorded = 0, 1, 0   # epochs run in C; epochs in the history
@@ -189,6 +229,8 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
         history.epoch.extend(range(first, first + n))
         for k in keys:
             history.history.setdefault(k, []).extend(records[k][recorded:end].tolist())
+        for values in history.history.values():  # e.g. val_loss: NaN, never a ragged history
+            values.extend([np.nan] * (len(history.epoch) - len(values)))
         model.epochs_trained_ += n
         recorded = end
 
@@ -213,36 +255,42 @@ def fit_loop(model, run_chunk, epochs, keys, callbacks=(), validate=None, verbos
             # Chunks of 1, 2, 4, ... epochs while they are fast: a watcher of the chunks (e.g.
             # watch_collapse) sees the first epochs one by one, at little cost.
             n = 1 if per_epoch else min(chunk, epochs - done)
+            n = min(n, MAX_CHUNK)
             if per_epoch:
                 for cb in callbacks:
                     cb.on_epoch_begin(model.epochs_trained_)
                 if model.stop_training:
                     break
             t0 = time.perf_counter()
+            records.new_chunk(done, n)
             k, status = run_chunk(records, done, n)
             done += k
             record(done)
             if status == 2 and any(isinstance(cb, TerminateOnNaN) for cb in callbacks):
-                print(f"Epoch {model.epochs_trained_ + 1}: the loss or a gradient became NaN or "
-                      f"inf, terminating training (the weights of the last finite step are kept)")
+                print(f"Epoch {model.epochs_trained_ + 1}: the loss, a gradient or an updated "
+                      f"weight became NaN or inf, terminating training (the weights of the last finite step are kept)")
                 history.stopped_by = "TerminateOnNaN"
                 break
             if status == 2:
                 lr = getattr(getattr(model, "optimizer", None), "learning_rate", lr)
                 hint = f" (now {lr:g})" if lr is not None else ""
                 raise TrainingDivergedError(
-                    f"training diverged in epoch {model.epochs_trained_ + 1}: the loss or a gradient "
-                    f"became NaN or inf. The model keeps the weights of its last finite step. "
+                    f"training diverged in epoch {model.epochs_trained_ + 1}: the loss, a gradient "
+                    f"or an updated weight became NaN or inf. The model keeps the weights of its "
+                    f"last finite step. "
                     f"Try a lower learning rate{hint}, or inputs scaled to [0, 1].")
             if status == 1:
                 history.stopped_by = "stop condition"
                 break
             if time.perf_counter() - t0 < 0.05:
                 chunk *= 2
-    except KeyboardInterrupt:
-        # Wherever the interrupt landed (in C, in validation, between the two), every epoch the
-        # C core completed is in the history: their weights are the model's.
-        record_bulk(int(np.count_nonzero(~np.isnan(records[keys[0]]))))
+    except BaseException as exc:
+        # Wherever the interrupt (Ctrl-C, or any exception a signal handler raised) landed (in C,
+        # in validation, between the two), every epoch the C core completed is in the history:
+        # their weights are the model's.
+        if not isinstance(exc, TrainingDivergedError) and keys[0] in records:
+            ran = records.start + int(np.count_nonzero(~np.isnan(records[keys[0]].arr)))
+            record_bulk(ran)
         raise
     finally:
         progress.close()

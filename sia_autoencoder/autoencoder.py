@@ -11,7 +11,9 @@ from ._net import (LayerNet, check_sizes, dense_layers, format_summary, is_activ
                    parse_threads)
 from ._training import (fit_loop, metric_logs, parse_metrics, split_callbacks, split_validation,
                         validation_pair, watch_collapse)
-from ._validate import as_float, as_int, as_matrix
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
+                        check_activations, check_alloc, check_optimizer, check_rng_state,
+                        check_targets)
 from .interop import Interop
 from .io import Persistable
 from .optimizers import get_optimizer
@@ -325,6 +327,7 @@ class Autoencoder(Persistable, Interop):
         self.metrics = [name for name, _ in parse_metrics(metrics)]
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
+        check_optimizer(self.optimizer, self.dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
@@ -344,6 +347,7 @@ class Autoencoder(Persistable, Interop):
         self.latent_index = latent
         self.layers = sizes if sizes is not None else self.net.layers
         self.activations = [layer.activation for layer in self.net.layers]
+        check_activations(self.activations, self.dtype)
         # the user's sample shape (outputs of decode come back in it)
         self.input_shape = tuple(_layers._shape(input_shape, "input_shape")) if input_shape is not None \
             else in_shape
@@ -365,6 +369,15 @@ class Autoencoder(Persistable, Interop):
         return self.net.layers[self.latent_index - 1].output_shape
 
     # ---- parameters ----
+    @property
+    def rng_state(self):
+        """The training loop's generator state (xoshiro256**), uint64 (4,); never all zeros."""
+        return self._rng_state
+
+    @rng_state.setter
+    def rng_state(self, state):
+        self._rng_state = check_rng_state(state)
+
     @property
     def params(self) -> np.ndarray:
         """All weights and biases, one flat vector (W1, b1, W2, b2, ...); write to it in place."""
@@ -434,7 +447,9 @@ class Autoencoder(Persistable, Interop):
                                         self.net.output_shape, rows=n,
                                         width_what="the model's output width")
         X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
-        epochs = as_int(epochs, "epochs", 0)
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        check_optimizer(self.optimizer, self.dtype)
+        epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, X.shape[0])
         noise_code, level = self._noise(noise, noise_level)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
@@ -514,6 +529,7 @@ class Autoencoder(Persistable, Interop):
         Yv = Xv if Yv is None else as_rows(Yv, "validation_data Y", self.dtype,
                                            self.net.width(self.net.L), self.net.output_shape,
                                            rows=Xv.shape[0], width_what="the model's output width")
+        check_targets(Yv, "validation_data X" if Yv is Xv else "validation_data Y", self.loss)
 
         def logs():
             out = metric_logs(metrics, self._rows_out, X, Y) if X is not None else {}
@@ -575,6 +591,7 @@ class Autoencoder(Persistable, Interop):
         Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
                                         self.net.output_shape, rows=X.shape[0],
                                         width_what="the model's output width")
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
         return self.net.loss(X, Y, self._loss_code, self.threads)
 
     def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
@@ -616,24 +633,19 @@ class Autoencoder(Persistable, Interop):
         if self.latent_dim != 2:
             raise ValueError(f"latent_grid: needs a 2-D latent space, this one has {self.latent_dim}")
         n = as_int(n, "n", 1)
-        lo, hi = np.broadcast_to(np.asarray(low, float), 2), np.broadcast_to(np.asarray(high, float), 2)
+        check_alloc(n * n, 8 * (2 + self.net.width(self.net.L)), "n", f"grid points ({n}²)")
+        lo, hi = as_range(low, "low", self.dtype), as_range(high, "high", self.dtype)
         z1 = np.linspace(lo[0], hi[0], n)
         z2 = np.linspace(hi[1], lo[1], n)
-        Z = np.array([(a, b) for b in z2 for a in z1])
+        Z = np.stack([np.tile(z1, n), np.repeat(z2, n)], axis=1)
         return self.decode(Z), Z
 
     def interpolate(self, a: ArrayLike, b: ArrayLike, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points on the segment between the codes of inputs a and b
         (each a vector of layers[0]): (steps, layers[-1])."""
         steps = as_int(steps, "steps", 2)
-        ends = []
-        for v, name in ((a, "a"), (b, "b")):
-            try:
-                v = np.asarray(v).reshape(1, -1)
-            except (ValueError, TypeError):
-                pass  # as_matrix says what is wrong with it
-            ends.append(as_matrix(v, name, self.dtype, width=self.n_inputs))
-        codes = self.encode(np.concatenate(ends))
+        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.n_inputs)
+                                            for v, name in ((a, "a"), (b, "b"))]))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 

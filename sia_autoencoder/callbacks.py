@@ -10,10 +10,13 @@ runs whole epochs, and a Python call per step would cost more than most steps.
 """
 import csv
 import math
+import numbers
 import os
 import warnings
 
 import numpy as np
+
+from ._validate import INT64_MAX
 
 __all__ = ["History", "Callback", "EarlyStopping", "PixelErrorStop", "LossThreshold",
            "ModelCheckpoint", "CSVLogger", "LambdaCallback", "ReduceLROnPlateau", "TerminateOnNaN"]
@@ -22,6 +25,28 @@ __all__ = ["History", "Callback", "EarlyStopping", "PixelErrorStop", "LossThresh
 BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
                "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
                "on_predict_batch_end")
+
+
+def _real(x):
+    """A finite real number of any type (np.float32 included), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and math.isfinite(x)
+
+
+def _count(x, name):
+    """An integer in [0, 2**63 - 1] (the C core's range)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {x!r}")
+    if x > INT64_MAX:
+        raise ValueError(f"{name}: expected an integer <= 2**63 - 1, got {x!r}")
+    return int(x)
+
+
+def _min_delta(callback, min_delta):
+    """|min_delta| as Keras takes it, from a finite real number."""
+    if not _real(min_delta):
+        raise ValueError(f"{type(callback).__name__}.min_delta: expected a finite number, got "
+                         f"{min_delta!r}")
+    return abs(float(min_delta))
 
 
 class History:
@@ -33,9 +58,14 @@ class History:
         self.stopped_by = None   # the name of the stop condition that ended training, if any
 
     def append(self, epoch, logs):
-        self.epoch.append(epoch)
+        """One epoch's logs. Every list keeps one value per epoch: a key missing from ``logs``
+        (validation cut short by Ctrl-C) gets NaN, a new key NaN for the epochs before it."""
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            self.history.setdefault(key, [math.nan] * len(self.epoch)).append(float(value))
+        for key, values in self.history.items():
+            if len(values) == len(self.epoch):
+                values.append(math.nan)
+        self.epoch.append(epoch)
 
     def __len__(self):
         return len(self.epoch)
@@ -76,16 +106,14 @@ class PixelErrorStop(Callback):
     """
 
     def __init__(self, max_wrong=1):
-        if not isinstance(max_wrong, (int, np.integer)) or max_wrong < 0:
-            raise ValueError(f"PixelErrorStop.max_wrong: expected an integer >= 0, got {max_wrong!r}")
-        self.max_wrong = int(max_wrong)
+        self.max_wrong = _count(max_wrong, "PixelErrorStop.max_wrong")
 
 
 class LossThreshold(Callback):
     """Stop once an epoch's training loss falls below ``eps``. Checked in C after every epoch."""
 
     def __init__(self, eps):
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        if not (_real(eps) and eps > 0):
             raise ValueError(f"LossThreshold.eps: expected a finite number > 0, got {eps!r}")
         self.eps = float(eps)
 
@@ -107,9 +135,7 @@ def _check_mode(callback, mode):
 
 
 def _check_patience(callback, patience):
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-        raise ValueError(f"{type(callback).__name__}.patience: expected an integer >= 0, got {patience!r}")
-    return int(patience)
+    return _count(patience, f"{type(callback).__name__}.patience")
 
 
 class EarlyStopping(Callback):
@@ -122,7 +148,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best_weights=False,
                  mode="auto"):
         self.monitor, self.patience = monitor, _check_patience(self, patience)
-        self.min_delta = abs(float(min_delta))
+        self.min_delta = _min_delta(self, min_delta)
         self.mode = _check_mode(self, mode)
         self.restore_best_weights = restore_best_weights
 
@@ -253,12 +279,15 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
-        if not (isinstance(factor, (int, float)) and 0 < factor < 1):
+        if not (_real(factor) and 0 < factor < 1):
             raise ValueError(f"ReduceLROnPlateau.factor: expected a number in (0, 1), got {factor!r}")
+        if not (_real(min_lr) and min_lr >= 0):
+            raise ValueError(f"ReduceLROnPlateau.min_lr: expected a finite number >= 0, got {min_lr!r}")
         self.monitor, self.factor, self.verbose = monitor, float(factor), verbose
         self.patience = _check_patience(self, patience)
         self.mode = _check_mode(self, mode)
-        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        self.min_delta, self.min_lr = _min_delta(self, min_delta), float(min_lr)
+        self.cooldown = _count(cooldown, "ReduceLROnPlateau.cooldown")
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = math.inf, 0, 0

@@ -330,7 +330,12 @@ def _get(data, path):
 
 
 def _show(value):
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(value)
+    except RecursionError:
+        return "a value nested too deeply to show"
 
 
 def _norm(s):
@@ -362,14 +367,22 @@ def _number(value, low=None, high=None, low_open=False, high_open=False):
     return float(value)
 
 
-def _integer(value, low=None):
+def _integer(value, low=None, high=None):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Bad(f"expected an integer, got {_show(value)}")
     if low is not None and value < low:
         raise _Bad(f"expected an integer >= {low}, got {value}")
+    if high is not None and value > high:
+        raise _Bad(f"expected an integer <= {high}, got {value}")
     return value
+
+
+#: The widest layer a config may ask for, and the most weights between two of its layers:
+#: beyond them the model cannot be built in memory, and the config says so at the key.
+MAX_UNITS = 1 << 20
+MAX_LAYER_WEIGHTS = 1 << 31
 
 
 def _string(value):
@@ -489,7 +502,7 @@ class _Parser:
         units = None
         if need_units:
             units = self.read_at(node, keys["units"], f"{full}.{keys['units']}", _integer,
-                                 required=True, low=1)
+                                 required=True, low=1, high=MAX_UNITS)
         act = self.read_at(node, keys["activation"], f"{full}.{keys['activation']}", _enum,
                            default_act, allowed=ACTIVATIONS)
         beta = self.read_at(node, keys["beta"], f"{full}.{keys['beta']}", _number, 1.0,
@@ -515,12 +528,32 @@ class _Parser:
         return None if any(l is None for l in out) else out
 
 
+def _check_layer_weights(p, cfg):
+    """Between two consecutive layers of the config, at most MAX_LAYER_WEIGHTS weights."""
+    chain = [(f"{p.layout.where('encoder')}[{i}]", l) for i, l in enumerate(cfg.get("encoder", []))]
+    if "latent" in cfg:
+        chain.append((p.paths.get("latent", "latent"), cfg["latent"]))
+    chain += [(f"{p.layout.where('decoder')}[{i}]", l) for i, l in enumerate(cfg.get("decoder", []))]
+    for (_, a), (where, b) in zip(chain, chain[1:]):
+        if isinstance(a.units, int) and isinstance(b.units, int) and a.units * b.units > MAX_LAYER_WEIGHTS:
+            key = p.layout.layer["units"]
+            p.error(f"{where}.{key}", f"{a.units} x {b.units} weights from the layer before, "
+                                      f"more than {MAX_LAYER_WEIGHTS}")
+
+
 def parse_config(data, source=None, base_dir=None):
     """Validate a config (a dict from JSON, in either layout) into an :class:`ExperimentConfig`.
 
     Raises :class:`ConfigError` listing every problem found, each with its key path.
     ``base_dir`` resolves a relative dataset path (default: the config file's folder).
     """
+    try:
+        return _parse_config(data, source, base_dir)
+    except RecursionError:
+        raise ConfigError(["nested too deeply to be a config"], source) from None
+
+
+def _parse_config(data, source, base_dir):
     if not isinstance(data, dict):
         raise ConfigError([f"expected a JSON object at the top level, got {_show(data)[:60]}"], source)
     layout = _detect_layout(data)
@@ -563,6 +596,7 @@ def parse_config(data, source=None, base_dir=None):
     decoder = p.layers("decoder")
     if decoder is not None:
         cfg["decoder"] = decoder
+    _check_layer_weights(p, cfg)
     out_node = p.read("output", None, None)
     if out_node is not None:
         out = p.layer(out_node, layout.where("output"), layout.output, need_units=False,
@@ -743,6 +777,8 @@ def load_config(config, base_dir=None):
                           path) from None
     except _Bad as exc:
         raise ConfigError([exc.args[0]], path) from None
+    except RecursionError:
+        raise ConfigError(["JSON nested too deeply to be a config"], path) from None
     cfg = parse_config(data, source=path,
                        base_dir=base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path)))
     if cfg.name is None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder, as_rows
 from ._training import fit_loop, split_callbacks, split_validation, watch_collapse
-from ._validate import as_float, as_int, as_matrix
+from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer, check_targets
 from .callbacks import PixelErrorStop
 from .noise import NOISE_TYPES, apply as apply_noise, as_generator, parse_noise
 
@@ -120,7 +120,9 @@ class DenoisingAutoencoder(Autoencoder):
         decay = None if lr_decay is None else as_float(lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
         if repeat > 1:
             X, Y = np.tile(X, (repeat, 1)), np.tile(Y, (repeat, 1))
-        epochs = as_int(epochs, "epochs", 0)
+        epochs = as_int(epochs, "epochs", 0, INT64_MAX)
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        check_optimizer(self.optimizer, self.dtype)
         batch = self._batch_size(batch_size, X.shape[0])
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         code = NOISE_KINDS[key]
@@ -460,6 +462,9 @@ def noise_study(X, model=None, noise_types=NOISE_TYPES, levels=DEFAULT_LEVELS, s
     seeds = [as_int(s, f"seeds[{i}]", 0) for i, s in enumerate(seeds)]
     if not (levels and seeds and noise_types):
         raise ValueError("noise_types, levels, seeds: expected non-empty sequences")
+    for noise in noise_types:  # every level against every noise, before any model is trained
+        _as_levels(levels, noise, "levels")
+        _as_levels(train_levels, noise, "train_levels")
     draws = as_int(draws, "draws", 1)
     fit_args = dict(FIT, **(fit or {}))
     if epochs is not None:

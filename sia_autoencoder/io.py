@@ -9,15 +9,20 @@ from its config and restores the state, so a file can carry numbers and text onl
 Saves are atomic: the file is written to a temporary file in the same folder, then renamed over
 the target, so a crash in the middle of a save leaves the previous file intact.
 """
+import glob
+import hashlib
 import importlib
 import json
 import os
 import tempfile
+import time
 import zipfile
 import zlib
 from typing import Any, Dict, Union
 
 import numpy as np
+
+from ._validate import check_rng_state
 
 __all__ = ["save", "load", "register_model", "Persistable", "FORMAT", "FORMAT_VERSION"]
 
@@ -107,9 +112,12 @@ def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    prefix = _tmp_prefix(path)
+    _remove_stale(directory, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
+            _lock(f)  # held until closed: _remove_stale of another save leaves this one alone
             np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub reads a key as allow_pickle
             f.flush()
             os.fsync(f.fileno())
@@ -125,12 +133,101 @@ def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> str:
     return path
 
 
+def _tmp_prefix(path):
+    """The temporary files of a save to ``path`` are ``.<name>.<random>.tmp``, with <name> cut
+    (and a hash of the whole name added) so that the temporary name stays within the 255 bytes
+    of a file name whatever the target's length."""
+    name = os.path.basename(path)
+    if len(name.encode("utf-8", "surrogateescape")) > 200:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        cut = name.encode("utf-8", "surrogateescape")[:160].decode("utf-8", "ignore")
+        name = f"{cut}~{digest}"
+    return "." + name + "."
+
+
+def _lock(f):
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no stale-file cleanup
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+
+def _remove_stale(directory, prefix):
+    """Delete the temporaries that a killed save to the same target left behind: those no
+    running save holds a lock on."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    for tmp in glob.glob(os.path.join(glob.escape(directory), glob.escape(prefix) + "*.tmp")):
+        rest = os.path.basename(tmp)[len(prefix):-len(".tmp")]
+        if len(rest) != 8 or "." in rest:  # mkstemp's 8 characters, nothing else
+            continue
+        try:
+            if time.time() - os.stat(tmp).st_mtime < 2:  # just made by mkstemp, not locked yet
+                continue
+            with open(tmp, "rb") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(tmp)
+        except OSError:  # a save in progress holds it, or it is gone already
+            pass
+
+
 def _bad(path, why):
     return ValueError(f"{path}: not a valid sia_autoencoder model file ({why})")
 
 
-def read(path):
-    """(metadata dict, state dict of arrays) from a saved file, checked but not built."""
+# Bounds checked before a member is read: a member may expand at most _RATIO times its
+# compressed size (np.savez stores members uncompressed; this stops zip bombs), and the metadata
+# JSON is at most _META_BYTES long.
+_RATIO = 64
+_META_BYTES = 64 << 20
+
+
+def _members(path, zf):
+    """The archive's members by name, each checked for duplication and compression ratio."""
+    infos = {}
+    for info in zf.infolist():
+        if info.filename in infos:
+            raise _bad(path, f"the member {info.filename!r} appears twice")
+        if info.file_size > _RATIO * info.compress_size + (1 << 20):
+            raise _bad(path, f"the member {info.filename!r} declares {info.file_size} bytes from "
+                             f"{info.compress_size} compressed (a zip bomb?)")
+        infos[info.filename] = info
+    return infos
+
+
+def _npy_header(path, zf, info):
+    """(shape, dtype, header length) of a stored .npy member, from its header alone; the
+    declared size must be the size the member holds."""
+    name = info.filename
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        except (ValueError, TypeError, SyntaxError) as exc:
+            raise _bad(path, f"{name}: not a .npy array header ({exc})") from None
+        header = f.tell() if hasattr(f, "tell") else None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise _bad(path, f"{name}: expected a numeric array, got dtype {dtype}")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    if header is not None and count * dtype.itemsize != info.file_size - header:
+        raise _bad(path, f"{name}: declares shape {tuple(shape)} ({count * dtype.itemsize} "
+                         f"bytes) but holds {info.file_size - header}")
+    return tuple(shape), dtype
+
+
+def read(path, headers=None):
+    """(metadata dict, state dict of arrays) from a saved file, checked but not built.
+
+    ``headers(meta, shapes)``, if given, is called with the metadata and the declared shape and
+    dtype of every state array before any array is read, and may refuse them (ValueError)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a folder, not a model file")
@@ -143,34 +240,82 @@ def read(path):
         raise _bad(path, "not an .npz archive: empty, truncated at the start, or another kind "
                          "of file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if _META not in data.files:
-                raise _bad(path, f"no {_META} entry; entries: {', '.join(data.files) or 'none'}")
-            meta_bytes = data[_META]
-            state = {k[len(_STATE):]: data[k] for k in data.files if k.startswith(_STATE)}
+        with zipfile.ZipFile(path) as zf:
+            infos = _members(path, zf)
+            key = _META + ".npy"
+            if key not in infos:
+                names = ", ".join(n[:-4] if n.endswith(".npy") else n for n in infos)
+                raise _bad(path, f"no {_META} entry; entries: {names or 'none'}")
+            if infos[key].file_size > _META_BYTES:
+                raise _bad(path, f"{_META}: {infos[key].file_size} bytes, more than {_META_BYTES}")
+            shape, dtype = _npy_header(path, zf, infos[key])
+            if dtype != np.uint8 or len(shape) != 1:
+                raise _bad(path, f"{_META}: expected a 1-D uint8 array, got {dtype} {shape}")
+            with zf.open(infos[key]) as f:
+                meta_bytes = np.lib.format.read_array(f, allow_pickle=False)
+            meta = _parse_meta(path, meta_bytes)
+            shapes = {}
+            for name, info in infos.items():
+                if name.startswith(_STATE) and name.endswith(".npy"):
+                    shapes[name[len(_STATE):-4]] = _npy_header(path, zf, info)
+            if headers is not None:
+                headers(meta, shapes)
+            state = {}
+            for name in shapes:
+                with zf.open(infos[_STATE + name + ".npy"]) as f:
+                    state[name] = np.lib.format.read_array(f, allow_pickle=False)
     except ValueError as exc:
         if str(exc).startswith(path):
             raise
         raise _bad(path, f"corrupted: {exc}") from None
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, NotImplementedError,
+            zipfile.LargeZipFile) as exc:
         # NotImplementedError: zipfile on a corrupted compression-method or flag field
         raise _bad(path, f"corrupted or truncated: {exc}") from None
-    if meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
-        raise _bad(path, f"{_META}: expected a 1-D uint8 array, got {meta_bytes.dtype} {meta_bytes.shape}")
+    return meta, state
+
+
+def _parse_meta(path, meta_bytes):
     try:
         meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(path, f"{_META} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _bad(path, f"{_META}: JSON nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _bad(path, f"{_META}: expected format {FORMAT!r}, got "
                          f"{meta.get('format') if isinstance(meta, dict) else meta!r}")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION \
+            or version < 1:
         raise _bad(path, f"format version {version!r}; this package reads versions 1 to "
                          f"{FORMAT_VERSION} (written by sia_autoencoder {meta.get('package_version')})")
     if not isinstance(meta.get("config"), dict):
         raise _bad(path, f"{_META}.config: expected an object, got {meta.get('config')!r}")
-    return meta, state
+    return meta
+
+
+def _implied_params(meta):
+    """The parameter count the config of a dense model implies (None when it cannot tell):
+    computed without building the model, so that a config asking for 10^12 weights is refused
+    before anything is allocated."""
+    config = meta["config"]
+
+    def widths(v):
+        return v if isinstance(v, list) and v and all(
+            isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v) else None
+
+    def dense(sizes):
+        return sum(o * (i + 1) for i, o in zip(sizes[:-1], sizes[1:]))
+    name = meta.get("class")
+    if name in ("Autoencoder", "DenoisingAutoencoder") and widths(config.get("layers")):
+        return dense(config["layers"])
+    k = config.get("latent_dim")
+    if name == "VAE" and widths(config.get("encoder")) and isinstance(k, int) and k > 0:
+        dec = config.get("decoder") or config["encoder"][::-1]
+        if widths(dec):
+            return dense(config["encoder"] + [2 * k]) + dense([k] + dec)
+    return None
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Any:
@@ -181,7 +326,17 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Any:
     a model file, is truncated or corrupted, or names a class this package does not know.
     """
     path = os.fspath(path)
-    meta, state = read(path)
+
+    def check(meta, shapes):
+        """Before any array is read: the config's parameter count is the one the file holds."""
+        want = _implied_params(meta)
+        if want is None or "params" not in shapes:
+            return
+        got = shapes["params"][0]
+        if got != (want,):
+            raise _bad(path, f"state['params']: expected shape {(want,)} (the parameters its "
+                             f"config implies), got {got}")
+    meta, state = read(path, check)
     name = meta.get("class")
     try:
         cls = _model_class(name)
@@ -195,8 +350,10 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Any:
     try:
         model = cls(**meta["config"])
         model.load_state_dict(state)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
         raise _bad(path, f"its {name} config or state does not fit: {exc}") from None
+    except MemoryError as exc:
+        raise _bad(path, f"its {name} config asks for more memory than there is: {exc}") from None
     try:
         _restore_history(model, meta.get("history"))
     except ValueError as exc:
@@ -211,6 +368,19 @@ def _rebuild(cls, config, state, history):
     return model
 
 
+def _param_shapes(model):
+    """int64 (n_arrays, 4): the shape of each weight and bias array, zero-padded to 4 axes."""
+    arrays = model.parameters()
+    out = np.zeros((len(arrays), 4), dtype=np.int64)
+    for i, a in enumerate(arrays):
+        out[i, :a.ndim] = a.shape
+    return out
+
+
+def _shape_row(row):
+    return tuple(int(n) for n in row if n)
+
+
 class Persistable:
     """Mixin for models with ``get_config``, a flat ``params`` vector, an ``optimizer``,
     ``rng_state`` and ``epochs_trained_``: ``state_dict``/``load_state_dict``, ``save(path)``
@@ -219,31 +389,61 @@ class Persistable:
 
     def state_dict(self):
         """Everything learned or drawn so far, as named arrays (copies): the flat parameters,
-        the optimizer's state and step count, and the generator state of the training loop."""
-        return {"params": self.params.copy(), "optimizer.m": self.optimizer.m.copy(),
+        the shape of every weight and bias array in them (``param_shapes``, one row each,
+        zero-padded), the optimizer's state and step count, and the generator state of the
+        training loop."""
+        return {"params": self.params.copy(), "param_shapes": _param_shapes(self),
+                "optimizer.m": self.optimizer.m.copy(),
                 "optimizer.v": self.optimizer.v.copy(),
                 "optimizer.t": np.array(self.optimizer.t, dtype=np.int64),
                 "rng_state": self.rng_state.copy(),
                 "epochs_trained": np.array(self.epochs_trained_, dtype=np.int64)}
 
     def load_state_dict(self, state):
-        """Restore a :meth:`state_dict`; shapes and dtypes must match this model's."""
+        """Restore a :meth:`state_dict`: shapes and dtypes must match this model's (also the
+        shape of every weight array, when the state gives them), and the values must be a
+        state training can reach: finite weights and moments, Adam's v >= 0, step counts and
+        epochs >= 0, a generator state that is not all zeros. Nothing changes on an error."""
         want = self.state_dict()
-        missing = sorted(set(want) - set(state))
+        missing = sorted(set(want) - set(state) - {"param_shapes"})  # older states lack it
         if missing:
             raise KeyError(f"state: missing {', '.join(missing)}")
+        got = {}
         for key, ref in want.items():
-            got = np.asarray(state[key])
-            if got.shape != ref.shape:
-                raise ValueError(f"state[{key!r}]: expected shape {ref.shape}, got {got.shape}")
-            if got.dtype.kind != ref.dtype.kind:
-                raise TypeError(f"state[{key!r}]: expected dtype {ref.dtype}, got {got.dtype}")
-        self.params[...] = state["params"]
-        self.optimizer.m[...] = state["optimizer.m"]
-        self.optimizer.v[...] = state["optimizer.v"]
-        self.optimizer.t = int(state["optimizer.t"])
-        self.rng_state[...] = state["rng_state"]
-        self.epochs_trained_ = int(state["epochs_trained"])
+            if key not in state:
+                continue
+            got[key] = arr = np.asarray(state[key])
+            if arr.shape != ref.shape:
+                what = " (another architecture)" if key == "param_shapes" else ""
+                raise ValueError(f"state[{key!r}]: expected shape {ref.shape}{what}, got {arr.shape}")
+            if arr.dtype.kind != ref.dtype.kind:
+                raise TypeError(f"state[{key!r}]: expected dtype {ref.dtype}, got {arr.dtype}")
+        if "param_shapes" in got and not np.array_equal(got["param_shapes"], want["param_shapes"]):
+            bad = int(np.argwhere((got["param_shapes"] != want["param_shapes"]).any(axis=1))[0, 0])
+            raise ValueError(f"state['param_shapes'][{bad}]: expected the weight shape "
+                             f"{_shape_row(want['param_shapes'][bad])} of this architecture, got "
+                             f"{_shape_row(got['param_shapes'][bad])}")
+        for key in ("params", "optimizer.m", "optimizer.v"):
+            finite = np.isfinite(got[key])
+            if not finite.all():
+                i = int(np.argmin(finite))
+                raise ValueError(f"state[{key!r}]: expected finite values, got {got[key][i]} at {i}")
+        if (got["optimizer.v"] < 0).any():
+            i = int(np.argmax(got["optimizer.v"] < 0))
+            raise ValueError(f"state['optimizer.v']: expected values >= 0 (means of squares), got "
+                             f"{got['optimizer.v'][i]} at {i}")
+        t, epochs = int(got["optimizer.t"]), int(got["epochs_trained"])
+        if not 0 <= t <= 2**62:
+            raise ValueError(f"state['optimizer.t']: expected a step count in [0, 2**62], got {t}")
+        if epochs < 0:
+            raise ValueError(f"state['epochs_trained']: expected an integer >= 0, got {epochs}")
+        rng_state = check_rng_state(got["rng_state"], "state['rng_state']")
+        self.params[...] = got["params"]
+        self.optimizer.m[...] = got["optimizer.m"]
+        self.optimizer.v[...] = got["optimizer.v"]
+        self.optimizer.t = t
+        self.rng_state[...] = rng_state
+        self.epochs_trained_ = epochs
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> str:
         """Write the model to ``path`` (.npz, written atomically); ``sia_autoencoder.load(path)``

@@ -3,6 +3,7 @@
 The update itself runs in C (``csrc/optim.c``), element-wise, for one step here or for every
 step of an epoch inside the training loop.
 """
+import copy
 import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -28,13 +29,15 @@ class _Optimizer:
         return tuple(f.name for f in fields(self) if f.init)
 
     def __post_init__(self):
-        _check_range(self, "learning_rate", self.learning_rate, 0, None, low_open=True)
-        _check_range(self, "weight_decay", self.weight_decay, 0, None)
+        # Any real number type is accepted (np.float32 ...), and stored as a float.
+        self.learning_rate = _check_range(self, "learning_rate", self.learning_rate, 0, None,
+                                          low_open=True)
+        self.weight_decay = _check_range(self, "weight_decay", self.weight_decay, 0, None)
         for name in ("momentum", "beta1", "beta2", "rho"):
             if name in self._fields:
-                _check_range(self, name, getattr(self, name), 0, 1, high_open=True)
+                setattr(self, name, _check_range(self, name, getattr(self, name), 0, 1, high_open=True))
         if "eps" in self._fields:
-            _check_range(self, "eps", self.eps, 0, None, low_open=True)
+            self.eps = _check_range(self, "eps", self.eps, 0, None, low_open=True)
 
     def reset(self, n, dtype):
         """Zero the state for ``n`` parameters of ``dtype``."""
@@ -47,11 +50,16 @@ class _Optimizer:
             self.reset(p.size, p.dtype)
 
     def step(self, p, g):
-        """One update of the flat parameters ``p`` (n,) in place, from the gradient ``g`` (n,)."""
+        """One update of the flat parameters ``p`` (n,) in place, from the gradient ``g`` (n,).
+        Raises FloatingPointError, with nothing changed, when the update would not be finite."""
         self._ready(p)
         k = self._core_kwargs()
-        self.t = _core.optim_step(p, self.m, self.v, g, k["optimizer"], k["lr"], k["momentum"],
-                                  k["beta1"], k["beta2"], k["eps"], self.t, k["rho"], k["weight_decay"])
+        t = _core.optim_step(p, self.m, self.v, g, k["optimizer"], k["lr"], k["momentum"],
+                             k["beta1"], k["beta2"], k["eps"], self.t, k["rho"], k["weight_decay"])
+        if t == self.t:
+            raise FloatingPointError(f"{type(self).__name__}.step: a parameter or a moment would "
+                                     f"become NaN or inf; the step was not applied")
+        self.t = t
 
     def _core_kwargs(self, lr=None):
         """The keyword arguments of the C core's training calls that describe this optimizer
@@ -200,12 +208,14 @@ def get_optimizer(spec, learning_rate=None, weight_decay=None):
     if isinstance(spec, str) and spec.lower().replace("-", "_") in _NAMES:
         spec = _NAMES[spec.lower().replace("-", "_")]()
     if isinstance(spec, _Optimizer):
+        # The model's own copy: two models given one instance do not share its state, and
+        # learning_rate= leaves the caller's object as it was.
+        spec = copy.deepcopy(spec)
         if learning_rate is not None:
-            _check_range(spec, "learning_rate", learning_rate, 0, None, low_open=True)
-            spec.learning_rate = learning_rate
+            spec.learning_rate = _check_range(spec, "learning_rate", learning_rate, 0, None,
+                                              low_open=True)
         if weight_decay is not None:
-            _check_range(spec, "weight_decay", weight_decay, 0, None)
-            spec.weight_decay = weight_decay
+            spec.weight_decay = _check_range(spec, "weight_decay", weight_decay, 0, None)
         return spec
     raise ValueError(f"optimizer: expected one of {', '.join(sorted(_NAMES))} or an optimizer "
                      f"instance, got {spec!r}")
@@ -213,7 +223,11 @@ def get_optimizer(spec, learning_rate=None, weight_decay=None):
 
 def _check_range(obj, name, value, low, high, low_open=False, high_open=False):
     import math
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # Any real number type (np.float32, np.int64, fractions ...); then stored as a float.
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(value)
+    if ok:
+        value = float(value)
     ok = ok and (value > low if low_open else value >= low)
     if high is not None:
         ok = ok and (value < high if high_open else value <= high)
@@ -221,3 +235,4 @@ def _check_range(obj, name, value, low, high, low_open=False, high_open=False):
         lo = f"{'(' if low_open else '['}{low}"
         hi = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
         raise ValueError(f"{type(obj).__name__}.{name}: expected a number in {lo}, {hi}, got {value!r}")
+    return value

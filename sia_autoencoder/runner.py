@@ -73,13 +73,12 @@ def _read_matrix(path, where, source):
         raise bad("no such file")
     try:
         if path.lower().endswith(".npy"):
-            X = np.load(path, allow_pickle=False)
+            X = _read_npy(path, bad)
         else:
-            try:
-                X = np.loadtxt(path, delimiter=",", ndmin=2)
-            except ValueError:
-                X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)   # a header line
+            X = _read_csv(path)
     except (ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise bad(f"could not be read as a numeric matrix ({exc})") from None
     if X.dtype.kind not in "biuf":
         raise bad(f"expected numbers, got dtype {X.dtype}")
@@ -92,6 +91,63 @@ def _read_matrix(path, where, source):
         r, c = np.argwhere(~finite)[0]
         raise bad(f"expected finite values, got {X[r, c]} at row {r}, column {c}")
     return X
+
+
+def _read_npy(path, bad):
+    """A .npy matrix, its header checked against the file's size before anything is allocated
+    (a tiny file may declare 745 GiB)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            raise bad(f"expected numbers, got dtype {dtype}")
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        have = os.fstat(f.fileno()).st_size - f.tell()
+        if need != have:
+            raise bad(f"its header declares shape {tuple(shape)} ({need} bytes), but the file "
+                      f"holds {have} bytes of data")
+    return np.load(path, allow_pickle=False)
+
+
+def _read_csv(path):
+    """A CSV matrix of numbers. A first line that is not all numbers is a header and is
+    skipped; a UTF-8 byte-order mark is dropped; every row must have as many values as the
+    first data row (a ragged row is refused, naming its line: ValueError)."""
+    with open(path, encoding="utf-8-sig") as f:   # -sig: drops a byte-order mark
+        lines = f.read().splitlines()
+    rows, width, first = [], None, True
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        try:
+            row = [float(c) for c in cells]
+        except ValueError:
+            if first and rows == []:   # a header: names, not numbers
+                first = False
+                continue
+            bad_cell = next(c for c in cells if not _is_number(c))
+            raise ValueError(f"line {number}: {bad_cell.strip()!r} is not a number") from None
+        first = False
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ValueError(f"line {number}: expected {width} values (as the first data row), "
+                             f"got {len(row)}")
+        rows.append(row)
+    if not rows:
+        raise ValueError("no rows of numbers")
+    return np.array(rows, dtype=np.float64)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_against_data(cfg, X):

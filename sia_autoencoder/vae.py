@@ -16,7 +16,8 @@ from . import layers as _layers
 from ._net import (LOSSES, LayerNet, check_sizes, is_activation_list, parse_activation,
                    parse_dtype, parse_loss, parse_threads)
 from ._training import fit_loop, split_callbacks, split_validation, validation_pair
-from ._validate import as_float, as_int, as_matrix
+from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
+                        check_activations, check_alloc, check_optimizer, check_targets)
 from .autoencoder import (DEFAULT_BATCH, Autoencoder, _seed_streams, as_rows, layer_table,
                           reconstruction_errors, sample_shape_of, shaped)
 from .interop import Interop
@@ -139,6 +140,8 @@ class VAE(Persistable, Interop):
         self.kl_warmup_epochs = as_int(kl_warmup_epochs, "kl_warmup_epochs", 0)
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
         self.dtype = parse_dtype(dtype)
+        check_activations(self.activations + [self.output_activation], self.dtype)
+        check_optimizer(self.optimizer, self.dtype)
         self.threads = parse_threads(threads)
         self._seed = seed
         self.seed_, init_rng, self.rng_state = _seed_streams(seed)
@@ -166,6 +169,8 @@ class VAE(Persistable, Interop):
         self.stop_training = False
 
     # ---- parameters ----
+    rng_state = Autoencoder.rng_state
+
     @property
     def params(self) -> np.ndarray:
         """All weights and biases, one flat vector: the encoder's (W1, b1, ...), then the decoder's."""
@@ -247,8 +252,10 @@ class VAE(Persistable, Interop):
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
         _same_as_input(X, Y, "Y", self.input_shape)
         X, _, validation_data = split_validation(X, X, validation_data, validation_split)
+        check_targets(X, "X", self.loss)
+        check_optimizer(self.optimizer, self.dtype)
         n = X.shape[0]
-        epochs = as_int(epochs, "epochs", 0)
+        epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, n)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
         validate = self._validator(validation_data)
@@ -281,6 +288,7 @@ class VAE(Persistable, Interop):
         Xv, Yv = validation_pair(validation_data)
         Xv = as_rows(Xv, "validation_data", self.dtype, self.input_dim, self.input_shape)
         _same_as_input(Xv, Yv, "validation_data Y", self.input_shape)
+        check_targets(Xv, "validation_data", self.loss)
         eps = self._fixed_eps(Xv.shape[0], 0)
 
         def validate():
@@ -313,6 +321,7 @@ class VAE(Persistable, Interop):
         'kl_loss'.
         """
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
+        check_targets(X, "X", self.loss)
         total, recon, kl = self._loss_terms(X, self._fixed_eps(X.shape[0], seed), self.beta)
         if return_terms:
             return {"loss": total, "reconstruction_loss": recon, "kl_loss": kl}
@@ -323,6 +332,7 @@ class VAE(Persistable, Interop):
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
         the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
+        check_targets(X, "X", self.loss)
         eps = as_matrix(eps, "eps", self.dtype, width=self.latent_dim, rows=X.shape[0],
                         width_what="latent_dim")
         w = self.beta if kl_weight is None else as_float(kl_weight, "kl_weight", 0.0)
@@ -369,6 +379,7 @@ class VAE(Persistable, Interop):
         left untouched.
         """
         n = as_int(n, "n", 1)
+        check_alloc(n, 8 * (self.latent_dim + self.input_dim), "n", "samples")
         Z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         out = self.decode(Z)
         return (out, Z) if return_latent else out
@@ -385,11 +396,11 @@ class VAE(Persistable, Interop):
             raise ValueError(f"latent_grid: needs a latent space of 2 or more dimensions, this one "
                              f"has {self.latent_dim}")
         n = as_int(n, "n", 1)
+        check_alloc(n * n, 8 * (self.latent_dim + self.input_dim), "n", f"grid points ({n}²)")
         d0, d1 = (as_int(d, "dims", 0, self.latent_dim - 1) for d in dims)
         if d0 == d1:
             raise ValueError(f"dims: expected two different latent dimensions, got {tuple(dims)}")
-        lo = np.broadcast_to(np.asarray(low, float), 2)
-        hi = np.broadcast_to(np.asarray(high, float), 2)
+        lo, hi = as_range(low, "low", self.dtype), as_range(high, "high", self.dtype)
         z1, z2 = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)
         Z = np.zeros((n * n, self.latent_dim))
         Z[:, d0] = np.tile(z1, n)
@@ -400,7 +411,8 @@ class VAE(Persistable, Interop):
         """Decode ``steps`` evenly spaced points on the segment between the mean codes of the
         inputs a and b (each a vector of input_dim): (steps, input_dim)."""
         steps = as_int(steps, "steps", 2)
-        codes = self.encode(np.stack([np.asarray(a, float).ravel(), np.asarray(b, float).ravel()]))
+        codes = self.encode(np.concatenate([as_vector(v, name, self.dtype, self.input_dim)
+                                            for v, name in ((a, "a"), (b, "b"))]))
         w = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - w) * codes[0] + w * codes[1])
 

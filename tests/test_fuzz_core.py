@@ -2,8 +2,9 @@
 
 Each call starts from a valid argument list for the function and corrupts one to three of them
 (wrong types, dtypes, shapes, ranks, negative and huge sizes, NaN/inf hyperparameters,
-out-of-range enum codes, non-contiguous, Fortran-order, misaligned and read-only arrays, garbage
-values inside otherwise valid arrays), or calls it with a random number of garbage arguments.
+out-of-range enum codes, non-contiguous, Fortran-order, misaligned, read-only and byte-swapped
+arrays, garbage values inside otherwise valid arrays, the all-zero generator state, values whose
+optimizer updates overflow), or calls it with a random number of garbage arguments.
 The fuzzer runs in a subprocess so that a segfault or an abort fails the test instead of killing
 pytest; it prints a JSON summary with the number of inputs tried.
 
@@ -59,10 +60,13 @@ def garbage_array(r, like=None):
 
 
 def layout(r, a):
-    """The same values in an odd memory layout: strided, Fortran, misaligned or read-only."""
+    """The same values in an odd memory layout: strided, Fortran, misaligned, read-only or in
+    the other byte order."""
     if not isinstance(a, np.ndarray) or a.dtype == object:
         return a
-    k = r.integers(5)
+    k = r.integers(6)
+    if k == 4 and a.dtype.itemsize > 1:            # the other byte order, same values
+        return a.astype(a.dtype.newbyteorder())
     if k == 0:                                     # strided view
         big = np.zeros((2 * max(a.size, 1),), dtype=a.dtype)
         v = big[::2][:a.size].reshape(a.shape)
@@ -92,10 +96,14 @@ def poison(r, a):
     if a.dtype.kind == "f":
         with np.errstate(over="ignore"):
             a[i] = [np.nan, np.inf, -np.inf, 1e30, -1e30][r.integers(5)]
+            if r.integers(4) == 0:                 # values whose updates overflow
+                a[...] = 1e300 if a.dtype.itemsize == 8 else 3e38
     elif a.dtype.kind in "iu":
         info = np.iinfo(a.dtype)
         a[i] = [0, -1, info.max, info.min, min(2**31, info.max), 4, 100][r.integers(7)] \
             if a.dtype.kind == "i" else [0, info.max, min(2**40, info.max)][r.integers(3)]
+        if a.dtype.kind == "u" and r.integers(3) == 0:
+            a[...] = 0                             # e.g. the all-zero generator state
     return a
 
 

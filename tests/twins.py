@@ -103,8 +103,19 @@ def nadam_mu(beta1, t):
 
 def optim_step(p, m, v, g, kind, lr, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, t=0,
                rho=0.9, weight_decay=0.0):
-    """The closed form of one step; returns new (p, m, v, t). weight_decay is L2 in the gradient
-    (g + wd p) for every optimizer but AdamW, which decays p by lr wd p before Adam's step."""
+    """The closed form of one step; returns new (p, m, v, t), or the old ones (t unchanged)
+    when a new value would not be finite (or lie within 2^-10 of the dtype's largest number).
+    weight_decay is L2 in the gradient (g + wd p) for every optimizer but AdamW, which decays p
+    by lr wd p before Adam's step."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        new = _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t, rho, weight_decay)
+    big = np.finfo(np.asarray(p).dtype).max * (1 - 1 / 1024)
+    if all((np.abs(a) <= big).all() for a in new[:3]):
+        return new
+    return p, m, v, t
+
+
+def _optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t, rho, weight_decay):
     t += 1
     if kind != ADAMW:
         g = g + weight_decay * p
