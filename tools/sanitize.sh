@@ -14,6 +14,8 @@ dir="${SIA_SANITIZE_DIR:-/tmp/sia_sanitize}"
 sanitize="${SIA_SANITIZE:-address,undefined}"
 python="${PYTHON:-python3}"
 
+"$python" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' || {
+    echo "$(basename "$0"): setuptools 77 or newer is needed to build in place (pyproject.toml's SPDX license): pip install 'setuptools>=77'" >&2; exit 1; }
 rm -rf "$dir"
 mkdir -p "$dir"
 # The sources and tests only: no build/, no in-place .so, no .git.

@@ -17,7 +17,17 @@ python="${PYTHON:-python3}"
 if [ $# -eq 0 ]; then
     set -- tests/test_kernels.py tests/test_gradcheck.py tests/test_fuzz_core.py
 fi
-cd "$repo"
+"$python" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' || {
+    echo "$(basename "$0"): setuptools 77 or newer is needed to build in place (pyproject.toml's SPDX license): pip install 'setuptools>=77'" >&2; exit 1; }
+dir="${SIA_VALGRIND_DIR:-/tmp/sia_valgrind}"
+# Build the extension in place in a copy of the sources (as tools/sanitize.sh does): the tests
+# then import this build, whatever is installed, and a clean clone needs no build step first.
+rm -rf "$dir"
+mkdir -p "$dir"
+(cd "$repo" && tar --exclude=./build --exclude=./.git --exclude='*.so' --exclude='__pycache__' \
+    --exclude=./.pytest_cache --exclude=./.hypothesis -cf - .) | (cd "$dir" && tar -xf -)
+cd "$dir"
+"$python" setup.py -q build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }
 # The real interpreter, not a pyenv/shim wrapper script (valgrind would trace bash too).
 python="$("$python" -c "import sys; print(sys.executable)")"
 export PYTHONMALLOC=malloc
@@ -27,7 +37,7 @@ rm -f "$log".*
 start=$(date +%s)
 set +e
 valgrind --tool=memcheck --trace-children=yes --leak-check=no --track-origins=no \
-    --num-callers=30 --suppressions="$repo/tools/valgrind-python.supp" --log-file="$log.%p" \
+    --num-callers=30 --suppressions="$dir/tools/valgrind-python.supp" --log-file="$log.%p" \
     "$python" -m pytest -q -p no:cacheprovider "$@"
 status=$?
 set -e
