@@ -445,13 +445,7 @@ class Autoencoder(Persistable, Interop):
         A warning (:class:`~sia_autoencoder._training.CollapseWarning`) names the epoch by which
         training collapsed to one output for every sample, if it does.
         """
-        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
-        n = X.shape[0]
-        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
-                                        self.net.output_shape, rows=n,
-                                        width_what="the model's output width")
-        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
-        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        X, Y, validation_data = self._fit_data(X, Y, validation_data, validation_split)
         check_optimizer(self.optimizer, self.dtype)
         epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, X.shape[0])
@@ -496,6 +490,17 @@ class Autoencoder(Persistable, Interop):
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
             opt.t = int(t[0])
+
+    def _fit_data(self, X, Y, validation_data, validation_split):
+        """fit's X and Y as rows of this model (Y defaults to X; BCE targets checked), with
+        ``validation_split``'s last rows held out as the validation data."""
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=X.shape[0],
+                                        width_what="the model's output width")
+        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        return X, Y, validation_data
 
     def _batch_size(self, batch_size, n):
         if batch_size is None or batch_size == "batch":
