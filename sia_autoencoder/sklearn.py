@@ -114,7 +114,7 @@ class _AutoencoderEstimator(BaseEstimator):
             return np.float32 if X.dtype == np.float32 else np.float64
         return self.dtype
 
-    def _build(self, n_features, X, first_narrowest=False):
+    def _build(self, n_features, X, first_narrowest=False, seed=None):
         layers = self.layers
         if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
             layers = [layers]
@@ -129,7 +129,8 @@ class _AutoencoderEstimator(BaseEstimator):
         return Autoencoder([n_features, *layers, n_features], activation=self.activation,
                            latent_activation=self.latent_activation,
                            output_activation=self.output_activation, loss=self.loss,
-                           optimizer=optimizer, learning_rate=self.learning_rate, seed=self._seed(),
+                           optimizer=optimizer, learning_rate=self.learning_rate,
+                           seed=self._seed() if seed is None else seed,
                            dtype=self._model_dtype(X), threads=self.threads,
                            latent_index=latent_index)
 
@@ -300,7 +301,9 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
     cells from the others: the loss counts those cells only (every other target is the
     network's own prediction at the start of the epoch, which adds no gradient), so the missing
     cells never act as data. ``transform`` fills the missing cells with the means, then replaces
-    them ``n_iter`` times by their reconstruction; every observed value is kept exactly.
+    them ``n_iter`` times by their reconstruction; every observed value is kept exactly. With
+    ``n_models`` > 1, that many autoencoders are trained from consecutive seeds and their fills
+    are averaged: each model's own errors partly cancel (an ensemble).
 
     Parameters
     ----------
@@ -310,6 +313,9 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         The share of cells hidden in each epoch of training: the cells it learns from.
     n_iter : int >= 1, default=3
         Reconstructions of the missing cells in ``transform``.
+    n_models : int >= 1, default=1
+        Autoencoders trained (seeds ``s, s + 1, ...`` from ``random_state``'s seed ``s``) whose
+        fills are averaged. Training and ``transform`` take ``n_models`` times as long.
     standardize : bool, default=True
         Divide each column by its standard deviation (it is always centered on its mean). False
         suits features on one common scale, such as pixels, where a nearly constant column
@@ -321,11 +327,14 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
     mean_, scale_ : ndarray (n_features,)
         The observed values' mean and standard deviation of each column (0 and 1 for a column
         with none).
+    models_ : list of Autoencoder
+        The ``n_models`` fitted models; ``model_`` is the first, and ``history_``, ``loss_``,
+        ``n_epochs_`` are its records.
     model_, history_, loss_, n_epochs_, n_features_in_, feature_names_in_
         As for :class:`AutoencoderTransformer`.
     """
 
-    def __init__(self, missing_values=np.nan, *, mask_rate=0.2, n_iter=3, standardize=True,
+    def __init__(self, missing_values=np.nan, *, mask_rate=0.2, n_iter=3, n_models=1, standardize=True,
                  layers=(256, 128, 256),
                  activation="tanh", latent_activation="linear", output_activation="linear",
                  loss="mse", optimizer="adam", learning_rate=None, epochs=100, batch_size=32,
@@ -335,6 +344,7 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         self.missing_values = missing_values
         self.mask_rate = mask_rate
         self.n_iter = n_iter
+        self.n_models = n_models
         self.standardize = standardize
         self.layers = layers
         self.activation = activation
@@ -375,6 +385,7 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"mask_rate: expected a number in (0, 1), got {mask_rate}")
         as_int(self.n_iter, "n_iter", 1)
+        n_models = as_int(self.n_models, "n_models", 1)
         epochs = as_int(self.epochs, "epochs", 0)
         X, missing = self._missing(X, reset=True)
         observed = np.where(missing, np.nan, X).astype(np.float64)
@@ -388,10 +399,23 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
             scale[:] = 1.0
         self.mean_, self.scale_ = mean, scale
 
-        model = self._build(X.shape[1], X, first_narrowest=True)  # its code plays no part
-        Z = self._standardized(X, missing, model.dtype)
+        seed = self._seed()
+        self.models_ = []
+        for k in range(n_models):
+            model = self._build(X.shape[1], X, first_narrowest=True, seed=seed + k)  # its code plays no part
+            records = self._train_masked(model, self._standardized(X, missing, model.dtype), missing,
+                                         mask_rate, epochs)
+            self.models_.append(model)
+            if k == 0:
+                self.model_ = model
+                self._record(records)
+        return self
+
+    def _train_masked(self, model, Z, missing, mask_rate, epochs):
+        """Train ``model`` for ``epochs`` epochs to restore the cells of Z (n, d) hidden by fresh
+        masking noise; returns its records."""
         rng = np.random.default_rng(model.seed_)
-        args = self._fit_args(X.shape[0])
+        args = self._fit_args(Z.shape[0])
         records = {}
         for _ in range(epochs):
             hide = rng.random(Z.shape) < mask_rate
@@ -407,9 +431,7 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
                 records.setdefault(k, []).extend(v)
             if model.stop_training:
                 break
-        self.model_ = model
-        self._record(records)
-        return self
+        return records
 
     def _standardized(self, X, missing, dtype):
         Z = ((X - self.mean_) / self.scale_).astype(dtype)
@@ -422,9 +444,12 @@ class AutoencoderImputer(OneToOneFeatureMixin, TransformerMixin, _AutoencoderEst
         out = X.copy()
         if not missing.any():
             return out
-        Z = self._standardized(X, missing, self.model_.dtype)
-        for _ in range(self.n_iter):
-            Z[missing] = self.model_.reconstruct(Z)[missing]
-        filled = Z.astype(np.float64) * self.scale_ + self.mean_
+        fills = np.zeros(X.shape)
+        for model in self.models_:
+            Z = self._standardized(X, missing, model.dtype)
+            for _ in range(self.n_iter):
+                Z[missing] = model.reconstruct(Z)[missing]
+            fills += Z.astype(np.float64)
+        filled = fills / len(self.models_) * self.scale_ + self.mean_
         out[missing] = filled[missing]
         return out

@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 SOURCES = REPO / "tools" / "notebook_sources"
 NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_tour",
-         "05_convolutional", "06_regularized", "07_applications"]
-NEEDS = {"04_autoencoders_tour": ["sklearn"], "07_applications": ["sklearn"]}  # optional packages a notebook cannot do without
+         "05_convolutional", "06_regularized", "07_applications", "08_lecture_autoencoders"]
+NEEDS = {"04_autoencoders_tour": ["sklearn"], "07_applications": ["sklearn"],
+         "08_lecture_autoencoders": ["sklearn"]}  # optional packages a notebook cannot do without
 
 
 def _build_tool():
@@ -142,9 +143,36 @@ def _check_07(text, nb):
     assert _images(nb) >= 3
 
 
+def _check_08(text, nb):
+    """Issue 16's lecture notebook: every model of the lecture trains and does its job."""
+    m = re.search(r"^simple: .*BCE per image ([\d.]+) -> ([\d.]+), test ([\d.]+) -> ([\d.]+)", text, re.M)
+    assert m and float(m.group(2)) < float(m.group(1)) and float(m.group(4)) < float(m.group(3)), text
+    deep, simple = re.search(r"^deep: .*test BCE per image ([\d.]+) \(simple: ([\d.]+)\)", text, re.M).groups()
+    assert float(deep) < float(simple), text
+    m = re.search(r"^convolutional: .*test BCE per image ([\d.]+) -> ([\d.]+), code \(3, 3, 16\)", text, re.M)
+    assert m and float(m.group(2)) < float(m.group(1)), text
+    for kind in ("Gaussian", "dropout"):
+        before, after = re.search(rf"^{kind}: mean squared error .*: \w[\w ]* ([\d.]+), \w+ ([\d.]+)$",
+                                  text, re.M).groups()
+        assert float(after) < 0.5 * float(before), (kind, text)
+    share = {m.group(1): (float(m.group(2)), float(m.group(3))) for m in
+             re.finditer(r"^(L1|KL): mean activation ([\d.]+), (\d+)% of the activations", text, re.M)}
+    assert abs(share["KL"][0] - 0.1) <= 0.04 and share["L1"][1] >= 30, text
+    m = re.search(r"^VAE: .*loss ([\d.]+) -> ([\d.]+)", text, re.M)
+    assert m and float(m.group(2)) < float(m.group(1)), text
+    clothes, digits = re.search(r"^mean squared error on 200 held-out digits: clothes model ([\d.]+), "
+                                r"digits model ([\d.]+)", text, re.M).groups()
+    assert float(digits) < float(clothes), text
+    flagged = {m.group(1): float(m.group(2)) for m in
+               re.finditer(r"^\s+(test clothes|digits)\s+flagged\s+([\d.]+)%", text, re.M)}
+    assert flagged["test clothes"] <= 5 and flagged["digits"] >= 5 * flagged["test clothes"], flagged
+    assert _images(nb) >= 14
+
+
 CHECKS = {"01_letters_autoencoder": _check_01, "02_denoising": _check_02, "03_vae": _check_03,
           "04_autoencoders_tour": _check_04, "05_convolutional": _check_05,
-          "06_regularized": _check_06, "07_applications": _check_07}
+          "06_regularized": _check_06, "07_applications": _check_07,
+          "08_lecture_autoencoders": _check_08}
 
 
 def test_every_notebook_is_tested():

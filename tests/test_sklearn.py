@@ -90,6 +90,8 @@ def test_parameters_are_checked_in_fit_with_precise_messages(digits):
         AutoencoderImputer(missing_values="NA").fit(X)
     with pytest.raises(ValueError, match="n_iter: expected an integer in \\[1, inf\\], got 0"):
         AutoencoderImputer(n_iter=0).fit(X)
+    with pytest.raises(ValueError, match="n_models: expected an integer in \\[1, inf\\], got 0"):
+        AutoencoderImputer(n_models=0).fit(X)
 
 
 # ---- in pipelines ----
@@ -174,6 +176,20 @@ def test_imputer_keeps_observed_cells_and_beats_the_column_means(digits):
     np.testing.assert_array_equal(zeros.fit_transform(np.where(missing, -1.0, X))[~missing], X[~missing])
     pipe = make_pipeline(AutoencoderImputer(epochs=20, random_state=0), KNeighborsClassifier())
     assert pipe.fit(X_missing[:1200], y[:1200]).score(X_missing[1200:], y[1200:]) > 0.9
+
+
+def test_imputer_ensemble_averages_the_fills_of_models_from_consecutive_seeds(digits):
+    X = digits[0][:300]
+    X_missing = np.where(np.random.default_rng(1).random(X.shape) < 0.2, np.nan, X)
+    kwargs = dict(layers=(32, 16, 32), epochs=3)
+    ensemble = AutoencoderImputer(n_models=3, random_state=5, **kwargs).fit(X_missing)
+    singles = [AutoencoderImputer(random_state=5 + k, **kwargs).fit(X_missing) for k in range(3)]
+    assert len(ensemble.models_) == 3 and ensemble.model_ is ensemble.models_[0]
+    for model, single in zip(ensemble.models_, singles):
+        np.testing.assert_array_equal(model.params, single.model_.params)
+    assert ensemble.history_ == singles[0].history_
+    expected = np.mean([s.transform(X_missing) for s in singles], axis=0)
+    np.testing.assert_allclose(ensemble.transform(X_missing), expected, rtol=0, atol=1e-12)
 
 
 # ---- reconstruction_error ----
