@@ -367,6 +367,7 @@ def gemm_worker(job):
             if i:
                 total += median_time(lambda: _core.gemm(dinp, dout, W, False, False, True, t), job["runs"])
         out[dtype] = total
+    out["simd"] = _core.simd_path()
     print(json.dumps(out))
 
 
@@ -418,15 +419,14 @@ def d60k(threads):
 
 
 def fma_peak():
-    """{threads: float32 GFLOP/s} from bench_gemm.py's FMA probe, or {}: the best of 3 runs,
-    since a probe that shares a core with another job measures less than the peak."""
+    """bench_gemm.py's fma_peak: {"bits", "float32": {threads: GFLOP/s}, "float64": {...}} at the
+    widest vector the CPU runs (best of 3 probes), or {} when it cannot run."""
     sys.path.insert(0, HERE)
     try:
-        from bench_gemm import fma_probe
-        runs = [fma_probe() for _ in range(3)]
+        from bench_gemm import fma_peak as probe
+        return probe()
     except Exception:
         return {}
-    return {t: max(r.get(t, 0.0) for r in runs) for t in runs[0]}
 
 
 def adam_floor():
@@ -457,12 +457,12 @@ def machine_info():
         except OSError:
             return ""
     cpu = sh("lscpu | grep 'Model name' | head -1 | cut -d: -f2").strip() or platform.processor()
-    flags = set(sh("grep -m1 '^flags' /proc/cpuinfo").split())
-    vector = ("512-bit (AVX-512F" + (", FMA)" if "fma" in flags else ")") if "avx512f" in flags else
-              "256-bit (AVX2" + (" + FMA)" if "fma" in flags else ")") if "avx2" in flags else
-              "128-bit (SSE) or unknown")
     import sia_autoencoder
-    info = {"cpu": cpu, "vector": vector, "cores": os.cpu_count(), "os": platform.platform(),
+    from sia_autoencoder import _core
+    flags = sh("grep -m1 '^flags' /proc/cpuinfo").split()
+    vec = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE2" if flags else "?"
+    info = {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "vector": vec,
+            "simd": _core.simd_path(),
             "python": platform.python_version(), "numpy": np.__version__,
             "sia_autoencoder": sia_autoencoder.__version__,
             "compiler": sh("cc --version | head -1"),
@@ -530,7 +530,7 @@ def main():
     conv_rows = None if conv_rows == CONV_ROWS else conv_rows
 
     info = machine_info()
-    print(f"{info['cpu']}, {info['cores']} cores, {info['vector']}, load {info['load']}; python {info['python']}, "
+    print(f"{info['cpu']}, {info['cores']} cores, {info['vector']} ({info['simd']} path), load {info['load']}; python {info['python']}, "
           f"numpy {info['numpy']}; {runs} runs of ~{run_time} s per cell")
     results, notes, extra = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -592,14 +592,14 @@ def main():
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--gemm-worker",
                                       json.dumps(job)], env=clean_env(t), capture_output=True, text=True)
                 gemm_s = json.loads(out.stdout) if out.returncode == 0 else {}
+                gflops["simd"] = gemm_s.get("simd", gflops.get("simd"))
                 for dtype in dtypes:
                     r = results.get(("B", t, "sia"), {}).get("results", {}).get(dtype)
                     if not r:
                         continue
                     whole = flops / r["median"] / 1e9
                     inside = flops / (gemm_s[dtype] * steps) / 1e9 if dtype in gemm_s else None
-                    pk = peak.get(t)
-                    pk = pk if dtype == "float32" or pk is None else pk / 2
+                    pk = peak.get(dtype, {}).get(t)
                     gflops["rows"][(t, dtype)] = (whole, inside, pk)
 
         # GFLOP/s of D: the whole step, and sia's convolutions alone, against the FMA probe.
@@ -620,9 +620,7 @@ def main():
                         continue
                     whole = flops / r["median"] / 1e9
                     inside = conv_flops_per_step() / conv_s[dtype] / 1e9 if dtype in conv_s else None
-                    pk = peak.get(t)
-                    pk = pk if dtype == "float32" or pk is None else pk / 2
-                    cflops["rows"][(t, dtype)] = (whole, inside, pk)
+                    cflops["rows"][(t, dtype)] = (whole, inside, peak.get(dtype, {}).get(t))
 
     full_d = (d60k(threads) if "D" in workloads and not args.quick and not args.no_d60k
               and "torch" in systems else {})
@@ -676,8 +674,8 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
     if isinstance(blas, list):
         blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
                          for b in blas)
-    for k, v in [("CPU", f"{info['cpu']}, {info['cores']} cores, widest vectors "
-                  f"{info.get('vector', '?')} (shared with other jobs; "
+    for k, v in [("CPU", f"{info['cpu']}, {info['cores']} cores, widest vector {info['vector']} "
+                  f"(sia's matrix product: its {info['simd']} path; shared with other jobs; "
                   f"load average at start {info['load']}, at end "
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"), ("OS", info["os"]),
                  ("Python", info["python"]), ("NumPy", f"{info['numpy']}, BLAS: {blas or '?'}"),
@@ -741,10 +739,11 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
               "Matrix-product flops per epoch: 2·rows·n_in·n_out for the forward product, dW and "
               f"dinp of each layer (no dinp for the first): {gflops['flops_per_epoch'] / 1e9:.1f} "
               "GFLOP. *Whole step* divides them by the epoch time; *in the products* by the time "
-              "of the same gemm calls alone (sia's `_core.gemm` on B's shapes). Peak: float32 FMA "
-              "throughput probe of `bench/bench_gemm.py` "
-              f"({', '.join(f'{t} thread(s): {g:.1f}' for t, g in pk.items()) or 'n/a'} GFLOP/s), "
-              "halved for float64.", "",
+              "of the same gemm calls alone (sia's `_core.gemm` on B's shapes, its "
+              f"{gflops.get('simd', '?')} path). Peak: the FMA throughput probe of `bench/bench_gemm.py` "
+              f"at the widest vector the CPU runs ({pk.get('bits') or 'n/a'} bits), per dtype: "
+              + "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
+                                      or "n/a") for d in ("float32", "float64")) + " GFLOP/s.", "",
               "| dtype | threads | whole step GFLOP/s | in the products GFLOP/s | peak | % of peak (products) |",
               "|---|---|---:|---:|---:|---:|"]
         for (t, dtype), (whole, inside, p) in sorted(gflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
@@ -760,9 +759,9 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
               f"{cflops['flops_per_epoch'] / 1e9:.1f} GFLOP. *Whole step* divides them by the epoch "
               "time; *in the convolutions* by the time of the same layers' forward and backward "
               "alone (`_core.layer_forward` / `layer_backward` on D's shapes, 128 images). Peak: "
-              "the FMA probe as above "
-              f"({', '.join(f'{t} thread(s): {g:.1f}' for t, g in pk.items()) or 'n/a'} GFLOP/s), "
-              "halved for float64.", "",
+              f"the FMA probe at {pk.get('bits') or 'n/a'} bits, per dtype: "
+              + "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
+                                      or "n/a") for d in ("float32", "float64")) + " GFLOP/s.", "",
               "| dtype | threads | whole step GFLOP/s | in the convolutions GFLOP/s | peak | % of peak (convolutions) |",
               "|---|---|---:|---:|---:|---:|"]
         for (t, dtype), (whole, inside, p) in sorted(cflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
@@ -770,7 +769,7 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
             L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
                      if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
     conv_w = [w for w in ("D", "E", "F") if w in workloads]
-    peak1 = ((cflops or gflops or {}).get("peak") or {}).get(1)
+    peak1 = (((cflops or gflops or {}).get("peak") or {}).get("float32") or {}).get(1)
     if conv_w and peak1 and "float32" in dtypes:
         n_rows = conv_rows or CONV_ROWS
         L += ["", "## The FMA peak bounds the convolutional workloads", "",

@@ -239,6 +239,17 @@ int64_t sia_now_ns(void);
    on the thread that runs it. */
 void sia_pool_run(int nthreads, int64_t n, void (*task)(void *ctx, int64_t i), void *ctx);
 
+/* Vector paths (simd.c), narrowest first. The matrix product (gemm.c) runs the one in sia_simd:
+   the widest the CPU has, or a narrower one forced with the environment variable SIA_SIMD
+   ("avx512", "avx2", "baseline"), set when the module loads. The element-wise loops of the other
+   files are target clones that the loader picks from the CPU alone; they give the same bits on
+   avx512 and avx2 (no sum in them is vectorized). */
+enum { SIA_SIMD_BASELINE, SIA_SIMD_AVX2, SIA_SIMD_AVX512 };
+extern int sia_simd;
+int sia_simd_widest(void);         /* the widest path this CPU runs */
+int sia_simd_parse(const char *s); /* "avx512", "avx2", "baseline" -> SIA_SIMD_*, else -1 */
+const char *sia_simd_name(int path);
+
 /* The templated kernels, declared once per precision. */
 #define REAL float
 #define FN(name) name##_f32
