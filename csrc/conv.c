@@ -243,10 +243,19 @@ typedef struct {
     int64_t gh, gw, si, sj, rowlen, kh, run;
 } FN(conv_src);
 
-/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :]. */
+/* ReLU of a vector, lane by lane x > 0 ? x : 0 (NaN and -0 give 0, as activation.c's). */
+GEMM_INLINE vreal FN(conv_relu)(vreal x) {
+    typedef int64_t vmask __attribute__((vector_size(sizeof(vreal))));
+    const vmask keep = (vmask)(x > (vreal){0});
+    return (vreal)((vmask)x & keep);
+}
+
+/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
+   through the ReLU when relu is set. */
 GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *const *ar,
                                     const FN(conv_src) *s, const REAL *restrict Bp,
-                                    const REAL *restrict bias, const int mr, const int nv, int nc) {
+                                    const REAL *restrict bias, const int mr, const int nv, int nc,
+                                    int relu) {
     vreal acc[CONV_TILE][2];
     const vreal c0 = *(const vreal_u *)bias;
     vreal c1 = c0;
@@ -268,6 +277,9 @@ GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *c
             }
         }
     }
+    if (relu) /* the layer's ReLU, as activation.c's: x > 0 ? x : 0 */
+        for (int r = 0; r < mr; r++)
+            for (int h = 0; h < nv; h++) acc[r][h] = FN(conv_relu)(acc[r][h]);
     for (int r = 0; r < mr; r++) {
         REAL *zr = z + r * ldz;
         for (int h = 0; h < nv; h++) {
@@ -297,10 +309,10 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
 }
 
 /* z (gh·gw, ldz) of one sample, columns [0, N) = b + the convolution of s with Wp (N panels, see
-   conv_pack_fwd), bp (Npad,) the bias in panels (zeros for none). */
+   conv_pack), bp (npad,) the bias in panels (zeros for none); through the ReLU if relu. */
 GEMM_CLONES
 static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
-                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N) {
+                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
     const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
     const int nv = (int)(pw / GEMM_VL);
     int64_t nt, low, taller;
@@ -315,7 +327,7 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             FN(conv_tile_ptrs)(ar, s, &i, &j, mr);
             REAL *zt = z + q * ldz + o0;
             q += mr;
-#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc); break;
+#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
                               CONV_FWD_CASE(5) CONV_FWD_CASE(6) }
@@ -334,7 +346,7 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
    run ky after the other); a last group of fewer patches ends at the last one. */
 GEMM_CLONES
 static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
-                                const REAL *restrict w, REAL b) {
+                                const REAL *restrict w, REAL b, int relu) {
     const int64_t P = s->gh * s->gw;
     for (int64_t q = 0; q < P; q += GEMM_VL) {
         const int64_t q0 = q + GEMM_VL <= P ? q : (P >= GEMM_VL ? P - GEMM_VL : 0);
@@ -350,15 +362,18 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             const REAL *wk = w + ky * s->run;
             acc += gemm_dot_rows(rows, wk, gemm_tail_x(wk, s->run), s->run);
         }
-        for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) z[(q0 + r) * ldz] = b + acc[r];
+        for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) {
+            const REAL v = b + acc[r];
+            z[(q0 + r) * ldz] = relu ? (v > 0 ? v : 0) : v;
+        }
     }
 }
 
 /* z of one sample: the panel kernel, or the dot kernel for one output channel. */
 static void FN(conv_direct_sample)(REAL *z, const FN(conv_src) *s, const REAL *Wp, const REAL *bp,
-                                   int64_t N) {
-    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0]);
-    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N);
+                                   int64_t N, int relu) {
+    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0], relu);
+    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N, relu);
 }
 
 /* dWᵀ tile: rows r < mr (k = k0 + r, ldw apart), nv vectors of o, += Σ_p patch_p[off + r] dz[p, :]
@@ -566,6 +581,13 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
     if (sf > p.pads) p.pads = sf;
     if (!sia_add_ok(p.pads, w, &p.slice)) p.shared = -1;
     return p;
+}
+
+/* Whether the forward applies the layer's activation itself (ReLU, on a direct path): the
+   engine then skips its pass over z and reads a = z (net.c). */
+int FN(sia_conv_fuses_act)(const sia_layer *l) {
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    return l->act == SIA_RELU && FN(conv_plan_for)(l, &g).fwd;
 }
 
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
@@ -808,7 +830,8 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
         const FN(conv_src) s = FN(conv_pimg_src)(&p->pf, pad, j->in + b * n_in);
-        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + p->Kf * p->npf, p->Nf);
+        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + p->Kf * p->npf, p->Nf,
+                               j->l->act == SIA_RELU);
     }
 }
 
@@ -843,11 +866,11 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
         else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
         if (!j->din) continue;
         if (p->t) {
-            FN(conv_direct_sample)(j->din + b * n_in, &s, Wd, bd, p->Nd);
+            FN(conv_direct_sample)(j->din + b * n_in, &s, Wd, bd, p->Nd, 0);
             continue;
         }
         const FN(conv_src) sd = FN(conv_pimg_src)(&p->pd, padz, dz);
-        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, p->Nd);
+        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, p->Nd, 0);
     }
     (void)P;
 }

@@ -185,14 +185,18 @@ GEMM_CLONES
 static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
                                 const REAL *restrict dz, int backward) {
     const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w, kh = l->kh, kw = l->kw;
-    if (!backward) {
-        for (int64_t y = 0; y < l->out_h; y++)
-            for (int64_t x = 0; x < ow; x++) {
-                const REAL *s = in + ((y / kh) * iw + x / kw) * C;
-                REAL *d = out + (y * ow + x) * C;
-                int64_t t = 0;
-                for (; t + SIA_VL <= C; t += SIA_VL) *(sia_vr_u *)(d + t) = *(const sia_vr_u *)(s + t);
-                for (; t < C; t++) d[t] = s[t];
+    if (!backward) { /* row y of the output is input row y / kh: no division per pixel */
+        for (int64_t i = 0; i < l->in_h; i++)
+            for (int64_t y = i * kh; y < (i + 1) * kh; y++) {
+                REAL *d = out + y * ow * C;
+                for (int64_t j = 0; j < iw; j++) {
+                    const REAL *s = in + (i * iw + j) * C;
+                    for (int64_t x = 0; x < kw; x++, d += C) {
+                        int64_t t = 0;
+                        for (; t + SIA_VL <= C; t += SIA_VL) *(sia_vr_u *)(d + t) = *(const sia_vr_u *)(s + t);
+                        for (; t < C; t++) d[t] = s[t];
+                    }
+                }
             }
         return;
     }
