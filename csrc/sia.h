@@ -79,6 +79,9 @@ typedef struct {
                                     (0: not found yet; optim.c finds it) */
     double mu_prod;              /* Nadam: μ_1 ⋯ μ_mu_t (optim.c keeps it; 0 once negligible) */
     int64_t mu_t;                /* Nadam: the step mu_prod is for (0: not formed yet) */
+    double seen[3];              /* bounds on |p|, |m|, |v| as step seen_t left them (optim.c) */
+    int64_t seen_t;              /* 0: none. Valid while only the steps write p, m and v: the
+                                    struct lives for one call (a training run) */
 } sia_optim;
 
 /* ---- one training run: what to do, and where it is, so that a paused run resumes ---- */
