@@ -186,6 +186,328 @@ static void FN(conv_outer_backward)(REAL *restrict din, REAL *restrict dW, const
     }
 }
 
+/* ---- the direct paths of Conv2D: no im2col rows ----
+ *
+ * Each sample's big image is first copied into a padded one (Hp, Wp, C), zero where the patches
+ * reach outside the image, so that every patch lies inside: patch (i, j) starts at
+ * (i·sh·Wp + j·sw)·C, and its row ky is the run of kw·C values at ky·Wp·C from there. (The
+ * copy is a ninth of the im2col rows' size for a 3 × 3 kernel, and stays in L1 or L2.) The
+ * micro-kernels then read the patches in place:
+ *   forward  z tile (mr patches, nv vectors of output channels) = b + Σ_k patch[k] Wp[k, :]
+ *            (Wp: W packed once per call in panels of nv·VL output channels, as gemm packs
+ *            B; the broadcast patch values are read where they lie);
+ *   dW       (oc a multiple of VL) dWᵀ tile (mr k, nv vectors of o) += Σ_p patch_p[k] dz[p, o];
+ *            (fewer channels) dW row o, up to 12 vectors of one run's k, += Σ_p dz[p, o] patch_p[k..];
+ *   din      (stride 1) the forward's kernel again: din is the convolution of dz, padded by
+ *            (kh − 1 − pt, kw − 1 − pl), with W flipped in space and its channels swapped,
+ *            W'[c, ky, kx, o] = W[o, kh−1−ky, kw−1−kx, c]: each din element is written once,
+ *            as a sum of its own, instead of col2im's scattered additions into zeroed memory.
+ * A tile's accumulators stay in registers over the whole reduction (k for forward, the sample's
+ * patches for dW), each element one chain in a fixed order: the tiles depend on the shapes
+ * alone, so forward is bit-identical for any thread count, and dW adds the samples in order. */
+
+enum { CONV_TILE = 12 }; /* accumulators of a tile: mr · nv <= 12, plus 3 registers for the operands */
+
+/* One output channel with runs of at least VL: the dot kernel (conv_dot_sample), W packed as
+   one plain row. Otherwise output channels in panels of pw lanes: one vector when there are at
+   most VL, else two; npad columns in all. */
+static int FN(conv_dot)(int64_t N, int64_t run) { return N == 1 && run >= GEMM_VL; }
+static int64_t FN(conv_pw)(int64_t N, int64_t run) {
+    return FN(conv_dot)(N, run) ? 1 : N > GEMM_VL ? 2 * GEMM_VL : GEMM_VL;
+}
+static int64_t FN(conv_npad)(int64_t N, int64_t run) {
+    const int64_t pw = FN(conv_pw)(N, run);
+    return (N + pw - 1) / pw * pw;
+}
+
+/* pad (Hp, Wp, C) = big (H, W, C) of one sample moved down by pt and right by pl, zero elsewhere. */
+static void FN(conv_pad)(REAL *restrict pad, const REAL *restrict big, int64_t H, int64_t W, int64_t C,
+                         int64_t Hp, int64_t Wp, int64_t pt, int64_t pl) {
+    const int64_t lo = pl < 0 ? 0 : pl > Wp ? Wp : pl, hi0 = pl + W, hi = hi0 < lo ? lo : hi0 > Wp ? Wp : hi0;
+    for (int64_t y = 0; y < Hp; y++, pad += Wp * C) {
+        const int64_t sy = y - pt;
+        if (sy < 0 || sy >= H) {
+            memset(pad, 0, (size_t)(Wp * C) * sizeof(REAL));
+            continue;
+        }
+        memset(pad, 0, (size_t)(lo * C) * sizeof(REAL));
+        memcpy(pad + lo * C, big + (sy * W + lo - pl) * C, (size_t)((hi - lo) * C) * sizeof(REAL));
+        memset(pad + hi * C, 0, (size_t)((Wp - hi) * C) * sizeof(REAL));
+    }
+}
+
+/* One convolution of a padded sample, as the micro-kernels see it: patch (i, j) of the grid
+   (gh, gw) at img + i·si + j·sj, its rows ky at + ky·rowlen, each a run of `run` values. */
+typedef struct {
+    const REAL *img;
+    int64_t gh, gw, si, sj, rowlen, kh, run;
+} FN(conv_src);
+
+/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :]. */
+GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *const *ar,
+                                    const FN(conv_src) *s, const REAL *restrict Bp,
+                                    const REAL *restrict bias, const int mr, const int nv, int nc) {
+    vreal acc[CONV_TILE][2];
+    const vreal c0 = *(const vreal_u *)bias;
+    vreal c1 = c0;
+    if (nv > 1) c1 = *(const vreal_u *)(bias + GEMM_VL);
+    for (int r = 0; r < mr; r++) acc[r][0] = c0, acc[r][1] = c1;
+    const int64_t pw = nv * GEMM_VL;
+    for (int64_t ky = 0; ky < s->kh; ky++) {
+        const REAL *a[CONV_TILE];
+        for (int r = 0; r < mr; r++) a[r] = ar[r] + ky * s->rowlen;
+        const REAL *b = Bp + ky * s->run * pw;
+        for (int64_t t = 0; t < s->run; t++, b += pw) {
+            const vreal b0 = *(const vreal_u *)b;
+            vreal b1 = b0;
+            if (nv > 1) b1 = *(const vreal_u *)(b + GEMM_VL);
+            for (int r = 0; r < mr; r++) {
+                const REAL x = a[r][t];
+                acc[r][0] += x * b0;
+                if (nv > 1) acc[r][1] += x * b1;
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        REAL *zr = z + r * ldz;
+        for (int h = 0; h < nv; h++) {
+            if ((h + 1) * GEMM_VL <= nc) {
+                *(vreal_u *)(zr + h * GEMM_VL) = acc[r][h];
+                continue;
+            }
+            for (int l = 0; l < GEMM_VL; l++)
+                if (h * GEMM_VL + l < nc) zr[h * GEMM_VL + l] = acc[r][h][l];
+        }
+    }
+}
+
+/* The patch pointers of mr patches from (*i, *j) on, which they advance. */
+GEMM_INLINE void FN(conv_tile_ptrs)(const REAL **ar, const FN(conv_src) *s, int64_t *i, int64_t *j, int mr) {
+    for (int r = 0; r < mr; r++) {
+        ar[r] = s->img + *i * s->si + *j * s->sj;
+        if (++*j == s->gw) *j = 0, ++*i;
+    }
+}
+
+/* Rows of the tiles of n rows, at most `most` each, of even heights: tile t has low + (t < taller). */
+static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64_t *taller) {
+    *nt = (n + most - 1) / most;
+    *low = n / *nt;
+    *taller = n % *nt;
+}
+
+/* z (gh·gw, ldz) of one sample, columns [0, N) = b + the convolution of s with Wp (N panels, see
+   conv_pack_fwd), bp (Npad,) the bias in panels (zeros for none). */
+GEMM_CLONES
+static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
+                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N) {
+    const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
+    const int nv = (int)(pw / GEMM_VL);
+    int64_t nt, low, taller;
+    FN(conv_tiles)(P, CONV_TILE / nv, &nt, &low, &taller);
+    for (int64_t o0 = 0; o0 < N; o0 += pw) {
+        const int nc = (int)(N - o0 < pw ? N - o0 : pw);
+        const REAL *B = Wp + o0 * K, *bias = bp + o0;
+        int64_t i = 0, j = 0, q = 0;
+        for (int64_t t = 0; t < nt; t++) {
+            const int mr = (int)(low + (t < taller));
+            const REAL *ar[CONV_TILE];
+            FN(conv_tile_ptrs)(ar, s, &i, &j, mr);
+            REAL *zt = z + q * ldz + o0;
+            q += mr;
+#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc); break;
+            if (nv > 1) {
+                switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
+                              CONV_FWD_CASE(5) CONV_FWD_CASE(6) }
+            } else {
+                switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
+                              CONV_FWD_CASE(5) CONV_FWD_CASE(6) CONV_FWD_CASE(7) CONV_FWD_CASE(8)
+                              CONV_FWD_CASE(9) CONV_FWD_CASE(10) CONV_FWD_CASE(11) CONV_FWD_CASE(12) }
+            }
+#undef CONV_FWD_CASE
+        }
+    }
+}
+
+/* z (gh·gw, ldz) column 0 of one sample = b + patch · w, for one output channel with runs of at
+   least VL: VL patches at a time, their VL dot products with w (K,) at once (gemm_dot_rows, one
+   run ky after the other); a last group of fewer patches ends at the last one. */
+GEMM_CLONES
+static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
+                                const REAL *restrict w, REAL b) {
+    const int64_t P = s->gh * s->gw;
+    for (int64_t q = 0; q < P; q += GEMM_VL) {
+        const int64_t q0 = q + GEMM_VL <= P ? q : (P >= GEMM_VL ? P - GEMM_VL : 0);
+        const REAL *ar[GEMM_VL];
+        for (int r = 0; r < GEMM_VL; r++) {
+            const int64_t p = q0 + r < P ? q0 + r : P - 1;
+            ar[r] = s->img + p / s->gw * s->si + p % s->gw * s->sj;
+        }
+        vreal acc = {0};
+        for (int64_t ky = 0; ky < s->kh; ky++) {
+            const REAL *rows[GEMM_VL];
+            for (int r = 0; r < GEMM_VL; r++) rows[r] = ar[r] + ky * s->rowlen;
+            const REAL *wk = w + ky * s->run;
+            acc += gemm_dot_rows(rows, wk, gemm_tail_x(wk, s->run), s->run);
+        }
+        for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) z[(q0 + r) * ldz] = b + acc[r];
+    }
+}
+
+/* z of one sample: the panel kernel, or the dot kernel for one output channel. */
+static void FN(conv_direct_sample)(REAL *z, const FN(conv_src) *s, const REAL *Wp, const REAL *bp,
+                                   int64_t N) {
+    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0]);
+    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N);
+}
+
+/* dWᵀ tile: rows r < mr (k = k0 + r, ldw apart), nv vectors of o, += Σ_p patch_p[off + r] dz[p, :]
+   over the sample's patches (dz rows ldz apart, at the tile's first o). */
+GEMM_INLINE void FN(conv_dw_micro)(REAL *restrict dwt, int64_t ldw, const FN(conv_src) *s,
+                                   int64_t off, const REAL *restrict dz, int64_t ldz, const int mr,
+                                   const int nv) {
+    vreal acc[CONV_TILE][2];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = *(const vreal_u *)(dwt + r * ldw + v * GEMM_VL);
+    for (int64_t i = 0; i < s->gh; i++) {
+        const REAL *a = s->img + i * s->si + off;
+        for (int64_t j = 0; j < s->gw; j++, a += s->sj, dz += ldz) {
+            const vreal d0 = *(const vreal_u *)dz;
+            vreal d1 = d0;
+            if (nv > 1) d1 = *(const vreal_u *)(dz + GEMM_VL);
+            for (int r = 0; r < mr; r++) {
+                const REAL x = a[r];
+                acc[r][0] += x * d0;
+                if (nv > 1) acc[r][1] += x * d1;
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) *(vreal_u *)(dwt + r * ldw + v * GEMM_VL) = acc[r][v];
+}
+
+/* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample, oc a multiple of VL. Tiles of k stay
+   inside one run (their values at constant offsets from the patch); vectors of o in pairs. */
+GEMM_CLONES
+static void FN(conv_dw_sample)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
+                               int64_t oc) {
+    for (int64_t o0 = 0; o0 < oc; o0 += 2 * GEMM_VL) {
+        const int nv = oc - o0 >= 2 * GEMM_VL ? 2 : 1;
+        int64_t nt, low, taller;
+        FN(conv_tiles)(s->run, CONV_TILE / nv, &nt, &low, &taller);
+        for (int64_t ky = 0; ky < s->kh; ky++)
+            for (int64_t t = 0, k = 0; t < nt; t++) {
+                const int mr = (int)(low + (t < taller));
+                REAL *w = dwt + (ky * s->run + k) * oc + o0;
+                const int64_t off = ky * s->rowlen + k;
+                k += mr;
+#define CONV_DW_CASE(m) case m: FN(conv_dw_micro)(w, oc, s, off, dz + o0, oc, m, nv); break;
+                if (nv > 1) {
+                    switch (mr) { CONV_DW_CASE(1) CONV_DW_CASE(2) CONV_DW_CASE(3) CONV_DW_CASE(4)
+                                  CONV_DW_CASE(5) CONV_DW_CASE(6) }
+                } else {
+                    switch (mr) { CONV_DW_CASE(1) CONV_DW_CASE(2) CONV_DW_CASE(3) CONV_DW_CASE(4)
+                                  CONV_DW_CASE(5) CONV_DW_CASE(6) CONV_DW_CASE(7) CONV_DW_CASE(8)
+                                  CONV_DW_CASE(9) CONV_DW_CASE(10) CONV_DW_CASE(11) CONV_DW_CASE(12) }
+                }
+#undef CONV_DW_CASE
+            }
+    }
+}
+
+/* dW row segment: nq vectors of k (from the patch's run offset off on, whole vectors, the last
+   cut to the run's n values) += Σ_p dz[p] patch_p[off ..]. Whole vectors read past the run
+   into the padded image (conv_pad's slack at the end); those lanes are never stored. */
+GEMM_INLINE void FN(conv_dwk_micro)(REAL *restrict dw, int64_t n, const FN(conv_src) *s, int64_t off,
+                                    const REAL *restrict dz, int64_t ldz, const int nq) {
+    vreal acc[CONV_TILE];
+    for (int q = 0; q < nq; q++) acc[q] = (vreal){0};
+    for (int64_t i = 0; i < s->gh; i++) {
+        const REAL *a = s->img + i * s->si + off;
+        for (int64_t j = 0; j < s->gw; j++, a += s->sj, dz += ldz) {
+            const REAL d = *dz;
+            for (int q = 0; q < nq; q++) acc[q] += d * *(const vreal_u *)(a + q * GEMM_VL);
+        }
+    }
+    for (int q = 0; q < nq; q++)
+        for (int l = 0; l < GEMM_VL; l++)
+            if (q * GEMM_VL + l < n) dw[q * GEMM_VL + l] += acc[q][l];
+}
+
+/* dW (oc, K) += Σ_p dz[p, o] patch_p over one sample, for few output channels: each row o, each
+   run ky, in segments of up to CONV_TILE vectors. */
+GEMM_CLONES
+static void FN(conv_dwk_sample)(REAL *restrict dw, const FN(conv_src) *s, const REAL *restrict dz,
+                                int64_t oc) {
+    const int64_t K = s->kh * s->run, nvec = (s->run + GEMM_VL - 1) / GEMM_VL;
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t ky = 0; ky < s->kh; ky++)
+            for (int64_t v = 0; v < nvec; v += CONV_TILE) {
+                const int nq = (int)(nvec - v < CONV_TILE ? nvec - v : CONV_TILE);
+                const int64_t t = v * GEMM_VL, n = s->run - t;
+                REAL *w = dw + o * K + ky * s->run + t;
+                const int64_t off = ky * s->rowlen + t;
+#define CONV_DWK_CASE(m) case m: FN(conv_dwk_micro)(w, n, s, off, dz + o, oc, m); break;
+                switch (nq) { CONV_DWK_CASE(1) CONV_DWK_CASE(2) CONV_DWK_CASE(3) CONV_DWK_CASE(4)
+                              CONV_DWK_CASE(5) CONV_DWK_CASE(6) CONV_DWK_CASE(7) CONV_DWK_CASE(8)
+                              CONV_DWK_CASE(9) CONV_DWK_CASE(10) CONV_DWK_CASE(11) CONV_DWK_CASE(12) }
+#undef CONV_DWK_CASE
+            }
+}
+
+/* Wp (K, npad) in panels of pw columns (panel at o0: K × pw from Wp + o0·K), zero past N:
+   Wp[k, o] = W[o, k] (flip = 0, W (N, K)), or for the backward's flipped convolution
+   Wp[(ky, kx, o), c] = W[o, kh−1−ky, kw−1−kx, c] (flip = 1, W (oc, kh, kw, N), K = kh·kw·oc). */
+static void FN(conv_pack)(REAL *restrict Wp, const REAL *restrict W, int64_t N, int64_t K, int flip,
+                          int64_t kh, int64_t kw) {
+    const int64_t run = K / kh, pw = FN(conv_pw)(N, run), npad = FN(conv_npad)(N, run), oc = K / (kh * kw);
+    for (int64_t o0 = 0; o0 < npad; o0 += pw)
+        for (int64_t k = 0; k < K; k++) {
+            REAL *d = Wp + o0 * K + k * pw;
+            for (int64_t l = 0; l < pw; l++) {
+                const int64_t o = o0 + l;
+                if (o >= N) d[l] = 0;
+                else if (!flip) d[l] = W[o * K + k];
+                else {
+                    const int64_t ky = k / (kw * oc), kx = k / oc % kw, c = k % oc;
+                    d[l] = W[((c * kh + kh - 1 - ky) * kw + kw - 1 - kx) * N + o];
+                }
+            }
+        }
+}
+
+/* How a Conv2D runs: the direct paths above where they apply, else im2col and gemm. */
+typedef struct {
+    int fwd;                 /* forward by the direct path: every Conv2D but a plain product */
+    int dw;                  /* backward's dW: 1 dWᵀ tiles (oc a multiple of VL), 2 by rows
+                                (runs of at least VL), 0 im2col */
+    int din;                 /* din by the flipped convolution (stride 1) */
+    int64_t Hp, Wp, Hd, Wd;  /* the padded input, the padded dz of din's convolution */
+    int64_t npf, npd;        /* output columns of the packed W (forward) and W' (din) */
+    int64_t shared;          /* REALs of the packed W, its bias, W' and its zero bias */
+    int64_t slice;           /* REALs of a task's padded images, dW and db */
+} FN(conv_plan);
+
+/* The plan of layer l; -1 in shared on overflow. */
+static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *g) {
+    FN(conv_plan) p = {0};
+    if (l->kind != SIA_LAYER_CONV2D || FN(conv_is_product)(g)) return p;
+    const int64_t oc = l->out_c, C = g->C, K = g->kh * g->kw * C, run = g->kw * C;
+    p.fwd = 1;
+    p.dw = oc % GEMM_VL == 0 ? 1 : run >= GEMM_VL ? 2 : 0;
+    p.din = g->sh == 1 && g->sw == 1;
+    p.Hp = (g->gh - 1) * g->sh + g->kh, p.Wp = (g->gw - 1) * g->sw + g->kw;
+    p.Hd = g->H - 1 + g->kh, p.Wd = g->W - 1 + g->kw;
+    p.npf = FN(conv_npad)(oc, run), p.npd = FN(conv_npad)(C, g->kw * oc);
+    int64_t a, b, c, d;
+    if (!sia_mul_ok(K, p.npf + 1, &a) || !sia_mul_ok(g->kh * g->kw * oc, p.npd + 1, &b) ||
+        !sia_add_ok(a, b, &p.shared) || !sia_mul_ok(p.Hp, p.Wp, &a) || !sia_mul_ok(a, C, &a) ||
+        !sia_mul_ok(p.Hd, p.Wd, &b) || !sia_mul_ok(b, oc, &b) || !sia_mul_ok(oc, K + 1, &c) ||
+        !sia_add_ok(a, b, &d) || !sia_add_ok(d, c, &d) || !sia_add_ok(d, 2 * GEMM_VL, &p.slice))
+        p.shared = -1;
+    return p;
+}
+
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
 static int64_t FN(conv_rows)(const FN(conv_geom) *g) {
     const int64_t K = g->kh * g->kw * g->C, r = CONV_COLS / (K > 0 ? K : 1);
@@ -198,21 +520,25 @@ static int64_t FN(conv_unit)(const FN(conv_geom) *g) {
     return u > 1 ? u : 1;
 }
 
-/* A task's scratch: a piece's im2col rows, then a partial dW and db (backward). */
+/* A task's scratch: a piece's im2col rows, then a partial dW and db (backward); or, for the
+   direct paths, the padded images, dW and db. -1 on overflow. */
 static int64_t FN(conv_task_scratch)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
+    const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
     int64_t cols, w, s;
-    if (!sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
+    if (p.shared < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
         !sia_mul_ok(l->in_c * l->kh * l->kw, l->out_c, &w) || !sia_add_ok(cols, w, &s) ||
         !sia_add_ok(s, l->out_c, &s))
         return -1;
-    return s;
+    return s > p.slice ? s : p.slice;
 }
 
+/* The plan's shared part (the packed weights), then SIA_LAYER_TASKS slices. */
 int64_t FN(sia_conv2d_scratch)(const sia_layer *l, int64_t B) {
-    const int64_t s = FN(conv_task_scratch)(l);
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    const int64_t s = FN(conv_task_scratch)(l), shared = FN(conv_plan_for)(l, &g).shared;
     int64_t all;
-    return s >= 0 && sia_mul_ok(s, SIA_LAYER_TASKS, &all) ? all : -1;
+    return s >= 0 && sia_mul_ok(s, SIA_LAYER_TASKS, &all) && sia_add_ok(all, shared, &all) ? all : -1;
 }
 int64_t FN(sia_conv2d_t_scratch)(const sia_layer *l, int64_t B) { return FN(sia_conv2d_scratch)(l, B); }
 
@@ -220,9 +546,10 @@ int64_t FN(sia_conv2d_t_scratch)(const sia_layer *l, int64_t B) { return FN(sia_
 typedef struct {
     const sia_layer *l;
     FN(conv_geom) g;
+    FN(conv_plan) plan;
     REAL *z, *din, *dW;
     const REAL *in, *W, *dz;
-    REAL *scratch;
+    REAL *shared, *scratch; /* the packed weights (direct paths); the tasks' slices */
     int64_t B, unit, rows, slice, ntasks;
     int gemm_threads;
 } FN(conv_job);
@@ -378,13 +705,18 @@ static void FN(conv2d_t_backward_task)(void *ctx, int64_t i) {
 
 /* ---- the table's entries ---- */
 
-static FN(conv_job) FN(conv_job_for)(const sia_layer *l, int64_t B, REAL *scratch, int nthreads) {
-    FN(conv_job) j = {.l = l, .g = FN(conv_geometry)(l), .scratch = scratch, .B = B};
-    j.unit = FN(conv_unit)(&j.g);
+/* The job of one call; direct: by the direct paths (whole samples as units). */
+static FN(conv_job) FN(conv_job_for)(const sia_layer *l, int64_t B, REAL *scratch, int nthreads,
+                                     int direct) {
+    FN(conv_job) j = {.l = l, .g = FN(conv_geometry)(l), .B = B};
+    j.plan = FN(conv_plan_for)(l, &j.g);
+    j.shared = scratch;
+    j.scratch = scratch + (j.plan.shared > 0 ? j.plan.shared : 0);
+    j.unit = direct ? 1 : FN(conv_unit)(&j.g);
     j.rows = FN(conv_rows)(&j.g);
     j.slice = FN(conv_task_scratch)(l);
     j.ntasks = FN(layer_ntasks)(B, j.unit, nthreads);
-    j.gemm_threads = j.ntasks == 1 ? nthreads : 1; /* gemm's threads, when the tasks are one */
+    j.gemm_threads = j.ntasks == 1 && !direct ? nthreads : 1; /* gemm's threads, when the tasks are one */
     return j;
 }
 
@@ -399,14 +731,98 @@ static void FN(conv_reduce)(const FN(conv_job) *j, REAL *dW, int64_t n, int accu
     }
 }
 
+/* ---- Conv2D by the direct paths ---- */
+
+/* A task's slice: the padded input, the padded dz (din), then its partial dW and db. */
+static REAL *FN(conv_direct_dw)(const FN(conv_job) *j, int64_t t) {
+    const FN(conv_plan) *p = &j->plan;
+    return j->scratch + t * j->slice + p->Hp * p->Wp * j->g.C + GEMM_VL + p->Hd * p->Wd * j->l->out_c +
+           GEMM_VL;
+}
+
+/* The padded input of a sample, as the micro-kernels read it. */
+static FN(conv_src) FN(conv_src_in)(const FN(conv_job) *j, REAL *pad, int64_t b) {
+    const FN(conv_geom) *g = &j->g;
+    const FN(conv_plan) *p = &j->plan;
+    FN(conv_pad)(pad, j->in + b * g->H * g->W * g->C, g->H, g->W, g->C, p->Hp, p->Wp, g->pt, g->pl);
+    return (FN(conv_src)){.img = pad, .gh = g->gh, .gw = g->gw, .si = g->sh * p->Wp * g->C,
+                          .sj = g->sw * g->C, .rowlen = p->Wp * g->C, .kh = g->kh, .run = g->kw * g->C};
+}
+
+static void FN(conv2d_direct_forward_task)(void *ctx, int64_t i) {
+    const FN(conv_job) *j = ctx;
+    const int64_t oc = j->l->out_c, K = j->g.kh * j->g.kw * j->g.C, n_out = j->g.gh * j->g.gw * oc;
+    REAL *pad = j->scratch + i * j->slice;
+    int64_t s0, s1;
+    FN(conv_task_samples)(j, i, &s0, &s1);
+    for (int64_t b = s0; b < s1; b++) {
+        const FN(conv_src) s = FN(conv_src_in)(j, pad, b);
+        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + K * j->plan.npf, oc);
+    }
+}
+
+/* Forward was z[p, o] = b[o] + Σ_k patch_p[k] W[o, k], so
+ *   dW[o, k] += Σ_p dz[p, o] patch_p[k]   (conv_dw_sample: dWᵀ tiles, or conv_dwk_sample: rows)
+ *   db[o]    += Σ_p dz[p, o]
+ *   din       = the convolution of dz with the flipped W' (stride 1, see above). */
+static void FN(conv2d_direct_backward_task)(void *ctx, int64_t i) {
+    const FN(conv_job) *j = ctx;
+    const FN(conv_geom) *g = &j->g;
+    const FN(conv_plan) *p = &j->plan;
+    const int64_t oc = j->l->out_c, C = g->C, K = g->kh * g->kw * C, P = g->gh * g->gw;
+    const int64_t n_in = g->H * g->W * C, Kd = g->kh * g->kw * oc;
+    REAL *pad = j->scratch + i * j->slice, *padz = pad + p->Hp * p->Wp * C + GEMM_VL;
+    REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + oc * K;
+    const REAL *Wd = j->shared + K * (p->npf + 1), *bd = Wd + Kd * p->npd;
+    memset(dWp, 0, (size_t)(oc * K + oc) * sizeof(REAL));
+    memset(pad + p->Hp * p->Wp * C, 0, GEMM_VL * sizeof(REAL)); /* the slack that dwk reads */
+    int64_t s0, s1;
+    FN(conv_task_samples)(j, i, &s0, &s1);
+    for (int64_t b = s0; b < s1; b++) {
+        const REAL *dz = j->dz + b * P * oc;
+        const FN(conv_src) s = FN(conv_src_in)(j, pad, b);
+        FN(conv_sum_rows)(dbp, dz, oc, 0, P);
+        if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, dz, oc);
+        else FN(conv_dwk_sample)(dWp, &s, dz, oc);
+        if (!j->din) continue;
+        FN(conv_pad)(padz, dz, g->gh, g->gw, oc, p->Hd, p->Wd, g->kh - 1 - g->pt, g->kw - 1 - g->pl);
+        const FN(conv_src) sd = {.img = padz, .gh = g->H, .gw = g->W, .si = p->Wd * oc, .sj = oc,
+                                 .rowlen = p->Wd * oc, .kh = g->kh, .run = g->kw * oc};
+        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, C);
+    }
+}
+
+/* dW (oc, K) then db = [dW +] the tasks' partial sums in task order; a dWᵀ (K, oc) is turned. */
+static void FN(conv_direct_reduce)(const FN(conv_job) *j, REAL *dW, int accumulate) {
+    const int64_t oc = j->l->out_c, K = j->g.kh * j->g.kw * j->g.C;
+    for (int64_t t = 0; t < j->ntasks; t++) {
+        const REAL *part = FN(conv_direct_dw)(j, t);
+        const int add = t > 0 || accumulate;
+        for (int64_t o = 0; o < oc; o++)
+            for (int64_t k = 0; k < K; k++) {
+                const REAL v = j->plan.dw == 1 ? part[k * oc + o] : part[o * K + k];
+                dW[o * K + k] = add ? dW[o * K + k] + v : v;
+            }
+        for (int64_t o = 0; o < oc; o++) dW[oc * K + o] = add ? dW[oc * K + o] + part[oc * K + o] : part[oc * K + o];
+    }
+}
+
 void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
                         const REAL *noise, int64_t B, REAL *scratch, int nthreads) {
     if (B <= 0) return;
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads);
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    const int direct = FN(conv_plan_for)(l, &g).fwd;
+    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.z = z;
     j.in = in;
     j.W = W;
-    sia_pool_run(nthreads, j.ntasks, FN(conv2d_forward_task), &j);
+    if (direct) { /* W packed once for every task, its bias after it */
+        const int64_t oc = l->out_c, K = g.kh * g.kw * g.C;
+        REAL *bp = j.shared + K * j.plan.npf;
+        FN(conv_pack)(j.shared, W, oc, K, 0, g.kh, g.kw);
+        for (int64_t o = 0; o < j.plan.npf; o++) bp[o] = o < oc ? W[oc * K + o] : 0;
+    }
+    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv2d_direct_forward_task) : FN(conv2d_forward_task), &j);
 }
 
 void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
@@ -417,19 +833,29 @@ void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL
         if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
         return;
     }
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads);
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    const FN(conv_plan) plan = FN(conv_plan_for)(l, &g);
+    const int direct = plan.fwd && plan.dw && (!din || plan.din);
+    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.din = din;
     j.dz = dz;
     j.in = in;
     j.W = W;
-    sia_pool_run(nthreads, j.ntasks, FN(conv2d_backward_task), &j);
-    FN(conv_reduce)(&j, dW, n, accumulate);
+    if (direct && din) { /* W' packed once for every task, a zero bias after it */
+        const int64_t Kd = g.kh * g.kw * l->out_c;
+        REAL *Wd = j.shared + g.kh * g.kw * g.C * (plan.npf + 1);
+        FN(conv_pack)(Wd, W, g.C, Kd, 1, g.kh, g.kw);
+        memset(Wd + Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));
+    }
+    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv2d_direct_backward_task) : FN(conv2d_backward_task), &j);
+    if (direct) FN(conv_direct_reduce)(&j, dW, accumulate);
+    else FN(conv_reduce)(&j, dW, n, accumulate);
 }
 
 void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
                           const REAL *noise, int64_t B, REAL *scratch, int nthreads) {
     if (B <= 0) return;
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads);
+    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, 0);
     j.z = z;
     j.in = in;
     j.W = W;
@@ -444,7 +870,7 @@ void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const RE
         if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
         return;
     }
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads);
+    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, 0);
     j.din = din;
     j.dz = dz;
     j.in = in;

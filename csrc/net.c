@@ -110,10 +110,10 @@ double FN(sia_net_widest)(const FN(sia_net) *net) {
     for (int64_t j = 0; j < net->L; j++) {
         const sia_layer *l = &net->layers[j];
         const double n_in = (double)sia_layer_n_in(l), n_out = (double)sia_layer_n_out(l);
-        double x = 0;
-        if (l->kind == SIA_LAYER_DENSE || l->kind == SIA_LAYER_DENSE_T) x = n_in * n_out;
-        else if (l->kind == SIA_LAYER_CONV2D) x = n_out * (double)(l->kh * l->kw * l->in_c);
-        else if (l->kind == SIA_LAYER_CONV2D_T) x = n_in * (double)(l->kh * l->kw * l->out_c);
+        /* Only the dense layers' products: gemm threads them itself when they are large.
+           Convolutions split their batch into samples, the same cut as the step's parts, which
+           also run the activations, pools and loss in parallel and meet once a step. */
+        const double x = l->kind == SIA_LAYER_DENSE || l->kind == SIA_LAYER_DENSE_T ? n_in * n_out : 0;
         if (x > w) w = x;
     }
     return w;

@@ -55,6 +55,44 @@ GEMM_INLINE void FN(maxpool_window_backward)(REAL *restrict din, const REAL *res
     }
 }
 
+/* Max pooling's backward when windows do not overlap (strides >= the window): each cell of a
+ * window is written once, dz where the window's first maximum is and 0 elsewhere, instead of
+ * zeroing din and adding. Cells of no window (the last rows or columns of a "valid" pooling
+ * that the windows do not reach) are zeroed by the caller. */
+GEMM_INLINE void FN(maxpool_window_write)(REAL *restrict din, const REAL *restrict in,
+                                          const REAL *restrict dz, int64_t C, int64_t iw,
+                                          int64_t a, int64_t b, int64_t c, int64_t d) {
+    int64_t t0 = 0;
+    /* a vector of channels at a time: its maximum and the cell that holds it first, then the
+       cells written through a select of dz or 0 */
+    for (; t0 + SIA_VL <= C; t0 += SIA_VL) {
+        sia_vr m = *(const sia_vr_u *)(in + (a * iw + c) * C + t0), at = {0};
+        REAL q = 0;
+        for (int64_t y = a; y < b; y++)
+            for (int64_t x = c; x < d; x++, q++) {
+                const sia_vr v = *(const sia_vr_u *)(in + (y * iw + x) * C + t0);
+                const sia_vi more = v > m;
+                m = FN(vselect)(more, v, m);
+                at = FN(vselect)(more, (sia_vr){0} + q, at);
+            }
+        const sia_vr g = *(const sia_vr_u *)(dz + t0);
+        q = 0;
+        for (int64_t y = a; y < b; y++)
+            for (int64_t x = c; x < d; x++, q++)
+                *(sia_vr_u *)(din + (y * iw + x) * C + t0) = FN(vselect)(at == (sia_vr){0} + q, g, (sia_vr){0});
+    }
+    for (; t0 < C; t0++) {
+        REAL m = in[(a * iw + c) * C + t0];
+        int64_t at = 0, q = 0;
+        for (int64_t y = a; y < b; y++)
+            for (int64_t x = c; x < d; x++, q++)
+                if (in[(y * iw + x) * C + t0] > m) m = in[(y * iw + x) * C + t0], at = q;
+        q = 0;
+        for (int64_t y = a; y < b; y++)
+            for (int64_t x = c; x < d; x++, q++) din[(y * iw + x) * C + t0] = at == q ? dz[t0] : 0;
+    }
+}
+
 /* One sample. Max forward: z = the first cell, then max; backward: maxpool_window_backward.
  * Average: forward was z = Σ cells / count, so each cell gets dz / count. */
 GEMM_CLONES
@@ -62,7 +100,18 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
                             const REAL *restrict dz, int backward) {
     const int64_t C = l->in_c, iw = l->in_w;
     const int is_max = l->kind == SIA_LAYER_MAXPOOL;
-    if (backward) memset(out, 0, (size_t)(l->in_h * iw * C) * sizeof(REAL));
+    /* windows side by side: each cell written once (maxpool_window_write), the rest zeroed here */
+    const int tiled = is_max && backward && l->sh >= l->kh && l->sw >= l->kw;
+    if (tiled) {
+        const int64_t rows = l->out_h * l->sh - l->pad_t, cols = l->out_w * l->sw - l->pad_l;
+        for (int64_t y = 0; y < l->in_h; y++) {
+            REAL *g = out + y * iw * C;
+            if (y >= rows || (y + l->pad_t) % l->sh >= l->kh) memset(g, 0, (size_t)(iw * C) * sizeof(REAL));
+            else
+                for (int64_t x = 0; x < iw; x++)
+                    if (x >= cols || (x + l->pad_l) % l->sw >= l->kw) memset(g + x * C, 0, (size_t)C * sizeof(REAL));
+        }
+    } else if (backward) memset(out, 0, (size_t)(l->in_h * iw * C) * sizeof(REAL));
     for (int64_t i = 0; i < l->out_h; i++)
         for (int64_t j = 0; j < l->out_w; j++) {
             int64_t a, b, c, d;
@@ -77,6 +126,8 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
                         const REAL *v = in + (y * iw + x) * C;
                         for (int64_t t = 0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
                     }
+            } else if (tiled) {
+                FN(maxpool_window_write)(out, in, dz + o, C, iw, a, b, c, d);
             } else if (is_max) {
                 FN(maxpool_window_backward)(out, in, dz + o, C, iw, a, b, c, d);
             } else {

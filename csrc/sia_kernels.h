@@ -156,7 +156,8 @@ typedef struct {
     int64_t batch;
 } FN(sia_trainer);
 
-/* The largest multiply-adds per row of one product of a layer: decides the parts of a step. */
+/* The largest multiply-adds per row of one dense layer's product: decides the parts of a step
+   (convolutions count for nothing: they are split by samples as the parts are). */
 double FN(sia_net_widest)(const FN(sia_net) *net);
 int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const FN(sia_net) *net, int64_t n, int64_t batch);
 void FN(sia_trainer_free)(FN(sia_trainer) *tr);

@@ -37,20 +37,24 @@ def find_latent(sizes, latent_index=None):
     return where[0]
 
 
-def reconstruction_errors(out, X, loss, per_sample=True):
-    """Each sample's loss (n,) float64 of the reconstruction ``out`` of ``X``, summed over its
-    features as in training: squared error, or binary cross-entropy with ``out`` clamped to
-    [1e-7, 1 - 1e-7] (the core's clamp, so that a saturated output costs a finite amount).
+def reconstruction_errors(out, X, loss, per_sample=True, reduction="sum"):
+    """Each sample's loss (n,) float64 of the reconstruction ``out`` of ``X``, reduced over its
+    features as in training (summed, or averaged with ``reduction='mean'``): squared error,
+    absolute error, or binary cross-entropy with ``out`` clamped to [1e-7, 1 - 1e-7] (the
+    core's clamp, so that a saturated output costs a finite amount).
     With ``per_sample=False``, their mean."""
     if not isinstance(per_sample, (bool, np.bool_)):
         raise TypeError(f"per_sample: expected True or False, got {per_sample!r}")
     y = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
     t = np.asarray(X, dtype=np.float64).reshape(len(out), -1)
     if loss == "mse":
-        errors = np.square(y - t).sum(axis=1)
+        elementwise = np.square(y - t)
+    elif loss == "mae":
+        elementwise = np.abs(y - t)
     else:
         y = np.clip(y, 1e-7, 1 - 1e-7)
-        errors = -(t * np.log(y) + (1 - t) * np.log1p(-y)).sum(axis=1)
+        elementwise = -(t * np.log(y) + (1 - t) * np.log1p(-y))
+    errors = elementwise.mean(axis=1) if reduction == "mean" else elementwise.sum(axis=1)
     return errors if per_sample else float(errors.mean())
 
 
@@ -441,13 +445,7 @@ class Autoencoder(Persistable, Interop):
         A warning (:class:`~sia_autoencoder._training.CollapseWarning`) names the epoch by which
         training collapsed to one output for every sample, if it does.
         """
-        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
-        n = X.shape[0]
-        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
-                                        self.net.output_shape, rows=n,
-                                        width_what="the model's output width")
-        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
-        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        X, Y, validation_data = self._fit_data(X, Y, validation_data, validation_split)
         check_optimizer(self.optimizer, self.dtype)
         epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, X.shape[0])
@@ -492,6 +490,17 @@ class Autoencoder(Persistable, Interop):
                 max_wrong=max_wrong, noise=noise, noise_level=level, nthreads=self.threads)
         finally:
             opt.t = int(t[0])
+
+    def _fit_data(self, X, Y, validation_data, validation_split):
+        """fit's X and Y as rows of this model (Y defaults to X; BCE targets checked), with
+        ``validation_split``'s last rows held out as the validation data."""
+        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
+        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
+                                        self.net.output_shape, rows=X.shape[0],
+                                        width_what="the model's output width")
+        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
+        check_targets(Y, "X" if Y is X else "Y", self.loss)
+        return X, Y, validation_data
 
     def _batch_size(self, batch_size, n):
         if batch_size is None or batch_size == "batch":
@@ -595,10 +604,12 @@ class Autoencoder(Persistable, Interop):
         return self.net.loss(X, Y, self._loss_code, self.threads)
 
     def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
-        """The loss of each sample's reconstruction (n,), summed over its features as in training:
-        its mean is ``evaluate(X)`` (up to rounding, and BCE's clamp of a saturated output).
-        With ``per_sample=False``, that mean. Large errors flag samples unlike the training data."""
-        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
+        """The loss of each sample's reconstruction (n,), reduced over its features as in training
+        (``loss_reduction``): its mean is ``evaluate(X)`` without regularization (up to rounding,
+        and BCE's clamp of a saturated output). With ``per_sample=False``, that mean. Large
+        errors flag samples unlike the training data."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample,
+                                     self.loss_reduction)
 
     def loss_grad(self, X: ArrayLike, Y: Optional[ArrayLike] = None) -> Tuple[float, np.ndarray]:
         """The loss of X -> Y (Y defaults to X) as one batch, and its gradient with respect to

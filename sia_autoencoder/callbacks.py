@@ -180,9 +180,24 @@ class ModelCheckpoint(Callback):
 
     ``filepath`` may hold Keras's fields: ``"ae-{epoch:03d}-{val_loss:.4f}.npz"``, where
     ``epoch`` counts from 1, as in Keras's file names, and the other names are the epoch's logs.
+    With ``save_weights_only``, the weights alone go through ``model.save_weights`` (read them
+    back with ``model.load_weights``). ``save_freq`` is ``'epoch'`` (Keras's default) or an
+    integer N: every N-th epoch. Keras counts an integer in batches; training runs whole epochs
+    in C here, so a number of batches is refused rather than silently read as epochs: give
+    ``save_freq_epochs=N`` to make the unit explicit.
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0,
+                 save_weights_only=False, save_freq="epoch", save_freq_epochs=None):
+        if save_freq != "epoch":
+            raise ValueError(f"ModelCheckpoint.save_freq: expected 'epoch' (saving every N batches, "
+                             f"as Keras reads an integer, cannot happen: training runs whole epochs "
+                             f"in C; use save_freq_epochs=N to save every N epochs), got {save_freq!r}")
+        every = 1 if save_freq_epochs is None else save_freq_epochs
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"ModelCheckpoint.save_freq_epochs: expected an integer >= 1, got "
+                             f"{save_freq_epochs!r}")
+        self.save_weights_only, self.save_freq_epochs = bool(save_weights_only), every
         self.filepath = os.fspath(filepath)
         self.monitor, self.save_best_only, self.verbose = monitor, bool(save_best_only), verbose
         self.mode = _check_mode(self, mode)
@@ -191,6 +206,8 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
+        if (epoch + 1) % self.save_freq_epochs:
+            return
         if self.save_best_only:
             if self.monitor not in logs:
                 warnings.warn(f"ModelCheckpoint: {self.monitor!r} is not logged (the logs have "
@@ -205,10 +222,14 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"ModelCheckpoint.filepath: cannot format {self.filepath!r} with "
                              f"epoch and the logs {sorted(logs)}: {exc!r}") from None
-        self.model.save(path)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
         self.saved.append(path)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved the model to {path}")
+            what = "weights" if self.save_weights_only else "model"
+            print(f"Epoch {epoch + 1}: saved the {what} to {path}")
 
 
 class CSVLogger(Callback):

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder, as_rows
-from ._training import fit_loop, split_callbacks, split_validation, watch_collapse
-from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer, check_targets
+from .autoencoder import DEFAULT_BATCH, NOISE_KINDS, Autoencoder
+from ._training import fit_loop, split_callbacks, watch_collapse
+from ._validate import INT64_MAX, as_float, as_int, as_matrix, check_optimizer
 from .callbacks import PixelErrorStop
 from .noise import NOISE_TYPES, apply as apply_noise, as_generator, parse_noise
 
@@ -109,19 +109,13 @@ class DenoisingAutoencoder(Autoencoder):
         """
         key = self.noise if noise is None else parse_noise(noise)
         levels = self.noise_level if noise_level is None else _as_levels(noise_level, key)
-        X = as_rows(X, "X", self.dtype, self.n_inputs, self.input_shape)
-        n = X.shape[0]
-        Y = X if Y is None else as_rows(Y, "Y", self.dtype, self.net.width(self.net.L),
-                                        self.net.output_shape, rows=n,
-                                        width_what="the model's output width")
-        X, Y, validation_data = split_validation(X, Y, validation_data, validation_split)
+        X, Y, validation_data = self._fit_data(X, Y, validation_data, validation_split)
         validate = self._validator(validation_data, X, Y)
         repeat = as_int(repeat, "repeat", 1)
         decay = None if lr_decay is None else as_float(lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
         if repeat > 1:
             X, Y = np.tile(X, (repeat, 1)), np.tile(Y, (repeat, 1))
         epochs = as_int(epochs, "epochs", 0, INT64_MAX)
-        check_targets(Y, "X" if Y is X else "Y", self.loss)
         check_optimizer(self.optimizer, self.dtype)
         batch = self._batch_size(batch_size, X.shape[0])
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)

@@ -30,6 +30,8 @@ FORMAT = "sia_autoencoder.model"
 FORMAT_VERSION = 1
 _META = "__metadata__"
 _STATE = "state."
+WEIGHTS_FORMAT = "sia_autoencoder.weights"
+_WEIGHTS = "weights."
 
 # Class name -> the module that defines it, imported only when a file of that class is loaded.
 _REGISTRY = {"Autoencoder": "sia_autoencoder.autoencoder",
@@ -110,7 +112,12 @@ def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> str:
         arrays[_STATE + key] = arr
     meta = json.dumps(metadata(model), ensure_ascii=False, allow_nan=True)
     arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+    return _write_atomically(path, arrays)
 
+
+def _write_atomically(path, arrays):
+    """np.savez(path, **arrays) through a locked temporary file renamed over ``path``: a reader
+    sees the old file or the new one, never a part."""
     directory = os.path.dirname(os.path.abspath(path))
     prefix = _tmp_prefix(path)
     _remove_stale(directory, prefix)
@@ -282,6 +289,9 @@ def _parse_meta(path, meta_bytes):
         raise _bad(path, f"{_META} is not valid JSON: {exc}") from None
     except RecursionError:
         raise _bad(path, f"{_META}: JSON nested too deeply") from None
+    if isinstance(meta, dict) and meta.get("format") == WEIGHTS_FORMAT:
+        raise ValueError(f"{path}: a file of weights only (save_weights), without the architecture: "
+                         f"build the model, then model.load_weights({path!r})")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _bad(path, f"{_META}: expected format {FORMAT!r}, got "
                          f"{meta.get('format') if isinstance(meta, dict) else meta!r}")
@@ -449,6 +459,44 @@ class Persistable:
         """Write the model to ``path`` (.npz, written atomically); ``sia_autoencoder.load(path)``
         reads it back. Returns the path."""
         return save(self, path)
+
+    def save_weights(self, path: Union[str, "os.PathLike[str]"]) -> str:
+        """Write the weights alone (``get_weights()``, no optimizer state, no architecture) to
+        ``path`` (.npz, atomically), as Keras's ``save_weights``; :meth:`load_weights` reads them
+        into a model of the same architecture. Returns the path."""
+        path = os.fspath(path)
+        model: Any = self  # the mixin's host class has get_weights/set_weights
+        arrays = {f"{_WEIGHTS}{i:04d}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+        meta = json.dumps({"format": WEIGHTS_FORMAT, "class": type(self).__name__,
+                           "package_version": _package_version()})
+        arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+        return _write_atomically(path, arrays)
+
+    def load_weights(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Read weights written by :meth:`save_weights` (or the weights of a file written by
+        :meth:`save`) into this model, which must have the same architecture; the optimizer's
+        state and the training generator are left as they are. Nothing changes on an error."""
+        path = os.fspath(path)
+        model: Any = self
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                files = dict(f.items())
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise _bad(path, f"{type(exc).__name__}: {exc}") from None
+        keys = sorted(k for k in files if k.startswith(_WEIGHTS))
+        if not keys and _STATE + "params" in files:  # a whole model's file: its weights
+            other = load(path)
+            weights = other.get_weights()
+        elif keys:
+            weights = [files[k] for k in keys]
+        else:
+            raise _bad(path, "no weights in it")
+        before = model.get_weights()
+        try:
+            model.set_weights(weights)
+        except (ValueError, TypeError) as exc:
+            model.set_weights(before)
+            raise ValueError(f"{path}: the weights do not fit this model: {exc}") from None
 
     def __reduce__(self):
         return (_rebuild, (type(self), self.get_config(), self.state_dict(), _history_dict(self)))

@@ -20,10 +20,11 @@ the batch's.
 The penalties, their gradients and ρ̂ are computed in C inside each training step; the history
 logs ``reconstruction_loss`` and ``regularization_loss`` apart (``loss`` is their sum).
 """
-import math
 from typing import Optional
 
 import numpy as np
+
+from .optimizers import _check_range
 
 __all__ = ["Regularizer", "L1", "L2", "KLSparsity", "get"]
 
@@ -59,26 +60,13 @@ class Regularizer:
         return hash((type(self).__name__, tuple(self.get_config().items())))
 
 
-def _number(owner, name, value, low, high=None, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) \
-        and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = f"{'(' if low_open else '['}{low}"
-        hi = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
-        raise ValueError(f"{owner}: {name} must be a number in {lo}, {hi}, got {value!r}")
-    return float(value)
-
-
 class L1(Regularizer):
     """λ · mean over the samples of Σⱼ |aⱼ| (Keras's ``regularizers.L1(l1)`` as an
     activity regularizer)."""
     code = _REG_L1
 
     def __init__(self, l1=0.01):
-        self.l1 = _number("L1", "l1", l1, 0)
+        self.l1 = _check_range(self, "l1", l1, 0, None)
 
     def record_fields(self):
         return (self.code, self.l1, 0.0)
@@ -101,7 +89,7 @@ class L2(Regularizer):
     code = _REG_L2
 
     def __init__(self, l2=0.01):
-        self.l2 = _number("L2", "l2", l2, 0)
+        self.l2 = _check_range(self, "l2", l2, 0, None)
 
     def record_fields(self):
         return (self.code, self.l2, 0.0)
@@ -135,8 +123,8 @@ class KLSparsity(Regularizer):
     code = _REG_KL
 
     def __init__(self, target=0.1, weight=0.05):
-        self.target = _number("KLSparsity", "target", target, 0, 1, low_open=True, high_open=True)
-        self.weight = _number("KLSparsity", "weight", weight, 0)
+        self.target = _check_range(self, "target", target, 0, 1, low_open=True, high_open=True)
+        self.weight = _check_range(self, "weight", weight, 0, None)
 
     def record_fields(self):
         return (self.code, self.weight, self.target)

@@ -3,8 +3,9 @@
 A VAE is one network of the layer engine: the encoder's layers, a linear Dense(2k) head giving
 [μ | logvar], a Sample layer (``csrc/vae.c``), the decoder's layers; it trains in the one C
 trainer of every model. ε is drawn there from the model's seeded generator, and the loss is
-the reconstruction (BCE or MSE, summed over features) plus β times the Gaussian KL, both
-averaged over the batch.
+the reconstruction (BCE, MSE or MAE, summed over features) plus β times the Gaussian KL, both
+averaged over the batch. With ``loss_reduction='mean'`` the whole sum is divided by the number of
+features: the same objective per feature, so learning rates carry over from per-pixel losses.
 """
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -13,9 +14,10 @@ from ._typing import ArrayLike
 
 from . import _core, initializers
 from . import layers as _layers
-from ._net import (LOSSES, LayerNet, check_sizes, is_activation_list, parse_activation,
-                   parse_dtype, parse_loss, parse_threads)
-from ._training import fit_loop, split_callbacks, split_validation, validation_pair
+from ._net import (LayerNet, check_sizes, is_activation_list, loss_code, parse_activation,
+                   parse_dtype, parse_loss, parse_reduction, parse_threads)
+from ._training import (fit_loop, metric_logs, parse_metrics, split_callbacks, split_validation,
+                        validation_pair)
 from ._validate import (INT64_MAX, as_float, as_int, as_matrix, as_range, as_vector,
                         check_activations, check_alloc, check_optimizer, check_targets)
 from .autoencoder import (DEFAULT_BATCH, Autoencoder, _seed_streams, as_rows, layer_table,
@@ -55,6 +57,19 @@ class VAE(Persistable, Interop):
         The reconstruction term, summed over features (Keras's names work too:
         'binary_crossentropy', 'mean_squared_error', 'mean_absolute_error'); the total is
         averaged over the batch.
+    loss_reduction : 'sum' or 'mean'
+        'sum' (the default, Keras's VAE example and the course's): the reconstruction term summed
+        over the features, plus β·KL. 'mean': that whole objective divided by the number of
+        features D, i.e. the reconstruction averaged over the features (as Keras's and
+        PyTorch's losses report it) plus (β/D)·KL. The balance between the two terms, and so
+        the model learnt, is the same; only the scale changes, so that a learning rate chosen
+        for a per-pixel loss carries over. The history's 'reconstruction_loss' is then per
+        feature; 'kl_loss' is always the unweighted KL per sample.
+    metrics : list of str, optional
+        Keras's metrics ('mse', 'mae', 'bce', or their long names) of the reconstructions through
+        the mean code (no sampling, so they draw nothing from the model's generator), logged
+        after every epoch as for :class:`~sia_autoencoder.Autoencoder`, and as 'val_mse', ...
+        on validation data.
     beta : float >= 0
         The weight of the KL term (β-VAE; 1 is the plain VAE).
     kl_warmup_epochs : int >= 0
@@ -77,7 +92,8 @@ class VAE(Persistable, Interop):
     def __init__(self, encoder=(400, 200, 100), latent_dim=2, decoder=None, activation="tanh",
                  output_activation="logistic", loss="bce", beta=1.0, kl_warmup_epochs=0,
                  optimizer="adam", learning_rate=None, seed=None, dtype="float32", threads=1,
-                 input_shape=None, weight_decay=None, kernel_initializer=None):
+                 input_shape=None, weight_decay=None, kernel_initializer=None,
+                 loss_reduction="sum", metrics=None):
         self.latent_dim = as_int(latent_dim, "latent_dim", 1)
         k = self.latent_dim
         linear = parse_activation("linear")
@@ -136,6 +152,8 @@ class VAE(Persistable, Interop):
             self.activations = [layer.activation for layer in enc_layers + dec_layers]
         self.encoder, self.decoder = encoder, decoder
         self.loss = parse_loss(loss)
+        self.loss_reduction = parse_reduction(loss_reduction)
+        self.metrics = [name for name, _ in parse_metrics(metrics)]
         self.beta = as_float(beta, "beta", 0.0)
         self.kl_warmup_epochs = as_int(kl_warmup_epochs, "kl_warmup_epochs", 0)
         self.optimizer = get_optimizer(optimizer, learning_rate, weight_decay)
@@ -203,6 +221,15 @@ class VAE(Persistable, Interop):
         """Values per input sample."""
         return self.net.width(0)
 
+    @property
+    def _loss_code(self):
+        return loss_code(self.loss, self.loss_reduction)
+
+    @property
+    def _kl_scale(self):
+        """What the C core's KL weight is, per unit of β: 1/D with loss_reduction='mean'."""
+        return 1.0 / self.input_dim if self.loss_reduction == "mean" else 1.0
+
     def kl_weight(self, epoch: int) -> float:
         """The KL weight of training epoch ``epoch`` (1-based over the model's whole training)."""
         if self.kl_warmup_epochs <= 0:
@@ -258,21 +285,21 @@ class VAE(Persistable, Interop):
         epochs = as_int(epochs, "epochs", 0, INT64_MAX)
         batch = self._batch_size(batch_size, n)
         max_wrong, loss_tol, python_callbacks = split_callbacks(callbacks)
-        validate = self._validator(validation_data)
+        validate = self._validator(validation_data, X)
         opt = self.optimizer
         if opt.m is None or opt.m.shape != self._params.shape:
             opt.reset(self._params.size, self.dtype)
 
         def run_chunk(records, start, count):
             first = self.epochs_trained_ + 1
-            weights = self._kl_weights(first, count)
+            weights = self._kl_weights(first, count) * self._kl_scale
             # The optimizer's settings as they are now: a callback may have changed them.
             t = np.array([opt.t], dtype=np.int64)
             try:
                 return self.net.train(
                     X, X, opt, t, self.rng_state,
                     [records[key][start:start + count] for key in KEYS], weights,
-                    loss=LOSSES[self.loss], batch=batch, shuffle=bool(shuffle), epochs=count,
+                    loss=self._loss_code, batch=batch, shuffle=bool(shuffle), epochs=count,
                     **opt._core_kwargs(), loss_tol=loss_tol, max_wrong=max_wrong,
                     nthreads=self.threads)
             finally:
@@ -282,9 +309,14 @@ class VAE(Persistable, Interop):
 
     _batch_size = Autoencoder._batch_size
 
-    def _validator(self, validation_data):
+    def _validator(self, validation_data, X=None):
+        """The per-epoch logs beyond the training terms: the metrics on X and the validation
+        terms and metrics; None when there are none."""
+        metrics = parse_metrics(self.metrics)
         if validation_data is None:
-            return None
+            if not metrics:
+                return None
+            return lambda: metric_logs(metrics, self._rows_out, X, X)
         Xv, Yv = validation_pair(validation_data)
         Xv = as_rows(Xv, "validation_data", self.dtype, self.input_dim, self.input_shape)
         _same_as_input(Xv, Yv, "validation_data Y", self.input_shape)
@@ -292,15 +324,23 @@ class VAE(Persistable, Interop):
         eps = self._fixed_eps(Xv.shape[0], 0)
 
         def validate():
+            out = metric_logs(metrics, self._rows_out, X, X) if X is not None else {}
             total, recon, kl = self._loss_terms(Xv, eps, self.kl_weight(self.epochs_trained_ + 1))
-            return {"val_loss": total, "val_reconstruction_loss": recon, "val_kl_loss": kl}
+            out.update({"val_loss": total, "val_reconstruction_loss": recon, "val_kl_loss": kl})
+            out.update(metric_logs(metrics, self._rows_out, Xv, Xv, "val_"))
+            return out
         return validate
+
+    def _rows_out(self, X):
+        """The reconstructions of rows X through the mean code, as rows."""
+        return self.net.forward(X, 0, self.net.L, self.threads)
 
     def _fixed_eps(self, n, seed):
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(self.dtype)
 
     def _loss_terms(self, X, eps, weight, grad=False):
-        """(total, recon, KL) of X as one batch with the given ε (n, k); any Dropout or
+        """(total, recon, KL) of X as one batch with the given ε (n, k) and KL weight (per unit
+        of β, scaled here as ``loss_reduction`` says); any Dropout or
         GaussianNoise layer is off (the identity), so that the terms move only with the weights."""
         n, parts = X.shape[0], []
         for layer in self.net.layers:
@@ -310,8 +350,8 @@ class VAE(Persistable, Interop):
                 parts.append(np.ones(n * int(np.prod(layer.input_shape)), dtype=self.dtype))
             elif layer.kind == _core.LAYER_GNOISE:
                 parts.append(np.zeros(n * int(np.prod(layer.input_shape)), dtype=self.dtype))
-        total, recon, kl, _ = self.net.loss_terms(X, X, self.loss, self.threads, grad,
-                                                  np.concatenate(parts), weight)
+        total, recon, kl, _ = self.net.loss_terms(X, X, self._loss_code, self.threads, grad,
+                                                  np.concatenate(parts), weight * self._kl_scale)
         return total, recon, kl
 
     def evaluate(self, X: ArrayLike, seed: Optional[int] = 0, return_terms: bool = False) -> Any:
@@ -330,7 +370,9 @@ class VAE(Persistable, Interop):
     def loss_grad(self, X: ArrayLike, eps: ArrayLike,
                   kl_weight: Optional[float] = None) -> Tuple[float, float, float, np.ndarray]:
         """The loss terms of X as one batch for the given ε (n, latent_dim), and the gradient of
-        the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy)."""
+        the total with respect to ``params``: (total, recon, kl, grads (n_params,) copy).
+        ``kl_weight`` (default β) is in units of β: with ``loss_reduction='mean'`` the total is
+        recon (per feature) + kl_weight/D · KL."""
         X = as_rows(X, "X", self.dtype, self.input_dim, self.input_shape)
         check_targets(X, "X", self.loss)
         eps = as_matrix(eps, "eps", self.dtype, width=self.latent_dim, rows=X.shape[0],
@@ -369,8 +411,10 @@ class VAE(Persistable, Interop):
 
     def reconstruction_error(self, X: ArrayLike, per_sample: bool = True) -> np.ndarray:
         """The reconstruction term of each sample (n,), through its mean code (no sampling, no KL),
-        summed over its features; with ``per_sample=False``, its mean over the samples."""
-        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample)
+        reduced over its features as in training (``loss_reduction``); with ``per_sample=False``,
+        its mean over the samples."""
+        return reconstruction_errors(self.reconstruct(X), X, self.loss, per_sample,
+                                     self.loss_reduction)
 
     def sample(self, n: int = 1, seed: Optional[int] = None, return_latent: bool = False) -> Any:
         """Decode n points drawn from the prior N(0, I): (n, input_dim), and Z with ``return_latent``.
@@ -426,7 +470,8 @@ class VAE(Persistable, Interop):
         common = {"latent_dim": self.latent_dim,
                   "activation": self._activation_config,
                   "output_activation": [self.output_activation.name, self.output_activation.beta],
-                  "loss": self.loss, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
+                  "loss": self.loss, "loss_reduction": self.loss_reduction,
+                  "metrics": list(self.metrics) or None, "beta": self.beta, "kl_warmup_epochs": self.kl_warmup_epochs,
                   "optimizer": self.optimizer.get_config(),
                   "seed": self._seed if isinstance(self._seed, int) else None,
                   "dtype": self.dtype.name, "threads": self.threads}
@@ -443,8 +488,9 @@ class VAE(Persistable, Interop):
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print every layer with its output shape, activation and parameters, as Keras does."""
         warm = f", KL warm-up {self.kl_warmup_epochs} epochs" if self.kl_warmup_epochs else ""
+        per = " (mean over features, KL/D)" if self.loss_reduction == "mean" else ""
         print_fn(layer_table(f'Model: "VAE" ({self.dtype.name}, loss {self.loss} + '
-                             f'{self.beta:g}·KL{warm}, optimizer {type(self.optimizer).__name__})',
+                             f'{self.beta:g}·KL{per}{warm}, optimizer {type(self.optimizer).__name__})',
                              self.net, self.input_shape,
                              {self._sample - 1: "μ, logvar", self._sample: "latent",
                               self.net.L - 1: "output"}))

@@ -82,6 +82,18 @@ CASES = [
     (twins.CONV2D, 2, (12, 21, 3), 1, 3, 1, "same"),   # one channel out: the direct paths
     (twins.CONV2D, 2, (9, 40, 1), 1, 3, 2, "valid"),
     (twins.CONV2D, 2, (6, 30, 2), 3, (2, 5), (1, 2), "same"),
+    # the direct paths (csrc/conv.c): dWᵀ tiles of one or two vectors of channels, W packed in
+    # panels cut to the channels, the dot kernel and dW rows for one channel (runs of a whole
+    # number of vectors or not), din by the flipped convolution (stride 1) or by col2im
+    (twins.CONV2D, 2, (9, 10, 16), 16, 3, 1, "same"),
+    (twins.CONV2D, 3, (7, 7, 8), 8, 3, 1, "same"),
+    (twins.CONV2D, 2, (10, 9, 1), 32, 3, 1, "same"),
+    (twins.CONV2D, 2, (9, 9, 8), 16, 3, 2, "same"),
+    (twins.CONV2D, 2, (8, 8, 16), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (8, 7, 5), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (6, 6, 3), 24, 3, 1, "valid"),
+    (twins.CONV2D, 1, (5, 6, 4), 12, (2, 3), 1, "same"),
+    (twins.CONV2D, 1, (4, 3, 2), 8, 3, 1, "same"),
     (twins.CONV2D_T, 1, (3, 3, 1), 1, 3, 1, "valid"),
     (twins.CONV2D_T, 2, (4, 5, 3), 2, 3, 2, "same"),
     (twins.CONV2D_T, 2, (4, 4, 2), 3, 3, 2, "valid"),
@@ -95,6 +107,9 @@ CASES = [
     (twins.MAXPOOL, 2, (7, 5, 3), None, 2, 2, "same"),
     (twins.MAXPOOL, 2, (6, 7, 2), None, 3, 1, "same"),
     (twins.MAXPOOL, 2, (7, 7, 2), None, 3, 2, "valid"),
+    (twins.MAXPOOL, 2, (7, 7, 8), None, 2, 2, "valid"),   # windows side by side, a vector of channels
+    (twins.MAXPOOL, 2, (8, 9, 9), None, 2, 3, "valid"),   # windows apart: cells of none are 0
+    (twins.MAXPOOL, 1, (7, 5, 16), None, 2, 2, "same"),
     (twins.AVGPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.AVGPOOL, 3, (7, 5, 3), None, 2, 2, "same"),
     (twins.AVGPOOL, 2, (6, 7, 2), None, 3, 1, "same"),

@@ -261,6 +261,36 @@ def test_model_checkpoint_saves_through_save_with_keras_names(tmp_path):
     np.testing.assert_array_equal(sa.load(tmp_path / "best.npz").params, seen[int(np.argmin(val))])
 
 
+def test_model_checkpoint_weights_only_and_every_n_epochs(tmp_path):
+    X = data()
+    model = ae()
+    cb = ModelCheckpoint(tmp_path / "w-{epoch}.npz", save_weights_only=True, save_freq_epochs=2)
+    seen = []
+    model.fit(X, epochs=5, callbacks=[cb, LambdaCallback(
+        on_epoch_end=lambda e, logs: seen.append([w.copy() for w in model.get_weights()]))])
+    assert [os.path.basename(p) for p in cb.saved] == ["w-2.npz", "w-4.npz"]
+    fresh = ae(seed=9)
+    fresh.load_weights(cb.saved[0])
+    for got, want in zip(fresh.get_weights(), seen[1]):
+        np.testing.assert_array_equal(got, want)
+    assert fresh.optimizer.t == 0 and fresh.epochs_trained_ == 0   # the weights alone
+    with pytest.raises(ValueError, match="weights only .*load_weights"):
+        sa.load(cb.saved[0])
+    # A whole model's file gives its weights too; another architecture is refused, unchanged.
+    model.save(tmp_path / "whole.npz")
+    fresh.load_weights(tmp_path / "whole.npz")
+    np.testing.assert_array_equal(fresh.params, model.params)
+    other = Autoencoder([6, 3, 2, 3, 6], seed=0)
+    before = other.params.copy()
+    with pytest.raises(ValueError, match="do not fit this model"):
+        other.load_weights(cb.saved[0])
+    np.testing.assert_array_equal(other.params, before)
+    with pytest.raises(ValueError, match=r"save_freq: expected 'epoch' .*save_freq_epochs"):
+        ModelCheckpoint(tmp_path / "x.npz", save_freq=10)
+    with pytest.raises(ValueError, match=r"save_freq_epochs: expected an integer >= 1"):
+        ModelCheckpoint(tmp_path / "x.npz", save_freq_epochs=0)
+
+
 def test_csv_logger_writes_one_row_per_epoch(tmp_path):
     path = tmp_path / "log.csv"
     model = ae()

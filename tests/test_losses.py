@@ -131,6 +131,63 @@ def test_metrics_are_logged_for_training_and_validation():
         model(metrics=["mse", "accuracy"])
 
 
+def test_vae_mean_reduction_is_the_same_objective_per_feature():
+    """'mean' divides the whole ELBO (recon + β·KL) by D: same gradients / D, so gradient descent
+    at D times the rate takes the same steps."""
+    X = (data(16, 10, seed=3) > 0.5).astype(float)
+    eps = np.random.default_rng(1).standard_normal((16, 2))
+    s = VAE([10, 6], 2, seed=4, dtype="float64", beta=0.5)
+    m = VAE([10, 6], 2, seed=4, dtype="float64", beta=0.5, loss_reduction="mean")
+    ts, rs, ks, gs = s.loss_grad(X, eps)
+    tm, rm, km, gm = m.loss_grad(X, eps)
+    assert (tm, rm, km) == pytest.approx((ts / 10, rs / 10, ks), rel=1e-13)
+    assert tm == pytest.approx(rm + 0.5 / 10 * km, rel=1e-13)
+    np.testing.assert_allclose(gm, gs / 10, rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(m.reconstruction_error(X), s.reconstruction_error(X) / 10,
+                               rtol=1e-13)
+    s2 = VAE([10, 6], 2, seed=4, dtype="float64", optimizer="gd", learning_rate=0.01)
+    m2 = VAE([10, 6], 2, seed=4, dtype="float64", optimizer="gd", learning_rate=0.1,
+             loss_reduction="mean")
+    hs, hm = s2.fit(X, epochs=3, batch_size=4), m2.fit(X, epochs=3, batch_size=4)
+    np.testing.assert_allclose(m2.params, s2.params, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(np.array(hm.history["loss"]) * 10, hs.history["loss"], rtol=1e-11)
+    np.testing.assert_allclose(hm.history["kl_loss"], hs.history["kl_loss"], rtol=1e-11)
+    twin = VAE(**m.get_config())
+    assert twin.loss_reduction == "mean"
+    with pytest.raises(ValueError, match=r"loss_reduction: expected 'sum'"):
+        VAE([10, 6], 2, loss_reduction="none")
+
+
+def test_vae_metrics_are_logged_without_touching_its_random_stream():
+    X, Xv = (data(16, 10, seed=3) > 0.5).astype(float), (data(6, 10, seed=8) > 0.5).astype(float)
+    plain = VAE([10, 6], 2, seed=4, dtype="float64")
+    watched = VAE([10, 6], 2, seed=4, dtype="float64", metrics=["mse", "mean_absolute_error"])
+    plain.fit(X, epochs=3, batch_size=4)
+    h = watched.fit(X, epochs=3, batch_size=4, validation_data=Xv)
+    assert np.array_equal(plain.params, watched.params)  # metrics draw no ε
+    assert set(h.history) == {"loss", "reconstruction_loss", "kl_loss", "mse",
+                              "mean_absolute_error", "val_loss", "val_reconstruction_loss",
+                              "val_kl_loss", "val_mse", "val_mean_absolute_error"}
+    out, outv = watched.reconstruct(X), watched.reconstruct(Xv)
+    assert h.history["mse"][-1] == pytest.approx(np.mean((out - X) ** 2), rel=1e-12)
+    assert h.history["val_mean_absolute_error"][-1] == pytest.approx(np.mean(np.abs(outv - Xv)),
+                                                                     rel=1e-12)
+    assert list(VAE([10, 6], 2, seed=0, metrics=["mae"]).fit(X, epochs=2).history) == \
+        ["loss", "reconstruction_loss", "kl_loss", "mae"]
+    assert VAE(**watched.get_config()).metrics == ["mse", "mean_absolute_error"]
+    with pytest.raises(ValueError, match=r"metrics\[0\]: expected one of"):
+        VAE([10, 6], 2, metrics=["accuracy"])
+
+
+def test_reconstruction_error_follows_the_loss_and_its_reduction():
+    X = data()
+    for loss in ("mse", "mae", "bce"):
+        for reduction in ("sum", "mean"):
+            m = model(loss=loss, loss_reduction=reduction, output_activation="logistic")
+            assert m.reconstruction_error(X, per_sample=False) == pytest.approx(m.evaluate(X),
+                                                                                rel=1e-6)
+
+
 def digits():
     X = datasets.load_digits()
     return X[0] if isinstance(X, tuple) else X

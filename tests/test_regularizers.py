@@ -66,9 +66,9 @@ def test_conventions_and_checks():
     assert kl.penalty(np.full((3, 4), 0.5)) == pytest.approx(
         4 * (0.25 * np.log(0.5) + 0.75 * np.log(1.5)), rel=1e-14)
     assert np.isfinite(kl.penalty(np.zeros((2, 3))))  # ρ̂ = 0 is clamped to 1e-7
-    with pytest.raises(ValueError, match=r"KLSparsity: target must be a number in \(0, 1\), got 1"):
+    with pytest.raises(ValueError, match=r"KLSparsity.target: expected a number in \(0, 1\), got 1"):
         R.KLSparsity(target=1)
-    with pytest.raises(ValueError, match=r"L1: l1 must be a number in \[0, inf\), got -1"):
+    with pytest.raises(ValueError, match=r"L1.l1: expected a number in \[0, inf\), got -1"):
         R.L1(-1)
     for reg in REGS:
         assert R.get(R.to_config(reg)) == reg
