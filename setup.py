@@ -16,7 +16,7 @@ if sanitize:
 
 core = Extension(
     "sia_autoencoder._core",
-    sources=[os.path.join("csrc", f) for f in ("module.c", "rng.c", "pool.c", "real_f32.c", "real_f64.c")],
+    sources=[os.path.join("csrc", f) for f in ("module.c", "rng.c", "pool.c", "simd.c", "real_f32.c", "real_f64.c")],
     depends=[os.path.join("csrc", f) for f in os.listdir("csrc")],
     include_dirs=["csrc", numpy.get_include()],
     extra_compile_args=flags,

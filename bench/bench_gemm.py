@@ -13,9 +13,11 @@ warm-up, accumulate off), and reported in GFLOP/s (2·M·N·K flops), as a share
 peak, and as a ratio to numpy.matmul on the same shapes with the same number of threads
 (> 1 means sia is faster).
 
-The peak is measured two ways: a small FMA-throughput probe in C (compiled at run time with the
-system cc into a temporary directory, AVX2 + FMA, 1 and 2 threads), and a large numpy sgemm,
-which is a lower bound. If no C compiler works, the probe is skipped.
+The peak is measured two ways: a small FMA-throughput probe in C (fma_peak: compiled at run time
+with the system cc into a temporary directory, at the widest vector the CPU runs: 512 bits with
+AVX-512, else 256; float32 and float64; 1 and 2 threads), and a large numpy sgemm, which is a
+lower bound. If no C compiler works, the probe is skipped. bench/run_benchmarks.py takes its peak
+from fma_peak too. The CPU and sia's vector path (SIA_SIMD, _core.simd_path()) are printed.
 
 numpy runs in subprocesses with OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS) set to the thread
 count and OPENBLAS_CORETYPE removed from the environment: some machines here set
@@ -41,7 +43,8 @@ BATCH = 128
 PROBE_C = r"""
 #include <stdio.h>
 #include <omp.h>
-typedef float v8 __attribute__((vector_size(32)));
+/* REAL and BYTES come from the command line: one vector of BYTES bytes (64: AVX-512, 32: AVX2). */
+typedef REAL vec __attribute__((vector_size(BYTES)));
 #define STEP(a) a = a * x + y
 /* 10 independent FMA chains per thread (2 units x 4 cycles of latency need 8); the asm keeps
    them in registers. */
@@ -49,40 +52,64 @@ int main(void) {
     const long iters = 30000000;
     for (int threads = 1; threads <= 2; threads++) {
         double t0 = omp_get_wtime();
-        float sink = 0;
+        REAL sink = 0;
         #pragma omp parallel num_threads(threads) reduction(+:sink)
         {
-            v8 x = {1.0000001f}, y = {0.9999999f};
-            v8 a0 = x, a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3, a4 = a0 + 4, a5 = a0 + 5, a6 = a0 + 6, a7 = a0 + 7, a8 = a0 + 8, a9 = a0 + 9;
+            vec x = {(REAL)1.0000001}, y = {(REAL)0.9999999};
+            vec a0 = x, a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3, a4 = a0 + 4, a5 = a0 + 5, a6 = a0 + 6, a7 = a0 + 7, a8 = a0 + 8, a9 = a0 + 9;
             for (long n = 0; n < iters; n++) {
                 __asm__("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4));
                 STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5); STEP(a6); STEP(a7); STEP(a8); STEP(a9);
             }
-            v8 s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
-            sink += s[0] + s[7];
+            vec s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
+            sink += s[0] + s[1];
         }
         double dt = omp_get_wtime() - t0;
-        printf("%d %.3f %g\n", threads, 2.0 * 8 * 10 * iters * threads / dt / 1e9, (double)sink);
+        printf("%d %.3f %g\n", threads, 2.0 * (BYTES / sizeof(REAL)) * 10 * iters * threads / dt / 1e9, (double)sink);
     }
     return 0;
 }
 """
+# The widest vector first: a CPU without AVX-512 fails to compile or run (SIGILL) its probe.
+PROBE_WIDTHS = [(512, ["-mavx512f", "-mfma"]), (256, ["-mavx2", "-mfma"])]
 
 
-def fma_probe():
-    """{threads: GFLOP/s} of float32 AVX2 FMA throughput, or {} if it cannot be compiled."""
+def fma_probe(real="float"):
+    """(bits, {threads: GFLOP/s}): the FMA throughput of `real` at the widest vector the CPU
+    runs (512 or 256 bits), 1 and 2 threads; (None, {}) if no probe compiles and runs."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        return {}
+        return None, {}
     with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "probe.c"), os.path.join(d, "probe")
+        src = os.path.join(d, "probe.c")
         with open(src, "w") as f:
             f.write(PROBE_C)
-        r = subprocess.run([cc, "-O2", "-mavx2", "-mfma", "-fopenmp", src, "-o", exe], capture_output=True)
-        if r.returncode:
-            return {}
-        out = subprocess.run([exe], capture_output=True, text=True).stdout.split("\n")
-    return {int(line.split()[0]): float(line.split()[1]) for line in out if line.strip()}
+        for bits, flags in PROBE_WIDTHS:
+            exe = os.path.join(d, f"probe{bits}")
+            r = subprocess.run([cc, "-O2", *flags, "-fopenmp", f"-DREAL={real}", f"-DBYTES={bits // 8}",
+                                src, "-o", exe], capture_output=True)
+            if r.returncode:
+                continue
+            run = subprocess.run([exe], capture_output=True, text=True)
+            if run.returncode:
+                continue
+            lines = [line.split() for line in run.stdout.split("\n") if line.strip()]
+            return bits, {int(t): float(g) for t, g, _ in lines}
+    return None, {}
+
+
+def fma_peak(tries=3):
+    """The machine's peak, for every "% of peak" of the benchmarks: {"bits": 512 or 256 (or None),
+    "float32": {threads: GFLOP/s}, "float64": {...}}, each the best of `tries` probes (a probe
+    that shares a core with another job measures less than the peak)."""
+    peak = {"bits": None, "float32": {}, "float64": {}}
+    for dtype, real in (("float32", "float"), ("float64", "double")):
+        for _ in range(tries):
+            bits, g = fma_probe(real)
+            peak["bits"] = peak["bits"] or bits
+            for t, v in g.items():
+                peak[dtype][t] = max(peak[dtype].get(t, 0.0), v)
+    return peak
 
 
 def products(dtype, seed=0):
@@ -152,18 +179,20 @@ def main():
     sys.path.insert(0, ROOT)
     from sia_autoencoder import _core
 
-    probe = fma_probe()
+    probe = fma_peak()
     npy = {t: numpy_times(t, args.runs) for t in (1, 2)}
     print(f"numpy {np.__version__} ({npy[1]['config']}), OPENBLAS_CORETYPE "
           f"{'was set, removed for numpy' if 'OPENBLAS_CORETYPE' in os.environ else 'not set'}")
+    print(f"CPU {cpu_name()}; sia's matrix product runs its {_core.simd_path()} path; FMA probe at "
+          f"{probe['bits'] or 'n/a'} bits")
     for t in (1, 2):
-        line = f"float32 peak, {t} thread{'s' if t > 1 else ' '}: "
-        line += f"FMA probe {probe[t]:6.1f} GFLOP/s, " if t in probe else "FMA probe n/a, "
-        line += f"numpy 2048^3 sgemm {npy[t]['big_sgemm_gflops']:6.1f} GFLOP/s (lower bound)"
+        line = f"peak, {t} thread{'s' if t > 1 else ' '}: "
+        line += ", ".join(f"{d} FMA probe {probe[d][t]:6.1f} GFLOP/s" for d in ("float32", "float64")
+                          if t in probe[d]) or "FMA probe n/a"
+        line += f", numpy 2048^3 sgemm {npy[t]['big_sgemm_gflops']:6.1f} GFLOP/s (lower bound)"
         print(line)
-    peak32 = {t: probe.get(t, npy[t]["big_sgemm_gflops"]) for t in (1, 2)}
-    peak = {("float32", t): peak32[t] for t in (1, 2)}
-    peak.update({("float64", t): peak32[t] / 2 for t in (1, 2)})  # half the lanes per vector
+    peak = {(d, t): probe[d].get(t, npy[t]["big_sgemm_gflops"] / (1 if d == "float32" else 2))
+            for d in ("float32", "float64") for t in (1, 2)}
 
     print(f"\n{'product':<18}{'M':>5}{'N':>5}{'K':>5} | " +
           " | ".join(f"{d[5:]}/{t}t GF/s %pk  x np" for d in ("float32", "float64") for t in (1, 2)))
@@ -194,8 +223,18 @@ def main():
             g = flops / s / 1e9
             cells.append(f"{g:7.1f} {g / peak[(d, t)] * 100:3.0f}% {s_np / s:5.2f}")
     print(f"{'all nine':<33} | " + " | ".join(cells))
-    print("\nGF/s = 2MNK / median time; %pk = of the float32 FMA probe (halved for float64) at that "
-          "thread count; x np = numpy time / sia time.")
+    print("\nGF/s = 2MNK / median time; %pk = of the FMA probe of that dtype at the widest vector the "
+          "CPU has, at that thread count; x np = numpy time / sia time.")
+
+
+def cpu_name():
+    """The CPU's model name (lscpu), for every figure printed."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except Exception:
+        import platform
+        return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -8,15 +8,15 @@
  * Each derivative is written from the cached output y, so backward needs no x.
  *
  * Speed. The loops run over 32-byte vectors (GCC vector extensions), and every function that
- * loops is compiled twice on x86-64 (target_clones: AVX2 + FMA, and the baseline), the loader
- * picking one per process; never -march=native. exp and tanh are computed in the vectors
+ * loops is compiled three times on x86-64 (target_clones: AVX-512, AVX2 + FMA, and the
+ * baseline), the loader picking one per process from the CPU; never -march=native. exp and tanh are computed in the vectors
  * (sia_vexpm1 below) to within a few ulp of libm, so results change only by float rounding.
  * loss.c (included after this file) uses the same helpers. */
 
 #ifndef SIA_SIMD_ONCE
 #define SIA_SIMD_ONCE
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SIA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SIA_CLONES
 #endif

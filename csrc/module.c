@@ -1359,7 +1359,49 @@ static PyObject *py_set_slice_ns(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(old);
 }
 
+/* The vector path of the matrix product (sia.h, simd.c). */
+static PyObject *py_simd_path(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(sia_simd_name(sia_simd));
+}
+
+static PyObject *py_set_simd_path(PyObject *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    const int path = sia_simd_parse(name), widest = sia_simd_widest();
+    if (path < 0) {
+        PyErr_Format(PyExc_ValueError, "path: expected 'avx512', 'avx2' or 'baseline', got '%s'", name);
+        return NULL;
+    }
+    if (path > widest) {
+        PyErr_Format(PyExc_ValueError, "path: this CPU runs up to '%s', got '%s'", sia_simd_name(widest), name);
+        return NULL;
+    }
+    PyObject *old = PyUnicode_FromString(sia_simd_name(sia_simd));
+    sia_simd = path;
+    return old;
+}
+
+/* At import: the widest path the CPU runs, or SIA_SIMD's if narrower (a wider one, or a name
+   that is none of the three, warns and keeps the widest). */
+static int simd_from_env(void) {
+    const int widest = sia_simd_widest();
+    sia_simd = widest;
+    const char *env = getenv("SIA_SIMD");
+    if (!env || !*env) return 0;
+    const int path = sia_simd_parse(env);
+    if (path < 0)
+        return PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "SIA_SIMD: expected 'avx512', 'avx2' or "
+                                "'baseline', got '%s'; using '%s'", env, sia_simd_name(widest));
+    if (path > widest)
+        return PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "SIA_SIMD: this CPU runs up to '%s', got "
+                                "'%s'; using '%s'", sia_simd_name(widest), env, sia_simd_name(widest));
+    sia_simd = path;
+    return 0;
+}
+
 static PyMethodDef methods[] = {
+    {"simd_path", py_simd_path, METH_NOARGS, "simd_path() -> 'avx512', 'avx2' or 'baseline': the matrix product's vector path"},
+    {"_set_simd_path", py_set_simd_path, METH_VARARGS, "_set_simd_path(name) -> previous (tests only)"},
     {"_set_slice_ns", py_set_slice_ns, METH_VARARGS, "_set_slice_ns(ns) -> previous (tests only)"},
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
     {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},
@@ -1397,6 +1439,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     import_array();
     PyObject *mod = PyModule_Create(&moduledef);
     if (!mod) return NULL;
+    if (simd_from_env() < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
     const struct { const char *name; int value; } consts[] = {
         {"LINEAR", SIA_LINEAR}, {"LOGISTIC", SIA_LOGISTIC}, {"TANH", SIA_TANH}, {"RELU", SIA_RELU},
         {"ELU", SIA_ELU}, {"SELU", SIA_SELU},

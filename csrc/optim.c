@@ -200,18 +200,121 @@ static int FN(optim_update)(REAL *p, REAL *m, REAL *v, const REAL *g, const REAL
 #undef LOOP
 }
 
-/* A step is applied only when every value it writes is finite: one pass forms them without
-   storing, the second stores them (the same arithmetic). So a step that would overflow (a huge
-   learning rate in float32, lr·g or v = g² beyond the range) leaves p, m, v and t as they
-   were, the last finite weights, and returns SIA_EDIVERGED; the trainers then stop. */
+/* ---- proving a step finite without doing it twice ----
+ * A step is applied only when every value it writes is finite: a step that would overflow (a
+ * huge learning rate in float32, lr·g or v = g² beyond the range) leaves p, m, v and t as they
+ * were, the last finite weights, and returns SIA_EDIVERGED; the trainers then stop. Checking
+ * each value means forming the update twice (once to check, once to store), and the square
+ * roots and divisions of Adam dominate its cost. So first a cheap bound: from max|p|, max|m|,
+ * max|v|, max|g| (+ max|h|) and the step's scalars, the triangle inequality bounds every value
+ * the step forms (optim_bound_finite below). Where that bound is below REAL_MAX / 4 (room for
+ * the rounding of a dozen operations), the step is stored at once; otherwise (a bound too
+ * loose, an optimizer the bound does not cover, or any input not finite) the check pass runs as
+ * before. The bound of a stored step is also one on the next step's p, m and v (opt->seen): a
+ * training run's next step then reads only g for its bound, and reads p, m and v again only
+ * when that looser bound cannot prove the step. The maxima are exact, so which way a step goes
+ * never depends on the thread count. */
+
+/* The bits of a REAL, for the maxima: |x| ordered as an unsigned integer is |x| ordered as a
+   number, with inf above every finite and NaN above inf; an integer maximum vectorizes. */
+typedef uint32_t sia_bits_f32 __attribute__((may_alias));
+typedef uint64_t sia_bits_f64 __attribute__((may_alias));
+
+/* max over i of |x[i]| as bits; *any = the OR of every x[i]'s bits (its sign bit: some x < 0). */
+SIA_INLINE FN(sia_bits) FN(max_bits)(const REAL *x, int64_t n, FN(sia_bits) *any) {
+    const FN(sia_bits) mag = ~(FN(sia_bits))0 >> 1, *u = (const FN(sia_bits) *)x;
+    FN(sia_bits) mx = 0, all = 0;
+    for (int64_t i = 0; i < n; i++) {
+        all |= u[i];
+        mx = (u[i] & mag) > mx ? u[i] & mag : mx;
+    }
+    *any = all;
+    return mx;
+}
+
+SIA_INLINE double FN(bits_real)(FN(sia_bits) b) {
+    REAL r;
+    memcpy(&r, &b, sizeof r);
+    return (double)r;
+}
+
+/* The maxima of a slice of n: q[0..3] = max |p|, |m|, |v|, |g| + max |h| (h may be NULL), and
+   q[4] = 1 when some v has its sign bit set (a negative v: Adam's root would be NaN). NaN when
+   an input is NaN. Only the state the optimizer reads (m from momentum on, v for Adam's kin),
+   and none of p, m, v when seen (bounds on them from the last step, opt->seen) is not NULL. */
+SIA_CLONES
+static void FN(optim_maxima)(double *q, const REAL *p, const REAL *m, const REAL *v, const REAL *g,
+                             const REAL *h, int64_t n, const sia_optim *opt, const double *seen) {
+    FN(sia_bits) any = 0, vany = 0;
+    const int adam = opt->kind == SIA_ADAM || opt->kind == SIA_ADAMW || opt->kind == SIA_NADAM;
+    if (seen) {
+        q[0] = seen[0], q[1] = seen[1], q[2] = seen[2], q[4] = 0; /* v >= 0 was proven */
+    } else {
+        q[0] = FN(bits_real)(FN(max_bits)(p, n, &any));
+        q[1] = opt->kind != SIA_GD ? FN(bits_real)(FN(max_bits)(m, n, &any)) : 0;
+        q[2] = adam ? FN(bits_real)(FN(max_bits)(v, n, &vany)) : 0;
+        q[4] = (double)((vany >> (8 * sizeof(REAL) - 1)) != 0);
+    }
+    q[3] = FN(bits_real)(FN(max_bits)(g, n, &any));
+    if (h) q[3] += FN(bits_real)(FN(max_bits)(h, n, &any));
+}
+
+/* 1 when the step at scalars k provably writes only finite values, given the maxima (or bounds)
+   q of its inputs (optim_maxima); then next = bounds on |p|, |m|, |v| after it. 0 when it
+   cannot tell. */
+static int FN(optim_bound_finite)(const double *q, const sia_optim *opt, const sia_optim_k *k,
+                                  double *next) {
+    const double lim = (SIA_IS32 ? (double)FLT_MAX : DBL_MAX) / 4;
+    const double P = q[0], M = q[1], V = q[2], eps = opt->eps, lr = fabs(opt->lr);
+    for (int a = 0; a < 4; a++)
+        if (!(q[a] <= lim)) return 0; /* NaN, inf or too large */
+    const double G = q[3] + (opt->kind != SIA_ADAMW ? fabs(opt->weight_decay) * P : 0);
+    double bound, mn = M, vn = V;
+    switch (opt->kind) {
+    case SIA_GD: bound = P + lr * G; break;
+    case SIA_MOMENTUM:
+        mn = fabs(opt->momentum) * M + lr * G;
+        bound = P + mn;
+        break;
+    case SIA_ADAM:
+    case SIA_ADAMW:
+    case SIA_NADAM: {
+        const double b1 = opt->beta1, b2 = opt->beta2;
+        if (q[4] || !(b2 >= 0 && b2 <= 1) || !(eps > 0) || !(G <= 1e150)) return 0;
+        mn = fabs(b1) * M + fabs(1.0 - b1) * G, vn = b2 * V + (1.0 - b2) * G * G;
+        const double step = opt->kind == SIA_NADAM ? (fabs(k->b) * mn + fabs(k->a) * G) / eps
+                                                   : lr * mn * fabs(k->c1) / eps;
+        bound = P * fabs(k->decay) + step;
+        if (!(vn * fabs(k->c2) <= lim) || !(G * G <= lim)) return 0;
+        break;
+    }
+    default: return 0; /* RMSprop, Adadelta: the check pass */
+    }
+    if (!(bound <= lim && mn <= lim && vn <= lim)) return 0;
+    next[0] = bound, next[1] = mn, next[2] = vn;
+    return 1;
+}
+
 int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_optim *opt) {
     sia_optim_k k;
     sia_optim_begin(opt, &k);
-    if (FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 0)) {
+    double q[5], next[3];
+    int proven = 0;
+    if (opt->seen_t && opt->seen_t == opt->t - 1) { /* bounds from the last step, then g */
+        FN(optim_maxima)(q, p, m, v, g, NULL, n, opt, opt->seen);
+        proven = FN(optim_bound_finite)(q, opt, &k, next);
+    }
+    if (!proven) {
+        FN(optim_maxima)(q, p, m, v, g, NULL, n, opt, NULL);
+        proven = FN(optim_bound_finite)(q, opt, &k, next);
+    }
+    opt->seen_t = 0;
+    if (!proven && FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 0)) {
         opt->t -= 1;
         return SIA_EDIVERGED;
     }
     FN(optim_update)(p, m, v, g, NULL, n, opt, &k, 1);
+    if (proven) memcpy(opt->seen, next, sizeof next), opt->seen_t = opt->t;
     return SIA_OK;
 }
 
@@ -219,16 +322,21 @@ int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_
  * g (n) and more ((parts - 1) n, one buffer after another): the gradients of a step's parts.
  * The update uses their sum in the order of the parts, ((g + more_1) + more_2) + ..., the last
  * term added inside the update (g receives the partial sums), one slice of whole 64-byte lines
- * per task, on up to `parts` threads: a first run sums and checks each slice (bad[i]), a
- * second, only if no slice is bad, stores. */
+ * per task, on up to `parts` threads: a first run sums each slice and bounds it (bad[i] = 0 when
+ * the bound proves its step finite; from the last step's bounds on p, m, v when there are, and
+ * if they fall short, a second run from p, m, v themselves), a check run only if some slice's
+ * bound still could not, and a last run, only if no slice is bad, stores. */
+enum { PARTS_SUM, PARTS_BOUND, PARTS_CHECK, PARTS_STORE };
 typedef struct {
     REAL *p, *m, *v, *g;
     const REAL *more;
     int64_t n;
-    int parts, store;
+    int parts, run;
     const sia_optim *opt;
     sia_optim_k k;
+    const double *seen;        /* PARTS_SUM: bounds on p, m, v from the last step, or NULL */
     int bad[SIA_PARTS];
+    double next[SIA_PARTS][3]; /* PARTS_SUM: bounds after the step, per slice */
 } FN(parts_update);
 
 /* g (n) += h (n) */
@@ -243,25 +351,55 @@ static void FN(parts_update_task)(void *ctx, int64_t i) {
     const int64_t a = sia_part_start(i, lines, c->parts) * line;
     const int64_t b = i + 1 == c->parts ? c->n : sia_part_start(i + 1, lines, c->parts) * line;
     c->bad[i] = 0;
+    if (c->run != PARTS_STORE) c->next[i][0] = c->next[i][1] = c->next[i][2] = 0;
     if (a >= b) return;
     const REAL *h = c->more + (int64_t)(c->parts - 2) * c->n + a;
-    if (!c->store)
-        for (int q = 1; q < c->parts - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
+    if (c->run == PARTS_SUM || c->run == PARTS_BOUND) {
+        if (c->run == PARTS_SUM)
+            for (int q = 1; q < c->parts - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
+        double q[5];
+        FN(optim_maxima)(q, c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt,
+                         c->run == PARTS_SUM ? c->seen : NULL);
+        c->bad[i] = !FN(optim_bound_finite)(q, c->opt, &c->k, c->next[i]);
+        return;
+    }
     c->bad[i] = FN(optim_update)(c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt, &c->k,
-                                 c->store);
+                                 c->run == PARTS_STORE);
 }
 
 int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
                              int parts, sia_optim *opt) {
     FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
     sia_optim_begin(opt, &c.k);
+    c.run = PARTS_SUM; /* the sum of the parts, and its bound from opt->seen when there are */
+    c.seen = opt->seen_t && opt->seen_t == opt->t - 1 ? opt->seen : NULL;
+    opt->seen_t = 0;
     sia_pool_run(parts, parts, FN(parts_update_task), &c);
-    for (int i = 0; i < parts; i++)
-        if (c.bad[i]) {
-            opt->t -= 1;
-            return SIA_EDIVERGED;
+    int unproven = 0;
+    for (int i = 0; i < parts; i++) unproven |= c.bad[i];
+    if (unproven && c.seen) { /* again from p, m and v themselves */
+        c.run = PARTS_BOUND;
+        sia_pool_run(parts, parts, FN(parts_update_task), &c);
+        unproven = 0;
+        for (int i = 0; i < parts; i++) unproven |= c.bad[i];
+    }
+    if (unproven) {
+        c.run = PARTS_CHECK;
+        sia_pool_run(parts, parts, FN(parts_update_task), &c);
+        for (int i = 0; i < parts; i++)
+            if (c.bad[i]) {
+                opt->t -= 1;
+                return SIA_EDIVERGED;
+            }
+    }
+    c.run = PARTS_STORE;
+    sia_pool_run(parts, parts, FN(parts_update_task), &c);
+    if (!unproven) { /* the slices' bounds, combined */
+        for (int a = 0; a < 3; a++) {
+            opt->seen[a] = 0;
+            for (int i = 0; i < parts; i++) opt->seen[a] = fmax(opt->seen[a], c.next[i][a]);
         }
-    c.store = 1;
-    sia_pool_run(parts, parts, FN(parts_update_task), &c);
+        opt->seen_t = opt->t;
+    }
     return SIA_OK;
 }

@@ -79,6 +79,9 @@ typedef struct {
                                     (0: not found yet; optim.c finds it) */
     double mu_prod;              /* Nadam: μ_1 ⋯ μ_mu_t (optim.c keeps it; 0 once negligible) */
     int64_t mu_t;                /* Nadam: the step mu_prod is for (0: not formed yet) */
+    double seen[3];              /* bounds on |p|, |m|, |v| as step seen_t left them (optim.c) */
+    int64_t seen_t;              /* 0: none. Valid while only the steps write p, m and v: the
+                                    struct lives for one call (a training run) */
 } sia_optim;
 
 /* ---- one training run: what to do, and where it is, so that a paused run resumes ---- */
@@ -238,6 +241,17 @@ int64_t sia_now_ns(void);
    runs all of them when the workers are busy or not scheduled: a task's result must not depend
    on the thread that runs it. */
 void sia_pool_run(int nthreads, int64_t n, void (*task)(void *ctx, int64_t i), void *ctx);
+
+/* Vector paths (simd.c), narrowest first. The matrix product (gemm.c) runs the one in sia_simd:
+   the widest the CPU has, or a narrower one forced with the environment variable SIA_SIMD
+   ("avx512", "avx2", "baseline"), set when the module loads. The element-wise loops of the other
+   files are target clones that the loader picks from the CPU alone; they give the same bits on
+   avx512 and avx2 (no sum in them is vectorized). */
+enum { SIA_SIMD_BASELINE, SIA_SIMD_AVX2, SIA_SIMD_AVX512 };
+extern int sia_simd;
+int sia_simd_widest(void);         /* the widest path this CPU runs */
+int sia_simd_parse(const char *s); /* "avx512", "avx2", "baseline" -> SIA_SIMD_*, else -1 */
+const char *sia_simd_name(int path);
 
 /* The templated kernels, declared once per precision. */
 #define REAL float

@@ -4,20 +4,29 @@ Tolerances are the classical bound on a dot product of length K computed in prec
 |C - exact| <= (K + 2) eps (|op(A)| |op(B)| + |C0|), element by element; the float64 reference
 has the same error bound again, so float64 is checked at twice it.
 """
+import os
+import subprocess
+import sys
+
+import conftest
 import numpy as np
 import pytest
 
 from sia_autoencoder import _core
 
+# Every test once per vector path of the matrix product (conftest.simd_path).
+pytestmark = pytest.mark.usefixtures("simd_path")
+
 DTYPES = [np.float32, np.float64]
 TRANS = [(0, 0), (0, 1), (1, 0), (1, 1)]
-# Tiny; edges of the 6 x 16 (float) / 6 x 8 (double) micro-tiles; both sides of the small-path
-# cutoff; several KC (256) and MC (120) blocks; more than one NC block (1024 / 512 columns);
-# the letters model; the MNIST layers.
+# Tiny; edges of the 6 x 16 (float) / 6 x 8 (double) micro-tiles of avx2 and of the 12 x 32 /
+# 12 x 16 ones of avx512; both sides of the small-path cutoff; several KC (256) and MC (120)
+# blocks; more than one NC block (1024 / 512 columns); the letters model; the MNIST layers.
 SHAPES = [
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (2, 3, 5), (6, 16, 8), (6, 8, 1), (7, 17, 13),
     (32, 25, 35), (12, 40, 70), (13, 33, 300), (37, 1030, 20), (200, 70, 600), (121, 19, 257),
-    (9, 300, 517), (128, 32, 256), (32, 256, 128), (128, 784, 512),
+    (9, 300, 517), (128, 32, 256), (32, 256, 128), (128, 784, 512), (12, 32, 8), (25, 65, 300),
+    (131, 47, 270),
 ]
 
 
@@ -148,3 +157,47 @@ def test_nthreads_defaults_to_one():
     _core.gemm(C2, A, B, 0, 1, 1, 1)
     assert np.array_equal(C1, C2)
     assert not np.array_equal(C1, C0)
+
+
+# ---- the vector paths (gemm.c: avx512, avx2, baseline; SIA_SIMD) ----
+
+
+def test_simd_path_names_one_the_cpu_runs(simd_path):
+    assert _core.simd_path() == simd_path
+    with pytest.raises(ValueError, match="path: expected"):
+        _core._set_simd_path("sse9")
+    assert _core.simd_path() == simd_path
+
+
+@pytest.mark.skipif("avx512" not in conftest.SIMD_PATHS, reason="the CPU has no AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,N,K", [(128, 784, 512), (131, 47, 270), (32, 25, 35), (12, 32, 8), (40, 24, 100)])
+@pytest.mark.parametrize("transA,transB", TRANS)
+def test_avx512_and_avx2_same_bits_past_the_small_path(M, N, K, transA, transB, dtype):
+    """The blocked and tiny paths sum each element in one FMA chain per K block, and the K blocks
+    depend on K alone: 64-byte vectors and 12-row tiles give the same bits as the avx2 path."""
+    A, B, C0 = operands(M, N, K, transA, transB, dtype, seed=3)
+    out = {}
+    old = _core.simd_path()
+    try:
+        for path in ("avx2", "avx512"):
+            _core._set_simd_path(path)
+            out[path] = C0.copy()
+            _core.gemm(out[path], A, B, transA, transB, True, 2)
+    finally:
+        _core._set_simd_path(old)
+    assert np.array_equal(out["avx2"], out["avx512"])
+
+
+def test_sia_simd_narrows_never_widens():
+    """SIA_SIMD, read at import, picks a narrower path; a wider or unknown one warns and keeps
+    the widest the CPU runs."""
+    widest = conftest.SIMD_PATHS[-1]
+    code = "from sia_autoencoder import _core; print(_core.simd_path())"
+    for value, expect, warns in [("baseline", "baseline", False), ("", widest, False),
+                                 ("avx1024", widest, True)]:
+        env = dict(os.environ, SIA_SIMD=value)
+        r = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True,
+                           text=True, check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+        assert r.stdout.split() == [expect]
+        assert ("SIA_SIMD: expected" in r.stderr) == warns

@@ -8,6 +8,9 @@ import pytest
 import twins  # tests/twins.py
 from sia_autoencoder import _core
 
+# Every test once per vector path of the matrix product (conftest.simd_path).
+pytestmark = pytest.mark.usefixtures("simd_path")
+
 ACTS = [twins.LINEAR, twins.LOGISTIC, twins.TANH, twins.RELU, twins.ELU, twins.SELU]
 SIZES = np.array([5, 4, 3, 4, 5], np.int64)
 

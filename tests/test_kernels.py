@@ -6,6 +6,9 @@ import pytest
 import twins  # noqa: E402  (tests/twins.py)
 from sia_autoencoder import _core
 
+# Every test once per vector path of the matrix product (conftest.simd_path).
+pytestmark = pytest.mark.usefixtures("simd_path")
+
 SHAPES = [(1, 1, 1), (1, 35, 25), (32, 35, 25), (7, 3, 11), (128, 64, 48)]  # (B, n_in, n_out)
 ACTS = [twins.LINEAR, twins.LOGISTIC, twins.TANH, twins.RELU, twins.ELU, twins.SELU]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-5)}

@@ -133,6 +133,39 @@ def test_an_overflowing_step_writes_nothing(kind, dtype):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("kind", [_core.GD, _core.MOMENTUM, _core.ADAM, _core.ADAMW, _core.NADAM])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["near_max", "nan_grad", "inf_param", "negative_v", "ordinary"])
+def test_a_step_is_stored_exactly_when_every_value_is_finite(kind, dtype, case):
+    """optim.c first bounds the step from the maxima of its inputs and skips the check pass when
+    the bound proves it finite. Where the bound cannot (values near the largest REAL, a NaN or
+    inf, a negative v), the check decides as before: the step is stored iff all it writes is
+    finite, and what it stores is the same as without the bound (the NumPy reference)."""
+    big = np.finfo(dtype).max
+    rng = np.random.default_rng(4)
+    p = rng.standard_normal(37).astype(dtype)
+    m, v = (rng.standard_normal(37) * 0.1).astype(dtype), (rng.random(37) * 0.01).astype(dtype)
+    g = rng.standard_normal(37).astype(dtype)
+    if case == "near_max":
+        p[5] = big * 0.7     # finite after the step, but beyond the bound's margin
+    elif case == "nan_grad":
+        g[30] = np.nan
+    elif case == "inf_param":
+        p[0] = np.inf
+    elif case == "negative_v":
+        v[3] = -1.0          # Adam's root of it is NaN
+    before = p.copy(), m.copy(), v.copy()
+    t = _core.optim_step(p, m, v, g, kind, 1e-3, 0.9, 0.9, 0.999, 1e-7, 3)
+    adam_like = kind in (_core.ADAM, _core.ADAMW, _core.NADAM)
+    diverges = case in ("nan_grad", "inf_param") or (case == "negative_v" and adam_like)
+    assert t == (3 if diverges else 4)
+    if diverges:
+        for a, b in zip((p, m, v), before):
+            np.testing.assert_array_equal(a, b)
+    else:
+        assert all(np.isfinite(a).all() for a in (p, m, v))
+
+
 @pytest.mark.parametrize("cls", MODELS)
 def test_lr_1e300_in_the_core_diverges_with_finite_weights(X, cls):
     """The C core's own check (Python refuses lr = 1e300 for float32 before, see below)."""
