@@ -25,7 +25,7 @@ from sia_autoencoder.sklearn import (AutoencoderImputer, AutoencoderOutlierDetec
 ANOMALY = dict(layers=(64, 16, 64), epochs=30, batch_size=64, random_state=0)
 DIGITS_VS_FASHION = dict(layers=(64, 16, 64), epochs=300, output_activation="logistic", loss="bce",
                          random_state=0)
-IMPUTER = dict(layers=(256, 128, 256), epochs=300, random_state=0)
+IMPUTER = dict(layers=(256, 128, 256), epochs=300, n_models=5, random_state=0)
 AEKNN = dict(layers=(128, 8, 128), epochs=1000, random_state=0)
 
 

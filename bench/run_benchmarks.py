@@ -13,6 +13,12 @@ Workloads (every system: same architecture, same initial weights, same optimizer
     C         VAE, 1,000×400 uniform values in [0, 1], encoder [400,200,100] relu + a linear
               [μ | log σ²] head, 2-D latent, decoder [2,100,200,400] relu with a sigmoid output,
               BCE + KL, mini-batch 32
+    D, E, F   convolutional (issue 17), 10,000 Fashion-MNIST images 28×28×1, BCE, batch 128
+              (bench/bench_conv.py builds both systems' models): D the UNSAM autoencoder
+              (Conv2D 32 ×4 with two pools and two upsamplings, Conv2D 1), E the Keras blog's
+              (16-8-8, three pools, three upsamplings), F the Keras examples' VAE (two stride-2
+              Conv2D, Dense 16, 2-D latent, Dense 3136, three Conv2DTranspose), + KL. No NumPy
+              version: sia against PyTorch only.
 
 Batch order: every system runs the samples in their stored order (sia: ``shuffle=False``), so the
 batches are identical. The initial weights are sia's (seed 0), copied into the NumPy and PyTorch
@@ -55,12 +61,23 @@ WORKLOADS = {
     "B": dict(kind="ae", layers=MNIST, hidden="relu", loss="bce", batch=128, data="mnist"),
     "C": dict(kind="vae", encoder=[400, 200, 100], latent=2, hidden="relu", loss="bce", batch=32,
               data="vae"),
+    "D": dict(kind="conv", net="D", batch=128, data="fashion"),
+    "E": dict(kind="conv", net="E", batch=128, data="fashion"),
+    "F": dict(kind="conv", net="F", batch=128, data="fashion"),
 }
+CONV_ROWS = 10_000
 DESCRIPTION = {
     "A-online": "letters 32×35, [35,25,15,10,2,10,15,25,35], tanh, MSE, Adam, batch 1",
     "A-batch": "letters 32×35, same network, full batch (32)",
     "B": "10,000×784, [784,512,256,32,256,512,784], relu, BCE, Adam, batch 128",
     "C": "VAE 1,000×400, [400,200,100] → 2 → mirrored, relu, BCE+KL, Adam, batch 32",
+    "D": "UNSAM conv autoencoder, 10,000 Fashion-MNIST 28×28×1: Conv2D 32 same relu, MaxPool 2, "
+         "Conv2D 32, MaxPool 2, Conv2D 32, UpSampling 2, Conv2D 32, UpSampling 2, Conv2D 1 "
+         "sigmoid; BCE, Adam, batch 128",
+    "E": "the Keras blog's conv autoencoder (16-8-8, three pools, three upsamplings), same data, "
+         "BCE, Adam, batch 128",
+    "F": "the Keras examples' conv VAE (Conv2D 32 and 64 stride 2, Dense 16, 2-D latent, Dense "
+         "3136, Conv2DTranspose 64, 32 stride 2 and 1), same data, BCE+KL, Adam, batch 128",
 }
 
 
@@ -71,6 +88,9 @@ def make_data(name, n_rows=None):
     if name == "letters":
         from sia_autoencoder.datasets import load_font
         return load_font()[0]
+    if name == "fashion":  # images (n, 28, 28, 1) in [0, 1]
+        from sia_autoencoder.datasets import load_fashion_mnist
+        return load_fashion_mnist()[0][:n_rows or CONV_ROWS].astype(np.float64)[..., None]
     rng = np.random.default_rng(7)
     n, d = {"mnist": (10_000, 784), "vae": (1_000, 400)}[name]
     return rng.random((n_rows or n, d))
@@ -107,7 +127,12 @@ def vae_sizes(w):
 
 def initial_weights(w, dtype):
     """(weights for numpy_ae/torch_ae, where they came from). sia's seed-0 initialization when
-    the sia model can be built; for the VAE, Glorot uniform from seed 0 otherwise."""
+    the sia model can be built; for the VAE, Glorot uniform from seed 0 otherwise. The
+    convolutional workloads: sia's get_weights() (PyTorch's shapes) for bench_conv.TorchConv."""
+    if w["kind"] == "conv":
+        from bench_conv import sia_model as conv_model
+        m = conv_model(w["net"], dtype, 1)
+        return [a.copy() for a in m.get_weights()], "sia seed 0"
     if w["kind"] == "ae":
         ae = sia_model(w, dtype, 1)
         return [(W.copy(), b.copy()) for W, b in ae.weights], "sia seed 0"
@@ -135,9 +160,13 @@ def initial_weights(w, dtype):
 # ---------------------------------------------------------------- the worker (a subprocess)
 
 def calibrate(fit, run_time):
-    """fit(epochs) -> loss. Warm-up epoch, then a doubling calibration (also a second warm-up).
-    Returns (E, the loss of the first epoch): E epochs last about run_time seconds."""
+    """fit(epochs) -> loss. Warm-up epoch, then a doubling calibration (also a second warm-up),
+    unless the warm-up epoch lasted run_time already. Returns (E, the loss of the first epoch):
+    E epochs last about run_time seconds."""
+    t0 = time.perf_counter()
     first_loss = fit(1)
+    if time.perf_counter() - t0 >= run_time:  # one epoch is a run already (the conv workloads)
+        return 1, first_loss
     epochs, elapsed = 1, 0.0
     while True:
         t0 = time.perf_counter()
@@ -153,6 +182,18 @@ def make_fit(system, w, dtype, threads, init):
     """fit(epochs) -> loss of the last epoch, for one system on one workload and dtype."""
     X = init["X"]
     batch = w["batch"] or X.shape[0]
+    if w["kind"] == "conv":
+        import bench_conv
+        if system == "sia":
+            model = bench_conv.sia_model(w["net"], dtype, threads)
+            model.params[...] = init["params"]
+
+            def fit(epochs):
+                return float(model.fit(X, epochs=epochs, batch_size=batch, shuffle=False).history["loss"][-1])
+            return fit
+        import torch
+        model = bench_conv.TorchConv(torch, w["net"], init["weights"], dtype)
+        return lambda epochs: model.fit(X, epochs, batch)
     if system == "sia":
         model = sia_model(w, dtype, threads)
         if init["params"] is not None:
@@ -330,6 +371,53 @@ def gemm_worker(job):
     print(json.dumps(out))
 
 
+# D's convolutions: (in_h, in_w, in_c, out_c, first layer), 3 × 3 "same", stride 1, batch 128.
+D_CONVS = [(28, 28, 1, 32, True), (14, 14, 32, 32, False), (7, 7, 32, 32, False),
+           (14, 14, 32, 32, False), (28, 28, 32, 1, False)]
+
+
+def conv_flops_per_step(B=128):
+    """2·B·pixels·out_c·9·in_c for the forward product, dW and din of each of D's convolutions
+    (no din for the first)."""
+    return sum(2 * B * h * w * oc * 9 * ic * (2 if first else 3) for h, w, ic, oc, first in D_CONVS)
+
+
+def conv_worker(job):
+    """Times sia's convolutions alone on D's layers, one step of 128 images (per dtype), through
+    _core.layer_forward / layer_backward (forward, then dW, db and din); prints JSON."""
+    sys.path.insert(0, ROOT)
+    sys.path.insert(0, HERE)
+    from bench_gemm import median_time
+    from sia_autoencoder import _core
+    B, out, t = 128, {}, job["threads"]
+    for dtype in job["dtypes"]:
+        rng = np.random.default_rng(0)
+        total = 0.0
+        for h, w, ic, oc, first in D_CONVS:
+            geom = np.array([h, w, ic, h, w, oc, 3, 3, 1, 1, 1, 1], np.int64)
+            x = rng.random((B, h * w * ic)).astype(dtype)
+            W = (rng.standard_normal(oc * 9 * ic + oc) * 0.1).astype(dtype)
+            z, dW = np.empty((B, h * w * oc), dtype), np.empty_like(W)
+            dz, dx = rng.standard_normal(z.shape).astype(dtype), None if first else np.empty_like(x)
+            total += median_time(lambda: _core.layer_forward(2, geom, z, x, W, t), job["runs"])
+            total += median_time(lambda: _core.layer_backward(2, geom, dx, dW, dz, x, W, False, t), job["runs"])
+        out[dtype] = total
+    print(json.dumps(out))
+
+
+def d60k(threads):
+    """{threads: the line of bench_conv.py}: one epoch of D on 60,000 images, sia and PyTorch."""
+    out = {}
+    for t in threads:
+        r = subprocess.run([sys.executable, os.path.join(HERE, "bench_conv.py"), "--net", "D", "--n",
+                            "60000", "--runs", "1", "--threads", str(t)], env=clean_env(t),
+                           capture_output=True, text=True)
+        lines = r.stdout.strip().splitlines()
+        out[t] = lines[-1] if r.returncode == 0 and lines else f"failed: {r.stderr.strip()[-200:]}"
+        print(f"  D 60k {t}t: {out[t]}")
+    return out
+
+
 def fma_peak():
     """bench_gemm.py's fma_peak: {"bits", "float32": {threads: GFLOP/s}, "float64": {...}} at the
     widest vector the CPU runs (best of 3 probes), or {} when it cannot run."""
@@ -410,17 +498,25 @@ def main():
     ap.add_argument("--pause", type=float, default=0.3,
                     help="seconds of sleep before each timed run (idle threads stop spinning)")
     ap.add_argument("--b-rows", type=int, help="rows of workload B (default 10,000, quick 2,560)")
+    ap.add_argument("--conv-rows", type=int,
+                    help="images of workloads D, E, F (default 10,000, quick 1,280)")
+    ap.add_argument("--no-d60k", action="store_true",
+                    help="skip the one-epoch run of D on 60,000 images (full mode runs it)")
     ap.add_argument("--out", help="markdown file to write (full mode default: docs/benchmarks.md)")
     ap.add_argument("--json", help="also dump the raw results here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--gemm-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--conv-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
     if args.gemm_worker:
         return gemm_worker(json.loads(args.gemm_worker))
+    if args.conv_worker:
+        return conv_worker(json.loads(args.conv_worker))
 
     sys.path.insert(0, ROOT)
+    sys.path.insert(0, HERE)
     runs = args.runs or (3 if args.quick else 7)
     run_time = args.run_time or (0.15 if args.quick else 0.6)
     out_md = args.out or (None if args.quick else os.path.join(ROOT, "docs", "benchmarks.md"))
@@ -430,20 +526,27 @@ def main():
     dtypes = [d for d in args.dtypes.split(",") if d]
     b_rows = args.b_rows or (2560 if args.quick else None)
     b_rows = None if b_rows == 10_000 else b_rows
+    conv_rows = args.conv_rows or (1280 if args.quick else None)
+    conv_rows = None if conv_rows == CONV_ROWS else conv_rows
 
     info = machine_info()
-    print(f"{info['cpu']}, {info['cores']} cores, load {info['load']}; python {info['python']}, "
+    print(f"{info['cpu']}, {info['cores']} cores, {info['vector']} ({info['simd']} path), load {info['load']}; python {info['python']}, "
           f"numpy {info['numpy']}; {runs} runs of ~{run_time} s per cell")
     results, notes, extra = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for wname in workloads:
             w = WORKLOADS[wname]
-            X64 = make_data(w["data"], b_rows if wname == "B" else None)
+            X64 = make_data(w["data"], b_rows if wname == "B" else conv_rows if w["kind"] == "conv" else None)
             init = {}
             for dtype in dtypes:
                 weights, source = initial_weights(w, dtype)
-                flat = (np.concatenate([np.concatenate([W.ravel(), b]) for W, b in weights])
-                        if w["kind"] == "ae" else None)
+                if w["kind"] == "ae":
+                    flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in weights])
+                elif w["kind"] == "conv":  # the same model's flat parameters, for sia itself
+                    import bench_conv
+                    flat = np.asarray(bench_conv.sia_model(w["net"], dtype, 1).params).copy()
+                else:
+                    flat = None
                 path = os.path.join(tmp, f"{wname}-{dtype}.pickle")
                 with open(path, "wb") as f:
                     pickle.dump({"X": X64.astype(dtype), "weights": weights, "params": flat}, f)
@@ -452,6 +555,9 @@ def main():
             for t in threads:
                 jobs = {}
                 for system in systems:
+                    if system == "numpy" and w["kind"] == "conv":
+                        results[(wname, t, system)] = {"error": "no NumPy version"}
+                        continue
                     if system == "sia" and w["kind"] == "vae":
                         try:
                             import sia_autoencoder.vae  # noqa: F401
@@ -496,9 +602,31 @@ def main():
                     pk = peak.get(dtype, {}).get(t)
                     gflops["rows"][(t, dtype)] = (whole, inside, pk)
 
+        # GFLOP/s of D: the whole step, and sia's convolutions alone, against the FMA probe.
+        cflops = None
+        if "D" in workloads and "sia" in systems:
+            peak = gflops["peak"] if gflops else fma_peak()
+            n_rows = conv_rows or CONV_ROWS
+            flops = conv_flops_per_step() * n_rows / 128
+            cflops = {"peak": peak, "flops_per_epoch": flops, "rows": {}}
+            for t in threads:
+                job = dict(threads=t, dtypes=dtypes, runs=max(5, runs))
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--conv-worker",
+                                      json.dumps(job)], env=clean_env(t), capture_output=True, text=True)
+                conv_s = json.loads(out.stdout) if out.returncode == 0 else {}
+                for dtype in dtypes:
+                    r = results.get(("D", t, "sia"), {}).get("results", {}).get(dtype)
+                    if not r:
+                        continue
+                    whole = flops / r["median"] / 1e9
+                    inside = conv_flops_per_step() / conv_s[dtype] / 1e9 if dtype in conv_s else None
+                    cflops["rows"][(t, dtype)] = (whole, inside, peak.get(dtype, {}).get(t))
+
+    full_d = (d60k(threads) if "D" in workloads and not args.quick and not args.no_d60k
+              and "torch" in systems else {})
     floor = adam_floor() if "A-online" in workloads and "sia" in systems else {}
     lines = report(results, workloads, systems, threads, dtypes, info, extra, notes, gflops, runs,
-                   run_time, args, b_rows, floor)
+                   run_time, args, b_rows, floor, cflops, full_d, conv_rows)
     print("\n".join(lines))
     if out_md:
         os.makedirs(os.path.dirname(out_md), exist_ok=True)
@@ -515,12 +643,31 @@ def _median(results, wname, t, system, dtype):
     return r.get("results", {}).get(dtype, {}).get("median")
 
 
+def model_flops(name, B=128):
+    """Flops of one training step of B images of workload D, E or F: 2·B·(multiply-adds per
+    image) for the forward product, dW and din of every convolution and dense layer (no din for
+    the first), from the sia model's layer records."""
+    import bench_conv
+    ints = np.asarray(bench_conv.sia_model(name, "float32", 1).net.ints)
+    total, first = 0, True
+    for row in ints:
+        kind, ih, iw, ic, oh, ow, oc, kh, kw = (int(row[i]) for i in (0, 2, 3, 4, 5, 6, 7, 8, 9))
+        macs = {0: ih * iw * ic * oh * ow * oc, 2: oh * ow * oc * kh * kw * ic,
+                3: ih * iw * ic * kh * kw * oc}.get(kind)
+        if macs is None:
+            continue
+        total += 2 * B * macs * (2 if first else 3)
+        first = False
+    return total
+
+
 def report(results, workloads, systems, threads, dtypes, info, extra, notes, gflops, runs, run_time,
-           args, b_rows, floor):
+           args, b_rows, floor, cflops=None, full_d=None, conv_rows=None):
     cmd = "python bench/run_benchmarks.py " + " ".join(sys.argv[1:])
     L = ["# Benchmarks", "",
          "sia_autoencoder against a from-scratch NumPy implementation (`bench/numpy_ae.py`) and "
-         "PyTorch CPU eager (`bench/torch_ae.py`), on the workloads of issue 7. Generated by "
+         "PyTorch CPU eager (`bench/torch_ae.py`, `bench/bench_conv.py`), on the workloads of "
+         "issues 7 (A, B, C) and 17 (D, E, F). Generated by "
          f"`{cmd}` (`bench/run_benchmarks.py`).", "",
          "## Machine and versions", ""]
     blas = extra.get("numpy", {}).get("blas")
@@ -604,6 +751,48 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
             L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
                      if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
 
+    if cflops:
+        pk = cflops["peak"]
+        L += ["", "## GFLOP/s in workload D", "",
+              "Convolution flops per epoch: 2·images·pixels·out_c·9·in_c for the forward product, dW "
+              f"and din of each of D's five convolutions (no din for the first): "
+              f"{cflops['flops_per_epoch'] / 1e9:.1f} GFLOP. *Whole step* divides them by the epoch "
+              "time; *in the convolutions* by the time of the same layers' forward and backward "
+              "alone (`_core.layer_forward` / `layer_backward` on D's shapes, 128 images). Peak: "
+              f"the FMA probe at {pk.get('bits') or 'n/a'} bits, per dtype: "
+              + "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
+                                      or "n/a") for d in ("float32", "float64")) + " GFLOP/s.", "",
+              "| dtype | threads | whole step GFLOP/s | in the convolutions GFLOP/s | peak | % of peak (convolutions) |",
+              "|---|---|---:|---:|---:|---:|"]
+        for (t, dtype), (whole, inside, p) in sorted(cflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
+            pct = f"{100 * inside / p:.0f}%" if inside and p else "—"
+            L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
+                     if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
+    conv_w = [w for w in ("D", "E", "F") if w in workloads]
+    peak1 = (((cflops or gflops or {}).get("peak") or {}).get("float32") or {}).get(1)
+    if conv_w and peak1 and "float32" in dtypes:
+        n_rows = conv_rows or CONV_ROWS
+        L += ["", "## The FMA peak bounds the convolutional workloads", "",
+              "A step cannot take less than its products' flops at the one-thread float32 FMA peak "
+              f"({peak1:.1f} GFLOP/s), whatever the rest costs: that bounds sia's epochs per second, "
+              "and so the ratio to PyTorch that any implementation could reach here.", "",
+              "| workload | GFLOP per step (128 images) | at the peak, ms per step | PyTorch, ms per step (1 thread) | best possible × PyTorch | measured × PyTorch |",
+              "|---|---:|---:|---:|---:|---:|"]
+        steps = -(-n_rows // 128)
+        for wname in conv_w:
+            f = model_flops(wname)
+            at_peak = f / (peak1 * 1e9)
+            ts = _median(results, wname, 1, "torch", "float32")
+            si = _median(results, wname, 1, "sia", "float32")
+            t_step = ts / steps if ts else None
+            L.append(f"| {wname} | {f / 1e9:.2f} | {1e3 * at_peak:.1f} | "
+                     + (f"{1e3 * t_step:.1f} | {t_step / at_peak:.2f}× |" if t_step else "— | — |")
+                     + (f" {ts / si:.2f}× |" if ts and si else " — |"))
+    if full_d:
+        L += ["", "## One epoch of D on 60,000 images", "",
+              "`python bench/bench_conv.py --net D --n 60000 --runs 1 --threads T` (shuffled "
+              "epochs, wall clock), after the suite:", ""]
+        L += [f"- {t} thread{'s' if t > 1 else ''}: {line}" for t, line in full_d.items()]
     if floor:
         L += ["", "## Adam alone bounds A-online", "",
               "An online epoch of A is 32 Adam steps over 2,977 parameters, whatever the rest of "
@@ -620,8 +809,8 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
               "update (`bench/adam_floor.c` also times the update without them). An exact Adam "
               "cannot go below it, so where the bound is under 50× NumPy, the A-online goal of "
               "50× NumPy is out of reach in that dtype on this machine."]
-    L += ["", "## Targets of issue 7", ""]
-    L += targets(results, workloads, threads, dtypes, gflops)
+    L += ["", "## Targets of issues 7 and 17", ""]
+    L += targets(results, workloads, threads, dtypes, gflops, cflops)
     L += ["", "## Commands", "", "```",
           "pip install torch==2.13.0      # optional: PyTorch is skipped when absent",
           "python setup.py build_ext --inplace",
@@ -633,9 +822,31 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
     return L
 
 
-def targets(results, workloads, threads, dtypes, gflops):
+def targets(results, workloads, threads, dtypes, gflops, cflops=None):
     """One line per target and cell: measured value, goal, met or not."""
     out = []
+    if "float32" in dtypes:  # issue 17: the convolutional workloads, float32
+        for w in ("D", "E", "F"):
+            if w not in workloads:
+                continue
+            for t in threads:
+                a, b = _median(results, w, t, "sia", "float32"), _median(results, w, t, "torch", "float32")
+                if a and b:
+                    r = b / a
+                    out.append(f"- {w}, float32, {t} thread{'s' if t > 1 else ''}: sia is {r:.2f}× "
+                               f"PyTorch (goal ≥ 3×): **{'met' if r >= 3 else 'not met'}**")
+                one = _median(results, w, 1, "sia", "float32")
+                if t == 2 and a and one and w in ("D", "E"):
+                    s = one / a
+                    out.append(f"- {w}, float32, 2 threads: {s:.2f}× sia's own 1-thread speed "
+                               f"(goal ≥ 1.7×): **{'met' if s >= 1.7 else 'not met'}**")
+        if cflops and (1, "float32") in cflops["rows"]:
+            whole, inside, p = cflops["rows"][(1, "float32")]
+            if inside and p:
+                out.append(f"- D, float32, 1 thread: {inside:.1f} GFLOP/s in the convolutions = "
+                           f"{100 * inside / p:.0f}% of the {p:.1f} GFLOP/s peak (goal ≥ 60%): "
+                           f"**{'met' if inside >= 0.6 * p else 'not met'}** (whole step: "
+                           f"{100 * whole / p:.0f}%)")
 
     def ratio(w, t, other, d):
         a, b = _median(results, w, t, "sia", d), _median(results, w, t, other, d)

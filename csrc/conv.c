@@ -243,10 +243,19 @@ typedef struct {
     int64_t gh, gw, si, sj, rowlen, kh, run;
 } FN(conv_src);
 
-/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :]. */
+/* ReLU of a vector, lane by lane x > 0 ? x : 0 (NaN and -0 give 0, as activation.c's). */
+GEMM_INLINE vreal FN(conv_relu)(vreal x) {
+    typedef int64_t vmask __attribute__((vector_size(sizeof(vreal))));
+    const vmask keep = (vmask)(x > (vreal){0});
+    return (vreal)((vmask)x & keep);
+}
+
+/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
+   through the ReLU when relu is set. */
 GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *const *ar,
                                     const FN(conv_src) *s, const REAL *restrict Bp,
-                                    const REAL *restrict bias, const int mr, const int nv, int nc) {
+                                    const REAL *restrict bias, const int mr, const int nv, int nc,
+                                    int relu) {
     vreal acc[CONV_TILE][2];
     const vreal c0 = *(const vreal_u *)bias;
     vreal c1 = c0;
@@ -268,6 +277,9 @@ GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *c
             }
         }
     }
+    if (relu) /* the layer's ReLU, as activation.c's: x > 0 ? x : 0 */
+        for (int r = 0; r < mr; r++)
+            for (int h = 0; h < nv; h++) acc[r][h] = FN(conv_relu)(acc[r][h]);
     for (int r = 0; r < mr; r++) {
         REAL *zr = z + r * ldz;
         for (int h = 0; h < nv; h++) {
@@ -297,10 +309,10 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
 }
 
 /* z (gh·gw, ldz) of one sample, columns [0, N) = b + the convolution of s with Wp (N panels, see
-   conv_pack_fwd), bp (Npad,) the bias in panels (zeros for none). */
+   conv_pack), bp (npad,) the bias in panels (zeros for none); through the ReLU if relu. */
 GEMM_CLONES
 static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
-                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N) {
+                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
     const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
     const int nv = (int)(pw / GEMM_VL);
     int64_t nt, low, taller;
@@ -315,7 +327,7 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             FN(conv_tile_ptrs)(ar, s, &i, &j, mr);
             REAL *zt = z + q * ldz + o0;
             q += mr;
-#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc); break;
+#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
                               CONV_FWD_CASE(5) CONV_FWD_CASE(6) }
@@ -334,7 +346,7 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
    run ky after the other); a last group of fewer patches ends at the last one. */
 GEMM_CLONES
 static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
-                                const REAL *restrict w, REAL b) {
+                                const REAL *restrict w, REAL b, int relu) {
     const int64_t P = s->gh * s->gw;
     for (int64_t q = 0; q < P; q += GEMM_VL) {
         const int64_t q0 = q + GEMM_VL <= P ? q : (P >= GEMM_VL ? P - GEMM_VL : 0);
@@ -350,15 +362,18 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             const REAL *wk = w + ky * s->run;
             acc += gemm_dot_rows(rows, wk, gemm_tail_x(wk, s->run), s->run);
         }
-        for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) z[(q0 + r) * ldz] = b + acc[r];
+        for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) {
+            const REAL v = b + acc[r];
+            z[(q0 + r) * ldz] = relu ? (v > 0 ? v : 0) : v;
+        }
     }
 }
 
 /* z of one sample: the panel kernel, or the dot kernel for one output channel. */
 static void FN(conv_direct_sample)(REAL *z, const FN(conv_src) *s, const REAL *Wp, const REAL *bp,
-                                   int64_t N) {
-    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0]);
-    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N);
+                                   int64_t N, int relu) {
+    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0], relu);
+    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N, relu);
 }
 
 /* dWᵀ tile: rows r < mr (k = k0 + r, ldw apart), nv vectors of o, += Σ_p patch_p[off + r] dz[p, :]
@@ -476,36 +491,103 @@ static void FN(conv_pack)(REAL *restrict Wp, const REAL *restrict W, int64_t N, 
         }
 }
 
-/* How a Conv2D runs: the direct paths above where they apply, else im2col and gemm. */
+/* A padded image of the direct paths: each sample's (H, W, C) moved down t and right l into
+   (Hp, Wp, C), just large enough for the grid (gh, gw) of kh × kw patches at strides (sh, sw). */
 typedef struct {
-    int fwd;                 /* forward by the direct path: every Conv2D but a plain product */
-    int dw;                  /* backward's dW: 1 dWᵀ tiles (oc a multiple of VL), 2 by rows
-                                (runs of at least VL), 0 im2col */
-    int din;                 /* din by the flipped convolution (stride 1) */
-    int64_t Hp, Wp, Hd, Wd;  /* the padded input, the padded dz of din's convolution */
-    int64_t npf, npd;        /* output columns of the packed W (forward) and W' (din) */
-    int64_t shared;          /* REALs of the packed W, its bias, W' and its zero bias */
-    int64_t slice;           /* REALs of a task's padded images, dW and db */
+    int64_t H, W, C, t, l, gh, gw, sh, sw, kh, kw, Hp, Wp;
+} FN(conv_pimg);
+
+static FN(conv_pimg) FN(conv_pimg_of)(int64_t H, int64_t W, int64_t C, int64_t t, int64_t l,
+                                      int64_t gh, int64_t gw, int64_t sh, int64_t sw, int64_t kh,
+                                      int64_t kw) {
+    return (FN(conv_pimg)){.H = H, .W = W, .C = C, .t = t, .l = l, .gh = gh, .gw = gw, .sh = sh,
+                           .sw = sw, .kh = kh, .kw = kw, .Hp = (gh - 1) * sh + kh,
+                           .Wp = (gw - 1) * sw + kw};
+}
+
+/* REALs of a padded image, with VL of slack after it (conv_dwk_micro reads whole vectors); -1
+   on overflow. */
+static int64_t FN(conv_pimg_size)(const FN(conv_pimg) *p) {
+    int64_t n;
+    return sia_mul_ok(p->Hp, p->Wp, &n) && sia_mul_ok(n, p->C, &n) && sia_add_ok(n, GEMM_VL, &n) ? n : -1;
+}
+
+/* The sample img (H, W, C) padded into pad, as the micro-kernels read it. */
+static FN(conv_src) FN(conv_pimg_src)(const FN(conv_pimg) *p, REAL *pad, const REAL *img) {
+    FN(conv_pad)(pad, img, p->H, p->W, p->C, p->Hp, p->Wp, p->t, p->l);
+    return (FN(conv_src)){.img = pad, .gh = p->gh, .gw = p->gw, .si = p->sh * p->Wp * p->C,
+                          .sj = p->sw * p->C, .rowlen = p->Wp * p->C, .kh = p->kh, .run = p->kw * p->C};
+}
+
+/* How a Conv2D or Conv2DTranspose runs: the direct paths above where they apply, else im2col
+ * (col2im) and gemm. In both kinds' terms (in (ih, iw, ic), W, dz (oh, ow, oc)):
+ *   Conv2D           forward  pf = in padded by the padding, grid (oh, ow), stride s: W (oc, K)
+ *                    backward pb = pf: dW rows dz (oc); din (stride 1): pd = dz padded by
+ *                             (kh−1−pt, kw−1−pl), grid (ih, iw), W flipped (ic columns)
+ *   Conv2DTranspose  forward  (stride 1) pf = in padded by (kh−1−crop), grid (oh, ow), W flipped
+ *                             (W (ic, kh, kw, oc): oc columns)
+ *                    backward pb = dz padded by the crop, grid (ih, iw), stride s: dW rows in
+ *                             (ic), din = pb's patches · W (ic, K)ᵀ, whatever the stride. */
+typedef struct {
+    int fwd;                 /* forward by a direct convolution */
+    int dw;                  /* backward's dW: 1 dWᵀ tiles (R a multiple of VL), 2 by rows (runs of
+                                at least VL), 0 none: the backward goes by im2col */
+    int din;                 /* din by a direct convolution (else the backward goes by im2col
+                                unless din is not wanted) */
+    int t;                   /* Conv2DTranspose */
+    FN(conv_pimg) pf, pb, pd;
+    int64_t R, Kw;           /* dW (R, Kw): Conv2D (oc, kh·kw·ic), Conv2DTranspose (ic, kh·kw·oc) */
+    int64_t Kf, Nf, Kd, Nd;  /* the packed W of forward (Kf, Nf) and of din (Kd, Nd) */
+    int flipf, flipd;
+    int64_t npf, npd;        /* their padded columns */
+    int64_t shared;          /* REALs of both packed W and their biases (din's: zeros) */
+    int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice */
 } FN(conv_plan);
 
 /* The plan of layer l; -1 in shared on overflow. */
 static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *g) {
     FN(conv_plan) p = {0};
-    if (l->kind != SIA_LAYER_CONV2D || FN(conv_is_product)(g)) return p;
-    const int64_t oc = l->out_c, C = g->C, K = g->kh * g->kw * C, run = g->kw * C;
-    p.fwd = 1;
-    p.dw = oc % GEMM_VL == 0 ? 1 : run >= GEMM_VL ? 2 : 0;
-    p.din = g->sh == 1 && g->sw == 1;
-    p.Hp = (g->gh - 1) * g->sh + g->kh, p.Wp = (g->gw - 1) * g->sw + g->kw;
-    p.Hd = g->H - 1 + g->kh, p.Wd = g->W - 1 + g->kw;
-    p.npf = FN(conv_npad)(oc, run), p.npd = FN(conv_npad)(C, g->kw * oc);
-    int64_t a, b, c, d;
-    if (!sia_mul_ok(K, p.npf + 1, &a) || !sia_mul_ok(g->kh * g->kw * oc, p.npd + 1, &b) ||
-        !sia_add_ok(a, b, &p.shared) || !sia_mul_ok(p.Hp, p.Wp, &a) || !sia_mul_ok(a, C, &a) ||
-        !sia_mul_ok(p.Hd, p.Wd, &b) || !sia_mul_ok(b, oc, &b) || !sia_mul_ok(oc, K + 1, &c) ||
-        !sia_add_ok(a, b, &d) || !sia_add_ok(d, c, &d) || !sia_add_ok(d, 2 * GEMM_VL, &p.slice))
+    const int64_t ic = l->in_c, oc = l->out_c, kh = l->kh, kw = l->kw, ih = l->in_h, iw = l->in_w;
+    const int64_t oh = l->out_h, ow = l->out_w;
+    const int unit = l->sh == 1 && l->sw == 1;
+    if ((l->kind != SIA_LAYER_CONV2D && l->kind != SIA_LAYER_CONV2D_T) || FN(conv_is_product)(g))
+        return p;
+    p.t = l->kind == SIA_LAYER_CONV2D_T;
+    if (!p.t) {
+        p.fwd = 1, p.din = unit, p.R = oc, p.Kw = kh * kw * ic;
+        p.pf = p.pb = FN(conv_pimg_of)(ih, iw, ic, l->pad_t, l->pad_l, oh, ow, l->sh, l->sw, kh, kw);
+        p.pd = FN(conv_pimg_of)(oh, ow, oc, kh - 1 - l->pad_t, kw - 1 - l->pad_l, ih, iw, 1, 1, kh, kw);
+        p.Kf = kh * kw * ic, p.Nf = oc, p.flipf = 0;
+        p.Kd = kh * kw * oc, p.Nd = ic, p.flipd = 1;
+        p.dw = oc % GEMM_VL == 0 ? 1 : kw * ic >= GEMM_VL ? 2 : 0;
+    } else {
+        p.fwd = unit, p.din = 1, p.R = ic, p.Kw = kh * kw * oc;
+        p.pf = FN(conv_pimg_of)(ih, iw, ic, kh - 1 - l->pad_t, kw - 1 - l->pad_l, oh, ow, 1, 1, kh, kw);
+        p.pb = FN(conv_pimg_of)(oh, ow, oc, l->pad_t, l->pad_l, ih, iw, l->sh, l->sw, kh, kw);
+        p.Kf = kh * kw * ic, p.Nf = oc, p.flipf = 1;
+        p.Kd = kh * kw * oc, p.Nd = ic, p.flipd = 0;
+        p.dw = ic % GEMM_VL == 0 ? 1 : kw * oc >= GEMM_VL ? 2 : 0;
+    }
+    p.npf = FN(conv_npad)(p.Nf, p.Kf / kh), p.npd = FN(conv_npad)(p.Nd, p.Kd / kh);
+    const int64_t sf = FN(conv_pimg_size)(&p.pf), sb = FN(conv_pimg_size)(&p.pb);
+    const int64_t sd = p.t ? 0 : FN(conv_pimg_size)(&p.pd);
+    int64_t a, b, w;
+    if (sf < 0 || sb < 0 || sd < 0 || !sia_mul_ok(p.Kf, p.npf + 1, &a) ||
+        !sia_mul_ok(p.Kd, p.npd + 1, &b) || !sia_add_ok(a, b, &p.shared) ||
+        !sia_add_ok(sb, sd, &p.pads) || !sia_mul_ok(p.R, p.Kw, &w) || !sia_add_ok(w, oc, &w)) {
         p.shared = -1;
+        return p;
+    }
+    if (sf > p.pads) p.pads = sf;
+    if (!sia_add_ok(p.pads, w, &p.slice)) p.shared = -1;
     return p;
+}
+
+/* Whether the forward applies the layer's activation itself (ReLU, on a direct path): the
+   engine then skips its pass over z and reads a = z (net.c). */
+int FN(sia_conv_fuses_act)(const sia_layer *l) {
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    return l->act == SIA_RELU && FN(conv_plan_for)(l, &g).fwd;
 }
 
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
@@ -731,84 +813,86 @@ static void FN(conv_reduce)(const FN(conv_job) *j, REAL *dW, int64_t n, int accu
     }
 }
 
-/* ---- Conv2D by the direct paths ---- */
+/* ---- the direct paths of both kinds ---- */
 
-/* A task's slice: the padded input, the padded dz (din), then its partial dW and db. */
+/* Task t's partial dW (R, Kw, or its transpose) and db (oc), after its padded images. */
 static REAL *FN(conv_direct_dw)(const FN(conv_job) *j, int64_t t) {
-    const FN(conv_plan) *p = &j->plan;
-    return j->scratch + t * j->slice + p->Hp * p->Wp * j->g.C + GEMM_VL + p->Hd * p->Wd * j->l->out_c +
-           GEMM_VL;
+    return j->scratch + t * j->slice + j->plan.pads;
 }
 
-/* The padded input of a sample, as the micro-kernels read it. */
-static FN(conv_src) FN(conv_src_in)(const FN(conv_job) *j, REAL *pad, int64_t b) {
-    const FN(conv_geom) *g = &j->g;
-    const FN(conv_plan) *p = &j->plan;
-    FN(conv_pad)(pad, j->in + b * g->H * g->W * g->C, g->H, g->W, g->C, p->Hp, p->Wp, g->pt, g->pl);
-    return (FN(conv_src)){.img = pad, .gh = g->gh, .gw = g->gw, .si = g->sh * p->Wp * g->C,
-                          .sj = g->sw * g->C, .rowlen = p->Wp * g->C, .kh = g->kh, .run = g->kw * g->C};
-}
-
-static void FN(conv2d_direct_forward_task)(void *ctx, int64_t i) {
+/* z = b + the convolution of each padded sample pf with the packed W. */
+static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
     const FN(conv_job) *j = ctx;
-    const int64_t oc = j->l->out_c, K = j->g.kh * j->g.kw * j->g.C, n_out = j->g.gh * j->g.gw * oc;
+    const FN(conv_plan) *p = &j->plan;
+    const int64_t n_in = p->pf.H * p->pf.W * p->pf.C, n_out = j->l->out_h * j->l->out_w * p->Nf;
     REAL *pad = j->scratch + i * j->slice;
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
-        const FN(conv_src) s = FN(conv_src_in)(j, pad, b);
-        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + K * j->plan.npf, oc);
+        const FN(conv_src) s = FN(conv_pimg_src)(&p->pf, pad, j->in + b * n_in);
+        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + p->Kf * p->npf, p->Nf,
+                               j->l->act == SIA_RELU);
     }
 }
 
-/* Forward was z[p, o] = b[o] + Σ_k patch_p[k] W[o, k], so
- *   dW[o, k] += Σ_p dz[p, o] patch_p[k]   (conv_dw_sample: dWᵀ tiles, or conv_dwk_sample: rows)
- *   db[o]    += Σ_p dz[p, o]
- *   din       = the convolution of dz with the flipped W' (stride 1, see above). */
-static void FN(conv2d_direct_backward_task)(void *ctx, int64_t i) {
+/* Conv2D: forward was z[q, o] = b[o] + Σ_k patch_q[k] W[o, k] (patches of pb = the input), so
+ *   dW[o, k] += Σ_q dz[q, o] patch_q[k]   (conv_dw_sample: dWᵀ tiles, or conv_dwk_sample: rows)
+ *   db[o]    += Σ_q dz[q, o]
+ *   din       = the convolution of dz (pd) with the flipped W (stride 1, see above).
+ * Conv2DTranspose: forward was z = col2im(cols) + b, cols[p, k] = Σ_c in[p, c] W[c, k]; col2im's
+ * adjoint is im2col, so with the patches of pb = dz:
+ *   dW[c, k] += Σ_p in[p, c] patch_p[k]   (the same kernels, in's rows for dz's)
+ *   db[o]    += Σ over the output pixels of dz[·, o]
+ *   din[p, c] = Σ_k patch_p[k] W[c, k]    (a direct convolution of pb, any stride). */
+static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     const FN(conv_job) *j = ctx;
-    const FN(conv_geom) *g = &j->g;
     const FN(conv_plan) *p = &j->plan;
-    const int64_t oc = j->l->out_c, C = g->C, K = g->kh * g->kw * C, P = g->gh * g->gw;
-    const int64_t n_in = g->H * g->W * C, Kd = g->kh * g->kw * oc;
-    REAL *pad = j->scratch + i * j->slice, *padz = pad + p->Hp * p->Wp * C + GEMM_VL;
-    REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + oc * K;
-    const REAL *Wd = j->shared + K * (p->npf + 1), *bd = Wd + Kd * p->npd;
-    memset(dWp, 0, (size_t)(oc * K + oc) * sizeof(REAL));
-    memset(pad + p->Hp * p->Wp * C, 0, GEMM_VL * sizeof(REAL)); /* the slack that dwk reads */
+    const sia_layer *l = j->l;
+    const int64_t ic = l->in_c, oc = l->out_c, n_in = l->in_h * l->in_w * ic;
+    const int64_t n_out = l->out_h * l->out_w * oc, P = p->pb.gh * p->pb.gw;
+    REAL *pad = j->scratch + i * j->slice, *padz = pad + FN(conv_pimg_size)(&p->pb);
+    REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + p->R * p->Kw;
+    const REAL *Wd = j->shared + p->Kf * (p->npf + 1), *bd = Wd + p->Kd * p->npd;
+    memset(dWp, 0, (size_t)(p->R * p->Kw + oc) * sizeof(REAL));
+    memset(padz - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* the slack that dwk reads */
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
-        const REAL *dz = j->dz + b * P * oc;
-        const FN(conv_src) s = FN(conv_src_in)(j, pad, b);
-        FN(conv_sum_rows)(dbp, dz, oc, 0, P);
-        if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, dz, oc);
-        else FN(conv_dwk_sample)(dWp, &s, dz, oc);
+        const REAL *dz = j->dz + b * n_out, *in = j->in + b * n_in;
+        const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
+        const REAL *rows = p->t ? in : dz; /* the dW's other factor, (P, R) */
+        FN(conv_sum_rows)(dbp, dz, oc, 0, n_out / oc);
+        if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
+        else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
         if (!j->din) continue;
-        FN(conv_pad)(padz, dz, g->gh, g->gw, oc, p->Hd, p->Wd, g->kh - 1 - g->pt, g->kw - 1 - g->pl);
-        const FN(conv_src) sd = {.img = padz, .gh = g->H, .gw = g->W, .si = p->Wd * oc, .sj = oc,
-                                 .rowlen = p->Wd * oc, .kh = g->kh, .run = g->kw * oc};
-        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, C);
+        if (p->t) {
+            FN(conv_direct_sample)(j->din + b * n_in, &s, Wd, bd, p->Nd, 0);
+            continue;
+        }
+        const FN(conv_src) sd = FN(conv_pimg_src)(&p->pd, padz, dz);
+        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, p->Nd, 0);
     }
+    (void)P;
 }
 
-/* dW (oc, K) then db = [dW +] the tasks' partial sums in task order; a dWᵀ (K, oc) is turned. */
+/* dW (R, Kw) then db = [dW +] the tasks' partial sums in task order; a dWᵀ (Kw, R) is turned. */
 static void FN(conv_direct_reduce)(const FN(conv_job) *j, REAL *dW, int accumulate) {
-    const int64_t oc = j->l->out_c, K = j->g.kh * j->g.kw * j->g.C;
+    const int64_t R = j->plan.R, K = j->plan.Kw, oc = j->l->out_c;
     for (int64_t t = 0; t < j->ntasks; t++) {
         const REAL *part = FN(conv_direct_dw)(j, t);
         const int add = t > 0 || accumulate;
-        for (int64_t o = 0; o < oc; o++)
+        for (int64_t o = 0; o < R; o++)
             for (int64_t k = 0; k < K; k++) {
-                const REAL v = j->plan.dw == 1 ? part[k * oc + o] : part[o * K + k];
+                const REAL v = j->plan.dw == 1 ? part[k * R + o] : part[o * K + k];
                 dW[o * K + k] = add ? dW[o * K + k] + v : v;
             }
-        for (int64_t o = 0; o < oc; o++) dW[oc * K + o] = add ? dW[oc * K + o] + part[oc * K + o] : part[oc * K + o];
+        for (int64_t o = 0; o < oc; o++) dW[R * K + o] = add ? dW[R * K + o] + part[R * K + o] : part[R * K + o];
     }
 }
 
-void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
-                        const REAL *noise, int64_t B, REAL *scratch, int nthreads) {
+/* One forward: the direct path when the plan has it, else task(). */
+static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,
+                             REAL *scratch, int nthreads, void (*task)(void *, int64_t)) {
     if (B <= 0) return;
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const int direct = FN(conv_plan_for)(l, &g).fwd;
@@ -817,17 +901,18 @@ void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const R
     j.in = in;
     j.W = W;
     if (direct) { /* W packed once for every task, its bias after it */
-        const int64_t oc = l->out_c, K = g.kh * g.kw * g.C;
-        REAL *bp = j.shared + K * j.plan.npf;
-        FN(conv_pack)(j.shared, W, oc, K, 0, g.kh, g.kw);
-        for (int64_t o = 0; o < j.plan.npf; o++) bp[o] = o < oc ? W[oc * K + o] : 0;
+        const FN(conv_plan) *p = &j.plan;
+        REAL *bp = j.shared + p->Kf * p->npf;
+        FN(conv_pack)(j.shared, W, p->Nf, p->Kf, p->flipf, g.kh, g.kw);
+        for (int64_t o = 0; o < p->npf; o++) bp[o] = o < p->Nf ? W[p->R * p->Kw + o] : 0;
     }
-    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv2d_direct_forward_task) : FN(conv2d_forward_task), &j);
+    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv_direct_forward_task) : task, &j);
 }
 
-void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
-                         const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
-                         int accumulate, int nthreads) {
+/* One backward: the direct path when the plan has it, else task(). */
+static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
+                              const REAL *in, const REAL *W, int64_t B, REAL *scratch,
+                              int accumulate, int nthreads, void (*task)(void *, int64_t)) {
     const int64_t n = l->out_c * l->kh * l->kw * l->in_c + l->out_c;
     if (B <= 0) {
         if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
@@ -835,46 +920,40 @@ void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL
     }
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const FN(conv_plan) plan = FN(conv_plan_for)(l, &g);
-    const int direct = plan.fwd && plan.dw && (!din || plan.din);
+    const int direct = plan.dw && (!din || plan.din);
     FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.din = din;
     j.dz = dz;
     j.in = in;
     j.W = W;
-    if (direct && din) { /* W' packed once for every task, a zero bias after it */
-        const int64_t Kd = g.kh * g.kw * l->out_c;
-        REAL *Wd = j.shared + g.kh * g.kw * g.C * (plan.npf + 1);
-        FN(conv_pack)(Wd, W, g.C, Kd, 1, g.kh, g.kw);
-        memset(Wd + Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));
+    if (direct && din) { /* din's W packed once for every task, a zero bias after it */
+        REAL *Wd = j.shared + plan.Kf * (plan.npf + 1);
+        FN(conv_pack)(Wd, W, plan.Nd, plan.Kd, plan.flipd, g.kh, g.kw);
+        memset(Wd + plan.Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));
     }
-    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv2d_direct_backward_task) : FN(conv2d_backward_task), &j);
+    sia_pool_run(nthreads, j.ntasks, direct ? FN(conv_direct_backward_task) : task, &j);
     if (direct) FN(conv_direct_reduce)(&j, dW, accumulate);
     else FN(conv_reduce)(&j, dW, n, accumulate);
 }
 
+void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
+                        const REAL *noise, int64_t B, REAL *scratch, int nthreads) {
+    FN(conv_forward)(l, z, in, W, B, scratch, nthreads, FN(conv2d_forward_task));
+}
+
+void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                         const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                         int accumulate, int nthreads) {
+    FN(conv_backward)(l, din, dW, dz, in, W, B, scratch, accumulate, nthreads, FN(conv2d_backward_task));
+}
+
 void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
                           const REAL *noise, int64_t B, REAL *scratch, int nthreads) {
-    if (B <= 0) return;
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, 0);
-    j.z = z;
-    j.in = in;
-    j.W = W;
-    sia_pool_run(nthreads, j.ntasks, FN(conv2d_t_forward_task), &j);
+    FN(conv_forward)(l, z, in, W, B, scratch, nthreads, FN(conv2d_t_forward_task));
 }
 
 void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
                            const REAL *in, const REAL *z, const REAL *W, const REAL *noise,
                            int64_t B, REAL *scratch, int accumulate, int nthreads) {
-    const int64_t n = l->in_c * l->kh * l->kw * l->out_c + l->out_c;
-    if (B <= 0) {
-        if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
-        return;
-    }
-    FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, 0);
-    j.din = din;
-    j.dz = dz;
-    j.in = in;
-    j.W = W;
-    sia_pool_run(nthreads, j.ntasks, FN(conv2d_t_backward_task), &j);
-    FN(conv_reduce)(&j, dW, n, accumulate);
+    FN(conv_backward)(l, din, dW, dz, in, W, B, scratch, accumulate, nthreads, FN(conv2d_t_backward_task));
 }

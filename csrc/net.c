@@ -19,8 +19,10 @@
 const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
     [SIA_LAYER_DENSE] = {FN(dense_scratch), FN(dense_forward), FN(dense_backward)},
     [SIA_LAYER_DENSE_T] = {FN(dense_scratch), FN(dense_t_forward), FN(dense_t_backward)},
-    [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward)},
-    [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward)},
+    [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward),
+                          FN(sia_conv_fuses_act)},
+    [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward),
+                            FN(sia_conv_fuses_act)},
     [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
     [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
     [SIA_LAYER_GAP] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
@@ -36,6 +38,13 @@ static int64_t FN(net_out)(const FN(sia_net) *net) {
     int64_t j = net->L - 1;
     while (j > 0 && net->layers[j].kind == SIA_LAYER_RESHAPE) j--;
     return j;
+}
+
+/* Whether layer l's a is a buffer of its own: it has an activation that its kind's forward
+   does not apply itself (sia_layer_kind.fuses_act). */
+static int FN(own_a)(const sia_layer *l) {
+    int (*const fuses)(const sia_layer *) = FN(sia_layer_ops)[l->kind].fuses_act;
+    return l->act != SIA_LINEAR && !(fuses && fuses(l));
 }
 
 /* Where layer j's W is: its own, or the one it shares (DENSE_T); NULL without parameters. */
@@ -54,7 +63,7 @@ int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
         if (n_in > maxw) maxw = n_in;
         if (n_out > maxw) maxw = n_out;
         if (l->kind == SIA_LAYER_RESHAPE) continue;
-        if (!sia_add_ok(count, l->act == SIA_LINEAR ? n_out : 2 * n_out, &count)) return SIA_ENOMEM;
+        if (!sia_add_ok(count, FN(own_a)(l) ? 2 * n_out : n_out, &count)) return SIA_ENOMEM;
         const int64_t s = FN(sia_layer_ops)[l->kind].scratch(l, cap);
         if (s < 0) return SIA_ENOMEM;
         if (s > scratch) scratch = s;
@@ -87,7 +96,7 @@ int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
         }
         A->z[j + 1] = p;
         p += cap * n_out;
-        if (l->act == SIA_LINEAR) A->a[j + 1] = A->z[j + 1];
+        if (!FN(own_a)(l)) A->a[j + 1] = A->z[j + 1]; /* linear, or its kind applies f itself */
         else A->a[j + 1] = p, p += cap * n_out;
     }
     A->dA = p;
@@ -226,7 +235,7 @@ static void FN(net_forward)(const FN(sia_net) *net, FN(sia_acts) *A, int64_t B, 
         } else {
             FN(sia_layer_ops)[l->kind].forward(l, A->z[j + 1], A->a[j], W, A->noise[j], B, A->scratch,
                                                net->nthreads);
-            if (l->act != SIA_LINEAR && (j != out || last_act))
+            if (FN(own_a)(l) && (j != out || last_act))
                 FN(sia_act_forward)(A->a[j + 1], A->z[j + 1], B * n_out, l->act, l->beta);
         }
     }

@@ -119,12 +119,22 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
             const int64_t o = (i * l->out_w + j) * C;
             if (is_max && !backward) {
                 REAL *z = out + o;
+                int64_t t0 = 0;
+                for (; t0 + SIA_VL <= C; t0 += SIA_VL) { /* a vector of channels, in registers */
+                    sia_vr m = *(const sia_vr_u *)(in + (a * iw + c) * C + t0);
+                    for (int64_t y = a; y < b; y++)
+                        for (int64_t x = c; x < d; x++) {
+                            const sia_vr v = *(const sia_vr_u *)(in + (y * iw + x) * C + t0);
+                            m = FN(vselect)(v > m, v, m);
+                        }
+                    *(sia_vr_u *)(z + t0) = m;
+                }
                 const REAL *v0 = in + (a * iw + c) * C;
-                for (int64_t t = 0; t < C; t++) z[t] = v0[t];
+                for (int64_t t = t0; t < C; t++) z[t] = v0[t];
                 for (int64_t y = a; y < b; y++)
                     for (int64_t x = c; x < d; x++) {
                         const REAL *v = in + (y * iw + x) * C;
-                        for (int64_t t = 0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
+                        for (int64_t t = t0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
                     }
             } else if (tiled) {
                 FN(maxpool_window_write)(out, in, dz + o, C, iw, a, b, c, d);
@@ -168,19 +178,45 @@ static void FN(gap_sample)(const sia_layer *l, REAL *restrict out, const REAL *r
     for (int64_t t = 0; t < C; t++) out[t] *= scale;
 }
 
-/* Nearest upsampling: forward copies in[i, j] to its kh × kw block; backward sums the block. */
+/* Nearest upsampling: forward copies in[i, j] to its kh × kw block; backward writes each
+ * din[i, j] once, the sum of its block of dz (in the block's row-major order), a vector of
+ * channels at a time where they make whole vectors. */
 GEMM_CLONES
 static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
                                 const REAL *restrict dz, int backward) {
-    const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w;
-    if (backward) memset(out, 0, (size_t)(l->in_h * iw * C) * sizeof(REAL));
-    for (int64_t y = 0; y < l->out_h; y++)
-        for (int64_t x = 0; x < ow; x++) {
-            const int64_t src = ((y / l->kh) * iw + x / l->kw) * C, dst = (y * ow + x) * C;
-            if (backward)
-                for (int64_t t = 0; t < C; t++) out[src + t] += dz[dst + t];
-            else
-                for (int64_t t = 0; t < C; t++) out[dst + t] = in[src + t];
+    const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w, kh = l->kh, kw = l->kw;
+    if (!backward) { /* row y of the output is input row y / kh: no division per pixel */
+        for (int64_t i = 0; i < l->in_h; i++)
+            for (int64_t y = i * kh; y < (i + 1) * kh; y++) {
+                REAL *d = out + y * ow * C;
+                for (int64_t j = 0; j < iw; j++) {
+                    const REAL *s = in + (i * iw + j) * C;
+                    for (int64_t x = 0; x < kw; x++, d += C) {
+                        int64_t t = 0;
+                        for (; t + SIA_VL <= C; t += SIA_VL) *(sia_vr_u *)(d + t) = *(const sia_vr_u *)(s + t);
+                        for (; t < C; t++) d[t] = s[t];
+                    }
+                }
+            }
+        return;
+    }
+    for (int64_t i = 0; i < l->in_h; i++)
+        for (int64_t j = 0; j < iw; j++) {
+            REAL *g = out + (i * iw + j) * C;
+            const REAL *d0 = dz + (i * kh * ow + j * kw) * C;
+            int64_t t = 0;
+            for (; t + SIA_VL <= C; t += SIA_VL) {
+                sia_vr s = {0};
+                for (int64_t y = 0; y < kh; y++)
+                    for (int64_t x = 0; x < kw; x++) s += *(const sia_vr_u *)(d0 + (y * ow + x) * C + t);
+                *(sia_vr_u *)(g + t) = s;
+            }
+            for (; t < C; t++) {
+                REAL s = 0;
+                for (int64_t y = 0; y < kh; y++)
+                    for (int64_t x = 0; x < kw; x++) s += d0[(y * ow + x) * C + t];
+                g[t] = s;
+            }
         }
 }
 

@@ -41,6 +41,8 @@ void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const
 void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
                            const REAL *in, const REAL *z, const REAL *W, const REAL *noise,
                            int64_t B, REAL *scratch, int accumulate, int nthreads);
+/* Whether a Conv2D or Conv2DTranspose applies its own ReLU (on its direct paths): z is then a. */
+int FN(sia_conv_fuses_act)(const sia_layer *l);
 int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B);
 void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
                       int64_t B, REAL *scratch, int nthreads);
@@ -98,6 +100,9 @@ typedef struct {
     void (*backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                      const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                      int accumulate, int nthreads);
+    /* optional: whether forward applies the layer's activation itself, writing a into z (the
+       engine then keeps no separate a and makes no pass of its own); NULL: never */
+    int (*fuses_act)(const sia_layer *l);
 } FN(sia_layer_kind);
 /* net.c: the table, indexed by kind; a NULL forward is a kind this build does not have. */
 extern const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER];

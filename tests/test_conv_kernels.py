@@ -95,6 +95,12 @@ CASES = [
     (twins.CONV2D, 1, (5, 6, 4), 12, (2, 3), 1, "same"),
     (twins.CONV2D, 1, (4, 3, 2), 8, 3, 1, "same"),
     (twins.CONV2D_T, 1, (3, 3, 1), 1, 3, 1, "valid"),
+    # Conv2DTranspose's direct paths: forward (stride 1) by the flipped convolution, backward at
+    # any stride by the patches of dz (dWᵀ tiles for in channels a multiple of VL, else rows)
+    (twins.CONV2D_T, 2, (7, 7, 16), 16, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (6, 5, 8), 1, 3, 1, "same"),
+    (twins.CONV2D_T, 2, (5, 6, 3), 8, 3, 2, "valid"),
+    (twins.CONV2D_T, 1, (4, 4, 8), 12, (2, 3), 1, "valid"),
     (twins.CONV2D_T, 2, (4, 5, 3), 2, 3, 2, "same"),
     (twins.CONV2D_T, 2, (4, 4, 2), 3, 3, 2, "valid"),
     (twins.CONV2D_T, 3, (3, 4, 2), 2, 2, 2, "same"),

@@ -102,6 +102,17 @@ for name, dims, acc, seconds in rows:
 # 0.6 points (11 of 1,797 digits) short of the raw 64 pixels. The goal (the raw accuracy with at
 # most 8 dimensions) is **not met**: the gap is 0.0061, within one standard deviation of the folds
 # (0.0084) but consistent across them.
+#
+# What was tried to close it, each chosen or rejected on a validation split (450 of the digits,
+# `train_test_split(random_state=1)`, the autoencoder fitted on the other 1,347), where raw k-NN
+# scores 0.9889 and this model 0.9800 (0.9778 with seed 1): a deeper encoder `(128, 64, 8, 64,
+# 128)` 0.9822 (0.9800 with seed 1), batch size 64 0.9822, 128 0.9800, 16 0.9778; selu 0.9756,
+# relu 0.9578; a tanh code 0.9756; 2000 epochs 0.9756; wider `(256, 8, 256)` 0.9711, `(512, 8,
+# 512)` 0.9600, `(256, 128, 8, 128, 256)` 0.9711; denoising (Gaussian σ = 0.1) 0.9733,
+# (salt-and-pepper 5%) 0.9711; a logistic output with BCE 0.9733. No change beat the baseline by
+# more than one digit of 450, the spread between two seeds. The best of them, the deeper encoder,
+# scores 0.9733 ± 0.0065 in the benchmark's cross-validation, below this model: so the benchmark
+# keeps `(128, 8, 128)`.
 
 # %% [markdown]
 # The codes, drawn by t-SNE (scikit-learn's `TSNE`) in two dimensions: the classes that the
@@ -230,8 +241,9 @@ else:
 # 20% of the pixels of every digit go missing at random. `AutoencoderImputer` is trained with
 # masking noise: every epoch hides another 20% of the cells, and the network learns to restore
 # the hidden observed cells from the rest. `transform` fills the missing cells and keeps every
-# observed value exactly. Beside it: the column means, `KNNImputer` and (in the benchmark table,
-# as it takes minutes here) `IterativeImputer`. A logistic regression trained on the imputed
+# observed value exactly. With `n_models=5`, five such autoencoders are trained from consecutive
+# seeds and their fills averaged: each one's own errors partly cancel. Beside it: the column
+# means, `KNNImputer` and (in the benchmark table, as it takes minutes here) `IterativeImputer`. A logistic regression trained on the imputed
 # training digits measures what the imputation is worth to a classifier.
 
 # %%
@@ -241,7 +253,7 @@ X_missing = np.where(missing, np.nan, X)
 Xm_train, Xm_test, M_train, M_test = train_test_split(X_missing, missing, test_size=0.25, random_state=0,
                                                       stratify=y)
 imputers = {"column mean": SimpleImputer(), "KNNImputer": KNNImputer(),
-            "AutoencoderImputer": AutoencoderImputer(layers=(256, 128, 256), epochs=150,
+            "AutoencoderImputer": AutoencoderImputer(layers=(256, 128, 256), epochs=150, n_models=5,
                                                      random_state=0)}
 filled = {}
 print(f"{'imputer':20s} {'RMSE':>7s} {'accuracy':>9s} {'fit s':>6s}")
@@ -270,20 +282,27 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The benchmark, `python bench/applications.py imputation` (PyOD 3.6.7 with torch on one thread, scikit-learn 1.9.1; fit times from a busy shared 2-core machine, not a speed claim): the same split, the autoencoder
-# `(256, 128, 256)` trained 300 epochs, `IterativeImputer(random_state=0)` with its defaults:
+# The benchmark, `python bench/applications.py imputation` (scikit-learn 1.9.1; fit times from a busy shared 2-core machine, not a speed claim): the same split, five autoencoders
+# `(256, 128, 256)` trained 300 epochs (`n_models=5`), `IterativeImputer(random_state=0)` with its defaults:
 #
 # | imputer | RMSE (test) | accuracy |
 # |---|---:|---:|
 # | column mean (SimpleImputer) | 0.2708 | 0.9200 |
-# | scikit-learn KNNImputer | **0.1483** | **0.9689** |
+# | scikit-learn KNNImputer | 0.1483 | **0.9689** |
 # | scikit-learn IterativeImputer | 0.1721 | 0.9400 |
-# | sia_autoencoder AutoencoderImputer | 0.1585 | 0.9533 |
+# | sia_autoencoder AutoencoderImputer, 5 models | **0.1392** | 0.9556 |
+# | sia_autoencoder AutoencoderImputer, 1 model (before) | 0.1585 | 0.9533 |
 # | (no missing cells) | | 0.9689 |
 #
-# Goal (a lower RMSE than both) **half met**: 8% below `IterativeImputer`, but 6.9% above
-# `KNNImputer` (0.1585 against 0.1483, a gap of 0.0102). The digits are full of near-duplicates,
-# which is what k-NN imputation exploits.
+# Goal (a lower RMSE than both) **met**: 6.1% below `KNNImputer` and 19% below
+# `IterativeImputer`. The protocol: the settings were chosen on a validation split of the
+# training digits only (a quarter of them, `train_test_split(random_state=1)`), never on the
+# test digits. There, one autoencoder scored 0.1632 against `KNNImputer`'s 0.1510; hiding 10% or
+# 35% of the cells per epoch, 1 or 10 reconstruction passes, the mask given as extra inputs,
+# restoring every observed cell, or averaging over random test-time masks each moved it by less
+# than the spread between seeds (0.1595 to 0.1684); averaging five seeds brought it to 0.1428.
+# The logistic regression still does better on `KNNImputer`'s digits (0.9689 against 0.9556): a
+# lower RMSE does not make the fills more typical of their class.
 
 # %% [markdown]
 # ## The goals of the issue, and where they stand
@@ -292,6 +311,6 @@ plt.show()
 # |---|---|---|
 # | anomaly detection, PyOD's data | ≥ IsolationForest and PyOD's AutoEncoder | met: 1.0000, a three-way tie |
 # | anomaly detection, digits vs Fashion-MNIST | ≥ both | met: 0.8458 against 0.7784 and 0.8169 |
-# | imputation, 20% missing | RMSE below KNNImputer and IterativeImputer | below IterativeImputer (0.1585 < 0.1721), not KNNImputer (0.1483): gap 0.0102 |
-# | AEkNN | raw k-NN accuracy with ≤ 8 dims | not met: 0.9794 with 8 dims against 0.9855 raw (gap 0.0061); PCA(8) 0.9627 |
+# | imputation, 20% missing | RMSE below KNNImputer and IterativeImputer | met with `n_models=5`: 0.1392 against 0.1483 and 0.1721 (one model: 0.1585) |
+# | AEkNN | raw k-NN accuracy with ≤ 8 dims | not met: 0.9794 with 8 dims against 0.9855 raw (gap 0.0061); PCA(8) 0.9627; none of the 17 variants tried on a validation split measurably better (see above) |
 # | linear AE = PCA | the principal subspace | met: largest principal angle 0.80°, 0.74°, 1.00° for k = 2, 4, 8 (`python bench/applications.py pca`) |
