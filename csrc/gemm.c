@@ -35,11 +35,12 @@
  *   avx2      32-byte vectors, x86-64-v3 (AVX2 + FMA): MR = 6 rows × 2 vectors, 12 of 16 ymm;
  *   baseline  32-byte vectors in plain x86-64 (two SSE2 halves each, no FMA), or on other CPUs.
  * sia_gemm calls the one that sia_simd_path() names: the widest the CPU has, chosen once when the
- * module loads, or a narrower one forced with SIA_SIMD (simd.c). Within a path, nothing changes:
- * KC and the pc blocks are the same on every path, so the blocked and tiny paths' sums (one FMA
- * chain per pc block) are the same bits on avx512 and avx2; only the small path's dot products
- * of rows (gemm_dot_rows, VL partial sums folded at the end) and the baseline's separate
- * multiply and add round differently from one path to another. */
+ * module loads, or a narrower one forced with SIA_SIMD (simd.c). avx512 runs only the products
+ * that avx2 would block; the tiny and small ones (where 16 or 8 lanes of padding cost more than
+ * the wider FMAs gain: the letters model ran 15% slower) go to avx2's kernels. KC and the pc
+ * blocks are the same on every path, so the blocked path's sums (one FMA chain per pc block)
+ * are the same bits on avx512 and avx2: the two paths give the same results. The baseline's
+ * separate multiply and add round differently. */
 
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #pragma GCC diagnostic ignored "-Wpsabi" /* vectors cross only always-inlined helpers */
@@ -114,7 +115,17 @@ void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, i
                   int transA, int transB, int accumulate, int nthreads) {
     switch (sia_simd) {
 #if GEMM_X86
-    case SIA_SIMD_AVX512: gemm_run_avx512(C, A, B, M, N, K, transA, transB, accumulate, nthreads); return;
+    case SIA_SIMD_AVX512: {
+        /* 64-byte vectors for the products that avx2 would block; the tiny and small ones
+           (a letters layer is 25 or 10 columns wide) waste fewer lanes in avx2's kernels. */
+        const double work = (double)M * (double)N * (double)K;
+        if (M > 0 && N > 0 && K > 0 && !gemm_tiny_fits_avx2(M, N, K, work) &&
+            !gemm_small_fits_avx2(M, N, transA, transB, work)) {
+            gemm_run_avx512(C, A, B, M, N, K, transA, transB, accumulate, nthreads);
+            return;
+        }
+    }
+    /* fall through */
     case SIA_SIMD_AVX2: gemm_run_avx2(C, A, B, M, N, K, transA, transB, accumulate, nthreads); return;
 #endif
     default: gemm_run(C, A, B, M, N, K, transA, transB, accumulate, nthreads);

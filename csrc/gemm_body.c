@@ -26,6 +26,7 @@
 #define gemm_tiny_tile GEMM_CAT(gemm_tiny_tile, GEMM_SFX)
 #define gemm_tiny GEMM_CAT(gemm_tiny, GEMM_SFX)
 #define gemm_tiny_fits GEMM_CAT(gemm_tiny_fits, GEMM_SFX)
+#define gemm_small_fits GEMM_CAT(gemm_small_fits, GEMM_SFX)
 #define gemm_job GEMM_CAT(gemm_job, GEMM_SFX)
 #define gemm_task GEMM_CAT(gemm_task, GEMM_SFX)
 #define gemm_run GEMM_CAT(gemm_run, GEMM_SFX)
@@ -517,6 +518,11 @@ static int gemm_tiny_fits(int64_t M, int64_t N, int64_t K, double work) {
            np * (double)K * sizeof(REAL) <= GEMM_TINY_BYTES;
 }
 
+/* The small path's shapes, past the tiny path's (the same on every path). */
+static int gemm_small_fits(int64_t M, int64_t N, int transA, int transB, double work) {
+    return work < GEMM_SMALL_WORK || M < GEMM_SMALL_M || (N < GEMM_SLIVER_N && transB && !transA);
+}
+
 /* One threaded product, cut into ntasks strips of whole tiles (columns or rows). */
 typedef struct {
     REAL *C;
@@ -549,7 +555,7 @@ static void gemm_run(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N
         gemm_tiny(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack);
         return;
     }
-    if (work < GEMM_SMALL_WORK || M < GEMM_SMALL_M || (N < GEMM_SLIVER_N && transB && !transA)) {
+    if (gemm_small_fits(M, N, transA, transB, work)) {
         gemm_small(C, A, B, M, N, K, transA, transB, accumulate);
         return;
     }
@@ -589,6 +595,7 @@ static void gemm_run(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N
 #undef gemm_tiny_tile
 #undef gemm_tiny
 #undef gemm_tiny_fits
+#undef gemm_small_fits
 #undef gemm_job
 #undef gemm_task
 #undef gemm_run

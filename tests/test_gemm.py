@@ -171,11 +171,12 @@ def test_simd_path_names_one_the_cpu_runs(simd_path):
 
 @pytest.mark.skipif("avx512" not in conftest.SIMD_PATHS, reason="the CPU has no AVX-512")
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("M,N,K", [(128, 784, 512), (131, 47, 270), (32, 25, 35), (12, 32, 8), (40, 24, 100)])
+@pytest.mark.parametrize("M,N,K", SHAPES + TINY_SHAPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
-def test_avx512_and_avx2_same_bits_past_the_small_path(M, N, K, transA, transB, dtype):
-    """The blocked and tiny paths sum each element in one FMA chain per K block, and the K blocks
-    depend on K alone: 64-byte vectors and 12-row tiles give the same bits as the avx2 path."""
+def test_avx512_and_avx2_same_bits(M, N, K, transA, transB, dtype):
+    """avx512 blocks the products avx2 would block, with the same K blocks (one FMA chain per
+    block, whatever the vector width and the 12-row tiles), and leaves the tiny and small ones to
+    avx2's kernels: the two paths give the same bits."""
     A, B, C0 = operands(M, N, K, transA, transB, dtype, seed=3)
     out = {}
     old = _core.simd_path()
