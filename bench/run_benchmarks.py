@@ -376,6 +376,10 @@ D_CONVS = [(28, 28, 1, 32, True), (14, 14, 32, 32, False), (7, 7, 32, 32, False)
            (14, 14, 32, 32, False), (28, 28, 32, 1, False)]
 
 
+# D's pools and upsamplings: (kind, in_h, in_w, channels), 2 × 2.
+D_POOLS = [(4, 28, 28, 32), (4, 14, 14, 32), (7, 7, 7, 32), (7, 14, 14, 32)]  # LAYER_MAXPOOL, _UPSAMPLE
+
+
 def conv_flops_per_step(B=128):
     """2·B·pixels·out_c·9·in_c for the forward product, dW and din of each of D's convolutions
     (no din for the first)."""
@@ -402,6 +406,18 @@ def conv_worker(job):
             total += median_time(lambda: _core.layer_forward(2, geom, z, x, W, t), job["runs"])
             total += median_time(lambda: _core.layer_backward(2, geom, dx, dW, dz, x, W, False, t), job["runs"])
         out[dtype] = total
+        # D's pools and upsamplings, which any implementation must also pass over
+        rest = 0.0
+        for kind, h, w, ch in D_POOLS:
+            up = kind == _core.LAYER_UPSAMPLE
+            oh, ow = (2 * h, 2 * w) if up else (h // 2, w // 2)
+            geom = np.array([h, w, ch, oh, ow, ch, 2, 2, 1 if up else 2, 1 if up else 2, 0, 0], np.int64)
+            x = rng.random((B, h * w * ch)).astype(dtype)
+            z, dx = np.empty((B, oh * ow * ch), dtype), np.empty_like(x)
+            dz = rng.standard_normal(z.shape).astype(dtype)
+            rest += median_time(lambda: _core.layer_forward(kind, geom, z, x, None, t), job["runs"])
+            rest += median_time(lambda: _core.layer_backward(kind, geom, dx, None, dz, x, None, False, t), job["runs"])
+        out["pools_" + dtype] = rest
     print(json.dumps(out))
 
 
@@ -621,6 +637,8 @@ def main():
                     whole = flops / r["median"] / 1e9
                     inside = conv_flops_per_step() / conv_s[dtype] / 1e9 if dtype in conv_s else None
                     cflops["rows"][(t, dtype)] = (whole, inside, peak.get(dtype, {}).get(t))
+                    if "pools_" + dtype in conv_s:
+                        cflops.setdefault("pools", {})[(t, dtype)] = conv_s["pools_" + dtype]
 
     full_d = (d60k(threads) if "D" in workloads and not args.quick and not args.no_d60k
               and "torch" in systems else {})
@@ -788,6 +806,16 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
             L.append(f"| {wname} | {f / 1e9:.2f} | {1e3 * at_peak:.1f} | "
                      + (f"{1e3 * t_step:.1f} | {t_step / at_peak:.2f}× |" if t_step else "— | — |")
                      + (f" {ts / si:.2f}× |" if ts and si else " — |"))
+        pools = (cflops or {}).get("pools", {}).get((1, "float32"))
+        ts = _median(results, "D", 1, "torch", "float32")
+        if pools and ts and "D" in conv_w:
+            floor_d = model_flops("D") / (peak1 * 1e9) + pools
+            L += ["", f"D also passes over its activations in two max pools and two upsamplings: "
+                  f"{1e3 * pools:.1f} ms a step, forward and backward, timed alone "
+                  "(`_core.layer_forward` / `layer_backward`, 128 images, sia's kernels: one pass "
+                  "each, a vector of channels at a time). With them, a step of D needs at least "
+                  f"{1e3 * floor_d:.1f} ms here, so at most {ts / steps / floor_d:.2f}× PyTorch at "
+                  "one thread, before any ReLU, padding, loss or optimizer pass."]
     if full_d:
         L += ["", "## One epoch of D on 60,000 images", "",
               "`python bench/bench_conv.py --net D --n 60000 --runs 1 --threads T` (shuffled "
