@@ -712,8 +712,14 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
           "- Each (workload, threads, system) runs in its own subprocess with OMP_NUM_THREADS = "
           "OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = threads, `torch.set_num_threads(threads)`, "
           "`Autoencoder(threads=threads)`.",
-          f"- Warm-up (one epoch, then a doubling calibration), then {runs} timed runs of whole "
-          f"epochs, each ~{run_time} s long; the table gives the **median** epochs per second.",
+          f"- Warm-up (one epoch, then a doubling calibration unless that epoch lasted a run "
+          f"already), then {runs} timed runs of whole epochs, each ~{run_time} s long or one "
+          "epoch when an epoch is longer (D, E, F); the table gives the **median** epochs per "
+          "second.",
+          "- D, E and F (issue 17) train on 10,000 Fashion-MNIST images (`sia_autoencoder.datasets."
+          "load_fashion_mnist`), in their stored order, both systems built by "
+          "`bench/bench_conv.py` from the same weights (sia's `get_weights()`, PyTorch's shapes); "
+          "PyTorch computes BCE from the logits, as sia does; F's ε is drawn by each system.",
           f"- The runs are interleaved: {runs} rounds, each timing every system once per dtype, in "
           "an order that rotates between rounds, after a pause of "
           f"{args.pause} s (so that idle BLAS/OpenMP threads of the previous system have stopped "
