@@ -342,8 +342,9 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
 }
 
 /* z (gh·gw, ldz) column 0 of one sample = b + patch · w, for one output channel with runs of at
-   least VL: VL patches at a time, their VL dot products with w (K,) at once (gemm_dot_rows, one
-   run ky after the other); a last group of fewer patches ends at the last one. */
+   least VL: VL patches at a time, their VL dot products with w (K,) at once (runs of whole
+   vectors: VL vectors of partial sums over all of them, folded once; else gemm_dot_rows, one run
+   ky after the other); a last group of fewer patches ends at the last one. */
 GEMM_CLONES
 static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
                                 const REAL *restrict w, REAL b, int relu) {
@@ -356,12 +357,25 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             ar[r] = s->img + p / s->gw * s->si + p % s->gw * s->sj;
         }
         vreal acc = {0};
-        for (int64_t ky = 0; ky < s->kh; ky++) {
-            const REAL *rows[GEMM_VL];
-            for (int r = 0; r < GEMM_VL; r++) rows[r] = ar[r] + ky * s->rowlen;
-            const REAL *wk = w + ky * s->run;
-            acc += gemm_dot_rows(rows, wk, gemm_tail_x(wk, s->run), s->run);
-        }
+        if (s->run % GEMM_VL == 0) { /* whole vectors: VL partial sums over every run, one fold */
+            vreal v[GEMM_VL];
+            for (int r = 0; r < GEMM_VL; r++) v[r] = (vreal){0};
+            for (int64_t ky = 0; ky < s->kh; ky++) {
+                const REAL *wk = w + ky * s->run;
+                const int64_t off = ky * s->rowlen;
+                for (int64_t t = 0; t < s->run; t += GEMM_VL) {
+                    const vreal x = *(const vreal_u *)(wk + t);
+                    for (int r = 0; r < GEMM_VL; r++) v[r] += *(const vreal_u *)(ar[r] + off + t) * x;
+                }
+            }
+            acc = gemm_fold(v);
+        } else
+            for (int64_t ky = 0; ky < s->kh; ky++) {
+                const REAL *rows[GEMM_VL];
+                for (int r = 0; r < GEMM_VL; r++) rows[r] = ar[r] + ky * s->rowlen;
+                const REAL *wk = w + ky * s->run;
+                acc += gemm_dot_rows(rows, wk, gemm_tail_x(wk, s->run), s->run);
+            }
         for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) {
             const REAL v = b + acc[r];
             z[(q0 + r) * ldz] = relu ? (v > 0 ? v : 0) : v;
@@ -544,6 +558,11 @@ typedef struct {
     int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice */
 } FN(conv_plan);
 
+/* Padded images start on a 64-byte line (each within CONV_ALIGN REALs of its place in the
+   slice): their whole-vector loads then never straddle two lines. */
+enum { CONV_ALIGN = 64 / sizeof(REAL) };
+static REAL *FN(conv_aligned)(REAL *p) { return (REAL *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
 /* The plan of layer l; -1 in shared on overflow. */
 static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *g) {
     FN(conv_plan) p = {0};
@@ -579,7 +598,7 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
         return p;
     }
     if (sf > p.pads) p.pads = sf;
-    if (!sia_add_ok(p.pads, w, &p.slice)) p.shared = -1;
+    if (!sia_add_ok(p.pads, 2 * CONV_ALIGN, &p.pads) || !sia_add_ok(p.pads, w, &p.slice)) p.shared = -1;
     return p;
 }
 
@@ -825,7 +844,7 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
     const FN(conv_job) *j = ctx;
     const FN(conv_plan) *p = &j->plan;
     const int64_t n_in = p->pf.H * p->pf.W * p->pf.C, n_out = j->l->out_h * j->l->out_w * p->Nf;
-    REAL *pad = j->scratch + i * j->slice;
+    REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
@@ -850,11 +869,12 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     const sia_layer *l = j->l;
     const int64_t ic = l->in_c, oc = l->out_c, n_in = l->in_h * l->in_w * ic;
     const int64_t n_out = l->out_h * l->out_w * oc, P = p->pb.gh * p->pb.gw;
-    REAL *pad = j->scratch + i * j->slice, *padz = pad + FN(conv_pimg_size)(&p->pb);
+    REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
+    REAL *padz = FN(conv_aligned)(pad + FN(conv_pimg_size)(&p->pb));
     REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + p->R * p->Kw;
     const REAL *Wd = j->shared + p->Kf * (p->npf + 1), *bd = Wd + p->Kd * p->npd;
     memset(dWp, 0, (size_t)(p->R * p->Kw + oc) * sizeof(REAL));
-    memset(padz - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* the slack that dwk reads */
+    memset(pad + FN(conv_pimg_size)(&p->pb) - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* dwk's slack */
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {

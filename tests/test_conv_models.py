@@ -162,6 +162,22 @@ CONV_NETS = {
         [L.Conv2D(4, 3, padding="same", activation="relu"), L.MaxPool2D(2, padding="same"),
          L.AveragePooling2D(3, strides=2, padding="same"), L.GlobalAveragePooling2D()],
         [L.Dense(49 * 2, activation="sigmoid"), L.Reshape((7, 7, 2))]), (7, 7, 2)),
+    # the Keras blog's (workload E): 'same' pools of odd sizes, a 'valid' convolution, one
+    # output channel (the dot kernel); convolutions apply their ReLU themselves (fuses_act)
+    "keras-blog": (lambda: (
+        [L.Conv2D(8, 3, padding="same", activation="relu"), L.MaxPool2D(2, padding="same"),
+         L.Conv2D(4, 3, padding="same", activation="relu"), L.MaxPool2D(2, padding="same"),
+         L.Conv2D(4, 3, padding="same", activation="relu"), L.MaxPool2D(2, padding="same")],
+        [L.Conv2D(4, 3, padding="same", activation="relu"), L.UpSampling2D(2),
+         L.Conv2D(4, 3, padding="same", activation="relu"), L.UpSampling2D(2),
+         L.Conv2D(8, 3, activation="relu"), L.UpSampling2D(2),
+         L.Conv2D(1, 3, padding="same", activation="sigmoid")]), (12, 12, 1)),
+    # stride-1 transposed convolutions: the flipped direct forward with its ReLU, dWᵀ tiles
+    "transpose-relu": (lambda: (
+        [L.Conv2D(8, 3, padding="same", activation="relu")],
+        [L.Conv2DTranspose(8, 3, padding="same", activation="relu"),
+         L.Conv2DTranspose(4, (3, 2), activation="relu"), L.Conv2D(1, (3, 2), activation="sigmoid")]),
+        (6, 7, 1)),
     "valid-stride-transpose": (lambda: (
         [L.Conv2D(3, (3, 2), strides=(2, 1), activation="tanh"), L.Conv2D(5, 2, strides=2)],
         [L.Conv2DTranspose(3, 2, strides=2, activation="relu"),
