@@ -197,6 +197,8 @@ def valid(name, r):
         return [f(n, d), f(n, d), f(n, d), f(n, d), int(r.integers(2)), int(r.integers(4)), 1.0], {}
     if name == "optim_step":
         return [f(d), f(d), f(d), f(d), int(r.integers(3)), 0.01, 0.9, 0.9, 0.999, 1e-8, 0], {}
+    if name == "simd_path":                      # no arguments: any argument is refused
+        return [], {}
     if name == "rng_seed":
         return [np.zeros(4, np.uint64), int(r.integers(2**63))], {}
     if name in ("rng_uniform", "rng_normal"):
