@@ -759,39 +759,23 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
 
     if gflops:
         pk = gflops["peak"]
-        L += ["", "## GFLOP/s in workload B", "",
-              "Matrix-product flops per epoch: 2·rows·n_in·n_out for the forward product, dW and "
-              f"dinp of each layer (no dinp for the first): {gflops['flops_per_epoch'] / 1e9:.1f} "
-              "GFLOP. *Whole step* divides them by the epoch time; *in the products* by the time "
-              "of the same gemm calls alone (sia's `_core.gemm` on B's shapes, its "
-              f"{gflops.get('simd', '?')} path). Peak: the FMA throughput probe of `bench/bench_gemm.py` "
-              f"at the widest vector the CPU runs ({pk.get('bits') or 'n/a'} bits), per dtype: "
-              + "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
-                                      or "n/a") for d in ("float32", "float64")) + " GFLOP/s.", "",
-              "| dtype | threads | whole step GFLOP/s | in the products GFLOP/s | peak | % of peak (products) |",
-              "|---|---|---:|---:|---:|---:|"]
-        for (t, dtype), (whole, inside, p) in sorted(gflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
-            pct = f"{100 * inside / p:.0f}%" if inside and p else "—"
-            L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
-                     if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
-
+        gflops_table(L, "B", gflops, "products",
+                     "Matrix-product flops per epoch: 2·rows·n_in·n_out for the forward product, dW "
+                     f"and dinp of each layer (no dinp for the first): "
+                     f"{gflops['flops_per_epoch'] / 1e9:.1f} GFLOP. *Whole step* divides them by the "
+                     "epoch time; *in the products* by the time of the same gemm calls alone (sia's "
+                     f"`_core.gemm` on B's shapes, its {gflops.get('simd', '?')} path). Peak: the FMA "
+                     "throughput probe of `bench/bench_gemm.py` at the widest vector the CPU runs "
+                     f"({pk.get('bits') or 'n/a'} bits), per dtype: ")
     if cflops:
-        pk = cflops["peak"]
-        L += ["", "## GFLOP/s in workload D", "",
-              "Convolution flops per epoch: 2·images·pixels·out_c·9·in_c for the forward product, dW "
-              f"and din of each of D's five convolutions (no din for the first): "
-              f"{cflops['flops_per_epoch'] / 1e9:.1f} GFLOP. *Whole step* divides them by the epoch "
-              "time; *in the convolutions* by the time of the same layers' forward and backward "
-              "alone (`_core.layer_forward` / `layer_backward` on D's shapes, 128 images). Peak: "
-              f"the FMA probe at {pk.get('bits') or 'n/a'} bits, per dtype: "
-              + "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
-                                      or "n/a") for d in ("float32", "float64")) + " GFLOP/s.", "",
-              "| dtype | threads | whole step GFLOP/s | in the convolutions GFLOP/s | peak | % of peak (convolutions) |",
-              "|---|---|---:|---:|---:|---:|"]
-        for (t, dtype), (whole, inside, p) in sorted(cflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
-            pct = f"{100 * inside / p:.0f}%" if inside and p else "—"
-            L.append(f"| {dtype} | {t} | {whole:.1f} | {inside:.1f} | {p or 0:.1f} | {pct} |"
-                     if inside else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
+        gflops_table(L, "D", cflops, "convolutions",
+                     "Convolution flops per epoch: 2·images·pixels·out_c·9·in_c for the forward "
+                     "product, dW and din of each of D's five convolutions (no din for the first): "
+                     f"{cflops['flops_per_epoch'] / 1e9:.1f} GFLOP. *Whole step* divides them by the "
+                     "epoch time; *in the convolutions* by the time of the same layers' forward and "
+                     "backward alone (`_core.layer_forward` / `layer_backward` on D's shapes, 128 "
+                     f"images). Peak: the FMA probe at {cflops['peak'].get('bits') or 'n/a'} bits, "
+                     "per dtype: ")
     conv_w = [w for w in ("D", "E", "F") if w in workloads]
     peak1 = (((cflops or gflops or {}).get("peak") or {}).get("float32") or {}).get(1)
     if conv_w and peak1 and "float32" in dtypes:
@@ -854,6 +838,22 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
           "cc -O3 -march=x86-64-v3 -fno-math-errno bench/adam_floor.c -lm && ./a.out   # Adam alone",
           "```"]
     return L
+
+
+def gflops_table(L, workload, data, inside, intro):
+    """Append to L the section of one workload's GFLOP/s: ``intro`` (ending in "per dtype: ")
+    followed by the peaks, then a row per (dtype, threads) of the whole step's rate and the rate
+    in its ``inside`` (products, convolutions) alone, against the peak."""
+    pk = data["peak"]
+    peaks = "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
+                                  or "n/a") for d in ("float32", "float64"))
+    L += ["", f"## GFLOP/s in workload {workload}", "", intro + peaks + " GFLOP/s.", "",
+          f"| dtype | threads | whole step GFLOP/s | in the {inside} GFLOP/s | peak | % of peak ({inside}) |",
+          "|---|---|---:|---:|---:|---:|"]
+    for (t, dtype), (whole, within, p) in sorted(data["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
+        pct = f"{100 * within / p:.0f}%" if within and p else "—"
+        L.append(f"| {dtype} | {t} | {whole:.1f} | {within:.1f} | {p or 0:.1f} | {pct} |"
+                 if within else f"| {dtype} | {t} | {whole:.1f} | — | — | — |")
 
 
 def targets(results, workloads, threads, dtypes, gflops, cflops=None):
