@@ -52,6 +52,22 @@ static int64_t FN(w_off)(const sia_layer *l) {
     return l->kind == SIA_LAYER_DENSE_T ? l->tied : l->off;
 }
 
+/* A block of activations: a large one (a conv net's, tens of MB) aligned to 2 MB and offered
+   to the kernel's transparent huge pages where it has them (Linux's "madvise" mode), which
+   makes its first touch 512 times fewer page faults and its passes far fewer TLB misses. */
+enum { ACTS_HUGE = 4 << 20, ACTS_PAGE = 2 << 20 };
+static void *FN(acts_block)(size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    if (bytes >= ACTS_HUGE) {
+        void *p = NULL;
+        if (posix_memalign(&p, ACTS_PAGE, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE) != 0) return NULL;
+        madvise(p, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE, MADV_HUGEPAGE); /* a hint: failure is harmless */
+        return p;
+    }
+#endif
+    return malloc(bytes);
+}
+
 int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
     /* One block: the pointer tables, then a[0], each layer's z (and a unless linear), dA, dZ,
        t, the scratch. */
@@ -75,7 +91,7 @@ int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
     int64_t table = (3 * L + 2) * (int64_t)sizeof(REAL *);
     table = (table + 63) / 64 * 64;
     if (!sia_add_ok(rows, table, &rows) || (uint64_t)rows > SIZE_MAX / 2) return SIA_ENOMEM;
-    char *block = malloc((size_t)rows);
+    char *block = FN(acts_block)((size_t)rows);
     if (!block) return SIA_ENOMEM;
     A->cap = cap;
     A->block = block;
