@@ -254,6 +254,21 @@ GEMM_INLINE vreal FN(conv_relu)(vreal x) {
     return (vreal)((vmask)x & keep);
 }
 
+/* dzm (n,) = dz · [z > 0], the ReLU's backward from its output z, as a multiply (0 · NaN stays
+   NaN), the same bits as the engine's pass (net.c's act_grad_scale). */
+GEMM_CLONES
+static void FN(conv_relu_grad)(REAL *restrict dzm, const REAL *restrict dz, const REAL *restrict z,
+                               int64_t n) {
+    typedef int64_t vmask __attribute__((vector_size(sizeof(vreal))));
+    const vreal one = (vreal){0} + 1;
+    int64_t i = 0;
+    for (; i + GEMM_VL <= n; i += GEMM_VL) {
+        const vmask on = (vmask)(*(const vreal_u *)(z + i) > (vreal){0});
+        *(vreal_u *)(dzm + i) = *(const vreal_u *)(dz + i) * (vreal)(on & (vmask)one);
+    }
+    for (; i < n; i++) dzm[i] = dz[i] * (REAL)(z[i] > 0);
+}
+
 /* z tile (rows zr[r], nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
    through the ReLU when relu is set. */
 GEMM_INLINE void FN(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar,
@@ -518,24 +533,15 @@ static FN(conv_src) FN(conv_pimg_src)(const FN(conv_pimg) *p, REAL *pad, const R
                           .sj = p->sw * p->C, .rowlen = p->Wp * p->C, .kh = p->kh, .run = p->kw * p->C};
 }
 
-/* Wp (K, npad) in panels of pw columns for runs of `run` (panel at o0: K × pw from Wp + o0·K),
-   zero past N: Wp[k, o] = W(k, o), W's value at k of output o (w_at). */
-#define CONV_PACK(Wp, N, K, run, w_at)                                                          \
-    do {                                                                                        \
-        const int64_t pw_ = FN(conv_pw)(N, run), np_ = FN(conv_npad)(N, run);                  \
-        for (int64_t o0 = 0; o0 < np_; o0 += pw_)                                               \
-            for (int64_t k = 0; k < (K); k++) {                                                 \
-                REAL *d_ = (Wp) + o0 * (K) + k * pw_;                                           \
-                for (int64_t l_ = 0; l_ < pw_; l_++) {                                          \
-                    const int64_t o = o0 + l_;                                                  \
-                    d_[l_] = o < (N) ? (w_at) : 0;                                              \
-                }                                                                               \
-            }                                                                                   \
-    } while (0)
-
-/* Wp (K, npad) = Wᵀ in panels, W (N, K). */
+/* Wp (K, npad) = Wᵀ, W (N, K), in panels of pw columns for runs of K / kh (panel at o0: K × pw
+   from Wp + o0·K), zero past N. */
 static void FN(conv_pack)(REAL *restrict Wp, const REAL *restrict W, int64_t N, int64_t K, int64_t kh) {
-    CONV_PACK(Wp, N, K, K / kh, W[o * K + k]);
+    const int64_t run = K / kh, pw = FN(conv_pw)(N, run), npad = FN(conv_npad)(N, run);
+    for (int64_t o0 = 0; o0 < npad; o0 += pw)
+        for (int64_t k = 0; k < K; k++) {
+            REAL *d = Wp + o0 * K + k * pw;
+            for (int64_t l = 0; l < pw; l++) d[l] = o0 + l < N ? W[(o0 + l) * K + k] : 0;
+        }
 }
 
 /* ---- a strided scatter as stride-1 gathers: the phases ----
@@ -609,17 +615,27 @@ static FN(conv_phases) FN(conv_phases_of)(int64_t H, int64_t W, int64_t N, int64
 }
 
 /* Wp = each phase's sub-kernel, flipped, packed (conv_pack's panels for its runs of nax·C),
-   phase after phase (ry, then rx): Wp[(a'y, a'x, c), o] = W[c, ry + sh·(nay−1−a'y), rx + sw·(nax−1−a'x), o]. */
+   phase after phase (ry, then rx): Wp[(a'y, a'x, c), o] = W[c, ry + sh·(nay−1−a'y), rx + sw·(nax−1−a'x), o],
+   each panel row a copy of pw consecutive o of W (zeros past N). */
 static void FN(conv_pack_phases)(REAL *restrict Wp, const REAL *restrict W, const FN(conv_phases) *ph) {
     const int64_t C = ph->C, N = ph->N, kh = ph->kh, kw = ph->kw;
     for (int64_t ry = 0; ry < ph->sh; ry++)
         for (int64_t rx = 0; rx < ph->sw; rx++) {
             const int64_t nay = ry < kh ? (kh - ry + ph->sh - 1) / ph->sh : 0;
             const int64_t nax = rx < kw ? (kw - rx + ph->sw - 1) / ph->sw : 0;
-            const int64_t run = nax * C, K = nay * run;
-            CONV_PACK(Wp, N, K, run,
-                      W[((k % C * kh + ry + ph->sh * (nay - 1 - k / run)) * kw + rx +
-                         ph->sw * (nax - 1 - k / C % nax)) * N + o]);
+            const int64_t run = nax * C, K = nay * run, pw = FN(conv_pw)(N, run);
+            for (int64_t o0 = 0; o0 < FN(conv_npad)(N, run); o0 += pw) {
+                const int64_t nc = N - o0 < pw ? N - o0 : pw;
+                REAL *d = Wp + o0 * K;
+                for (int64_t ay = 0; ay < nay; ay++)
+                    for (int64_t ax = 0; ax < nax; ax++) {
+                        const int64_t ky = ry + ph->sh * (nay - 1 - ay), kx = rx + ph->sw * (nax - 1 - ax);
+                        for (int64_t c = 0; c < C; c++, d += pw) {
+                            const REAL *w = W + ((c * kh + ky) * kw + kx) * N + o0;
+                            for (int64_t l = 0; l < pw; l++) d[l] = l < nc ? w[l] : 0;
+                        }
+                    }
+            }
             Wp += K * FN(conv_npad)(N, run);
         }
 }
@@ -678,7 +694,9 @@ typedef struct {
     int64_t Kf, Nf, Kd, Nd;  /* the packed W of forward (Kf, Nf) and of din (Kd, Nd) */
     int64_t npf, npd;        /* their padded columns (for the phases: the most of any phase) */
     int64_t shared;          /* REALs of both packed W and their biases (din's: zeros) */
-    int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice */
+    int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice: the
+                                images, dW and db, then one sample's dz through the ReLU's
+                                backward (the backward of a layer that fuses its ReLU) */
 } FN(conv_plan);
 
 /* Padded images start on a 64-byte line (each within CONV_ALIGN REALs of its place in the
@@ -719,15 +737,20 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
         return p;
     }
     if (sf > p.pads) p.pads = sf;
-    if (!sia_add_ok(p.pads, 2 * CONV_ALIGN, &p.pads) || !sia_add_ok(p.pads, w, &p.slice)) p.shared = -1;
+    if (!sia_add_ok(p.pads, 2 * CONV_ALIGN, &p.pads) || !sia_add_ok(p.pads, w, &p.slice) ||
+        !sia_add_ok(p.slice, oh * ow * oc, &p.slice))
+        p.shared = -1;
     return p;
 }
 
-/* Whether the forward applies the layer's activation itself (ReLU, on a direct path): the
-   engine then skips its pass over z and reads a = z (net.c). */
+/* Whether the layer applies its activation itself (ReLU, when both its forward and backward
+   take the direct paths): the forward writes a into z, the backward takes dL/da and applies
+   the ReLU's derivative sample by sample as it reads dz; the engine then keeps a = z and makes
+   no pass of its own either way (net.c). */
 int FN(sia_conv_fuses_act)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
-    return l->act == SIA_RELU && FN(conv_plan_for)(l, &g).fwd;
+    const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
+    return l->act == SIA_RELU && p.fwd && p.dw;
 }
 
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
@@ -771,6 +794,7 @@ typedef struct {
     FN(conv_plan) plan;
     REAL *z, *din, *dW;
     const REAL *in, *W, *dz;
+    const REAL *zr;         /* backward of a fused ReLU: its output, else NULL */
     REAL *shared, *scratch; /* the packed weights (direct paths); the tasks' slices */
     int64_t B, unit, rows, slice, ntasks;
     int gemm_threads;
@@ -1003,10 +1027,15 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     const REAL *Wd = j->shared + p->Kf * (p->npf + 1), *bd = Wd + p->Kd * p->npd;
     memset(dWp, 0, (size_t)(p->R * p->Kw + oc) * sizeof(REAL));
     memset(pad + FN(conv_pimg_size)(&p->pb) - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* dwk's slack */
+    REAL *dzm = dWp + p->R * p->Kw + oc; /* the sample's dz through the ReLU's backward */
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
         const REAL *dz = j->dz + b * n_out, *in = j->in + b * n_in;
+        if (j->zr) {
+            FN(conv_relu_grad)(dzm, dz, j->zr + b * n_out, n_out);
+            dz = dzm;
+        }
         const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
         const REAL *rows = p->t ? in : dz; /* the dW's other factor, (P, R) */
         FN(conv_sum_rows)(dbp, dz, oc, 0, n_out / oc);
@@ -1055,7 +1084,7 @@ static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const 
 
 /* One backward: the direct path when the plan has it, else task(). */
 static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
-                              const REAL *in, const REAL *W, int64_t B, REAL *scratch,
+                              const REAL *in, const REAL *z, const REAL *W, int64_t B, REAL *scratch,
                               int accumulate, int nthreads, void (*task)(void *, int64_t)) {
     const int64_t n = l->out_c * l->kh * l->kw * l->in_c + l->out_c;
     if (B <= 0) {
@@ -1068,6 +1097,7 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.din = din;
     j.dz = dz;
+    j.zr = direct && l->act == SIA_RELU ? z : NULL; /* see sia_conv_fuses_act */
     j.in = in;
     j.W = W;
     if (direct && din) { /* din's W packed once for every task, a zero bias after it */
@@ -1089,7 +1119,7 @@ void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const R
 void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                          const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                          int accumulate, int nthreads) {
-    FN(conv_backward)(l, din, dW, dz, in, W, B, scratch, accumulate, nthreads, FN(conv2d_backward_task));
+    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_backward_task));
 }
 
 void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
@@ -1100,5 +1130,5 @@ void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const
 void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
                            const REAL *in, const REAL *z, const REAL *W, const REAL *noise,
                            int64_t B, REAL *scratch, int accumulate, int nthreads) {
-    FN(conv_backward)(l, din, dW, dz, in, W, B, scratch, accumulate, nthreads, FN(conv2d_t_backward_task));
+    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_t_backward_task));
 }

@@ -40,12 +40,16 @@ static int64_t FN(net_out)(const FN(sia_net) *net) {
     return j;
 }
 
-/* Whether layer l's a is a buffer of its own: it has an activation that its kind's forward
-   does not apply itself (sia_layer_kind.fuses_act). */
-static int FN(own_a)(const sia_layer *l) {
+/* Whether layer l's kind applies its activation itself, forward and backward
+   (sia_layer_kind.fuses_act). */
+static int FN(fuses_act)(const sia_layer *l) {
     int (*const fuses)(const sia_layer *) = FN(sia_layer_ops)[l->kind].fuses_act;
-    return l->act != SIA_LINEAR && !(fuses && fuses(l));
+    return fuses && fuses(l);
 }
+
+/* Whether layer l's a is a buffer of its own: it has an activation that its kind does not
+   apply itself. */
+static int FN(own_a)(const sia_layer *l) { return l->act != SIA_LINEAR && !FN(fuses_act)(l); }
 
 /* Where layer j's W is: its own, or the one it shares (DENSE_T); NULL without parameters. */
 static int64_t FN(w_off)(const sia_layer *l) {
@@ -392,7 +396,8 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
                 for (int64_t i = 0; i < B * n_out; i++) dz[i] += next[i];
             }
         }
-        if (pending) FN(act_grad_scale)(dz, A->a[j + 1], B * n_out, l->act, l->beta);
+        if (pending && !FN(fuses_act)(l)) /* else the layer's backward applies f' */
+            FN(act_grad_scale)(dz, A->a[j + 1], B * n_out, l->act, l->beta);
         /* the layer below, if there is one (across RESHAPEs), wants dL/da of its output */
         const int64_t below = j - 1;
         const int want_din = j > lowest;

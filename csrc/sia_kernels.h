@@ -100,8 +100,9 @@ typedef struct {
     void (*backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                      const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                      int accumulate, int nthreads);
-    /* optional: whether forward applies the layer's activation itself, writing a into z (the
-       engine then keeps no separate a and makes no pass of its own); NULL: never */
+    /* optional: whether the kind applies the layer's activation itself: forward writes a into
+       z, backward takes dL/da (its dz) and applies f' from z (the engine then keeps no separate
+       a and makes no pass of its own); NULL: never */
     int (*fuses_act)(const sia_layer *l);
 } FN(sia_layer_kind);
 /* net.c: the table, indexed by kind; a NULL forward is a kind this build does not have. */

@@ -191,6 +191,16 @@ CONV_NETS = {
         [L.Conv2DTranspose(8, 3, padding="same", activation="relu"),
          L.Conv2DTranspose(4, (3, 2), activation="relu"), L.Conv2D(1, (3, 2), activation="sigmoid")]),
         (6, 7, 1)),
+    # workload F's layers, smaller: stride-2 convolutions and transposed convolutions with
+    # their ReLU fused forward and backward; din and the transposed forward by their phases
+    "conv-vae-layers": (lambda: (
+        [L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2D(16, 3, strides=2, padding="same", activation="relu"), L.Flatten(),
+         L.Dense(4, activation="relu")],
+        [L.Dense(3 * 3 * 16, activation="relu"), L.Reshape((3, 3, 16)),
+         L.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (12, 12, 1)),
     "valid-stride-transpose": (lambda: (
         [L.Conv2D(3, (3, 2), strides=(2, 1), activation="tanh"), L.Conv2D(5, 2, strides=2)],
         [L.Conv2DTranspose(3, 2, strides=2, activation="relu"),
