@@ -116,6 +116,9 @@ CASES = [
     (twins.MAXPOOL, 2, (7, 7, 8), None, 2, 2, "valid"),   # windows side by side, a vector of channels
     (twins.MAXPOOL, 2, (8, 9, 9), None, 2, 3, "valid"),   # windows apart: cells of none are 0
     (twins.MAXPOOL, 1, (7, 5, 16), None, 2, 2, "same"),
+    (twins.MAXPOOL, 3, (9, 11, 32), None, 2, 2, "valid"),  # D's pools: 2 × 2 windows, vectors + none left
+    (twins.MAXPOOL, 2, (9, 7, 35), None, 2, 2, "same"),    # 2 × 2 inside, cut windows at the edges, a tail
+    (twins.MAXPOOL, 2, (4, 5, 3), None, 1, 1, "valid"),
     (twins.AVGPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.AVGPOOL, 3, (7, 5, 3), None, 2, 2, "same"),
     (twins.AVGPOOL, 2, (6, 7, 2), None, 3, 1, "same"),
@@ -124,6 +127,7 @@ CASES = [
     (twins.GAP, 4, (5, 5, 3), None, 1, 1, "valid"),
     (twins.UPSAMPLE, 1, (2, 3, 1), None, 2, 1, "valid"),
     (twins.UPSAMPLE, 3, (3, 2, 4), None, (2, 3), 1, "valid"),
+    (twins.UPSAMPLE, 2, (3, 4, 35), None, 2, 1, "valid"),
 ]
 IDS = [f"{['', '', 'conv', 'convT', 'max', 'avg', 'gap', 'up'][c[0]]}-B{c[1]}-{c[2]}-k{c[4]}-s{c[5]}-{c[6]}" for c in CASES]
 
@@ -170,6 +174,30 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
     dW = dW0.copy()
     _core.layer_backward(kind, geom, None, dW, dz.astype(dtype), *args, True, nthreads)
     np.testing.assert_allclose(dW, dW0 + want_dW, **TOL[dtype])
+
+
+FOLD_CASES = [c for c in CASES if c[0] in (twins.MAXPOOL, twins.AVGPOOL, twins.GAP, twins.UPSAMPLE)]
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", FOLD_CASES, ids=[IDS[CASES.index(c)] for c in FOLD_CASES])
+def test_relu_below_folds_into_pool_and_upsampling_backward_bit_for_bit(rng, case, dtype, nthreads):
+    """relu_below: din times [x > 0], the engine's pass, the same bits; only max pooling whose
+    windows do not overlap, and upsampling, fold it (each din cell written once)."""
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = np.maximum(x, 0).reshape(B, -1).astype(dtype)   # a ReLU's output: zeros, some of them maxima
+    x[:, ::7] = 0
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    dx = np.full_like(x, np.nan)
+    assert _core.layer_backward(kind, geom, dx, None, dz, x, None, False, nthreads) is False
+    folded = np.full_like(x, np.nan)
+    did = _core.layer_backward(kind, geom, folded, None, dz, x, None, False, nthreads, True)
+    k, s = geom[6:8], geom[8:10]
+    assert did == (kind == twins.UPSAMPLE or (kind == twins.MAXPOOL and all(s >= k)))
+    want = dx * (x > 0).astype(dtype) if did else dx
+    assert np.array_equal(folded.view(np.uint8), want.view(np.uint8))
 
 
 @pytest.mark.parametrize("kind", [twins.CONV2D, twins.CONV2D_T])
