@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import twins  # noqa: E402  (tests/twins.py)
+from conftest import SIMD_PATHS
 from sia_autoencoder import _core
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
@@ -94,11 +95,24 @@ CASES = [
     (twins.CONV2D, 2, (6, 6, 3), 24, 3, 1, "valid"),
     (twins.CONV2D, 1, (5, 6, 4), 12, (2, 3), 1, "same"),
     (twins.CONV2D, 1, (4, 3, 2), 8, 3, 1, "same"),
+    # one channel out from the image itself (conv_dot8_image, conv_dwk3_image): rows of 8 patches
+    # and a last group that overlaps, 'valid', a kernel 5 or 2 wide, row stride 2, 1 to 5 vectors
+    (twins.CONV2D, 2, (9, 13, 32), 1, 3, 1, "same"),
+    (twins.CONV2D, 1, (7, 11, 8), 1, 3, 1, "valid"),
+    (twins.CONV2D, 2, (6, 12, 24), 1, (3, 5), 1, "same"),
+    (twins.CONV2D, 2, (5, 9, 16), 1, 2, 1, "same"),   # 2 × 2 · 1 < 16 channels: din's packed W and bias fit
+    (twins.CONV2D, 2, (9, 10, 8), 1, 3, (2, 1), "same"),
+    (twins.CONV2D, 1, (5, 9, 40), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (4, 10, 16), 2, 3, 1, "same"),
+    # 3 × 3 over one channel (conv_k9_sample, conv_dw9_sample on avx512): whole tiles and a rest
+    (twins.CONV2D, 2, (11, 9, 1), 32, 3, 1, "same"),
+    (twins.CONV2D, 1, (7, 7, 1), 16, 3, 1, "valid"),
     (twins.CONV2D_T, 1, (3, 3, 1), 1, 3, 1, "valid"),
     # Conv2DTranspose's direct paths: forward (stride 1) by the flipped convolution, backward at
     # any stride by the patches of dz (dWᵀ tiles for in channels a multiple of VL, else rows)
     (twins.CONV2D_T, 2, (7, 7, 16), 16, 3, 2, "same"),
     (twins.CONV2D_T, 2, (6, 5, 8), 1, 3, 1, "same"),
+    (twins.CONV2D_T, 2, (7, 11, 8), 1, 3, 1, "same"),
     (twins.CONV2D_T, 2, (5, 6, 3), 8, 3, 2, "valid"),
     (twins.CONV2D_T, 1, (4, 4, 8), 12, (2, 3), 1, "valid"),
     (twins.CONV2D_T, 2, (4, 5, 3), 2, 3, 2, "same"),
@@ -146,7 +160,7 @@ def make(case, rng, dtype=np.float64):
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_matches_twin(rng, case, dtype, nthreads):
+def test_forward_matches_twin(rng, case, dtype, nthreads, simd_path):
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
     B = x.shape[0]
     z = np.full((B, int(np.prod(out[1:]))), np.nan, dtype)
@@ -157,7 +171,7 @@ def test_forward_matches_twin(rng, case, dtype, nthreads):
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
+def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads, simd_path):
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
     B = x.shape[0]
     dz = rng.normal(size=(B, int(np.prod(out[1:]))))
@@ -174,6 +188,33 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
     dW = dW0.copy()
     _core.layer_backward(kind, geom, None, dW, dz.astype(dtype), *args, True, nthreads)
     np.testing.assert_allclose(dW, dW0 + want_dW, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == twins.CONV2D and c[2][2] == 1 and c[3] % 16 == 0],
+                         ids=lambda c: f"{c[2]}-{c[3]}")
+def test_one_channel_kernels_give_the_same_bits_on_every_path(rng, case, dtype):
+    """conv_k9_sample and conv_dw9_sample (avx512 only) keep each sum's order: avx2's kernels
+    give the same bits."""
+    if "avx512" not in SIMD_PATHS:
+        pytest.skip("no AVX-512")
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = x.reshape(B, -1).astype(dtype)
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    got = []
+    old = _core._set_simd_path("avx512")
+    try:
+        for path in ("avx512", "avx2"):
+            _core._set_simd_path(path)
+            z, dW = np.empty((B, dz.shape[1]), dtype), np.empty_like(params)
+            _core.layer_forward(kind, geom, z, x, params)
+            _core.layer_backward(kind, geom, None, dW, dz, x, params, False)
+            got.append((z, dW))
+    finally:
+        _core._set_simd_path(old)
+    for a, c in zip(*got):
+        assert np.array_equal(a, c)
 
 
 FOLD_CASES = [c for c in CASES if c[0] in (twins.MAXPOOL, twins.AVGPOOL, twins.GAP, twins.UPSAMPLE)]
