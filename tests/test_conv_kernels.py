@@ -99,6 +99,7 @@ CASES = [
     # and a last group that overlaps, 'valid', a kernel 5 or 2 wide, row stride 2, 1 to 5 vectors
     (twins.CONV2D, 2, (9, 13, 32), 1, 3, 1, "same"),
     (twins.CONV2D, 1, (7, 11, 8), 1, 3, 1, "valid"),
+    (twins.CONV2D, 2, (7, 11, 32), 1, 3, 1, "valid"),  # din's bias once ran into the padded image
     (twins.CONV2D, 2, (6, 12, 24), 1, (3, 5), 1, "same"),
     (twins.CONV2D, 2, (5, 9, 16), 1, 2, 1, "same"),   # 2 × 2 · 1 < 16 channels: din's packed W and bias fit
     (twins.CONV2D, 2, (9, 10, 8), 1, 3, (2, 1), "same"),
