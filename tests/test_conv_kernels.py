@@ -123,6 +123,27 @@ CASES = [
     (twins.CONV2D_T, 2, (3, 3, 2), 2, (1, 2), 3, "valid"),
     (twins.CONV2D_T, 2, (4, 4, 3), 2, 4, 2, "same"),
     (twins.CONV2D_T, 3, (5, 5, 4), 3, 1, 1, "valid"),
+    # strided scatters by their phases (conv.c's conv_phases): Conv2D's din and
+    # Conv2DTranspose's forward as stride-1 gathers with sub-kernels of 2 × 2, 2 × 1, 1 × 2 and
+    # 1 × 1 taps (3 × 3 at stride 2), and of none (a 1 × 1 kernel at stride 2: zeros, the bias)
+    (twins.CONV2D, 2, (14, 14, 32), 64, 3, 2, "same"),     # workload F's second convolution
+    (twins.CONV2D, 1, (7, 7, 8), 16, 3, 2, "same"),
+    (twins.CONV2D, 2, (11, 9, 8), 16, 3, 2, "valid"),
+    (twins.CONV2D, 2, (9, 10, 8), 8, 1, 2, "valid"),
+    (twins.CONV2D, 2, (10, 11, 4), 8, 2, 2, "same"),
+    (twins.CONV2D, 2, (12, 13, 8), 8, 4, 3, "same"),
+    (twins.CONV2D, 2, (9, 9, 16), 8, (3, 2), (2, 3), "same"),
+    (twins.CONV2D, 2, (9, 9, 1), 16, 3, 2, "same"),         # din to one channel: the dot kernel
+    (twins.CONV2D, 2, (5, 6, 4), 8, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (7, 7, 64), 64, 3, 2, "same"),     # workload F's first transposed
+    (twins.CONV2D_T, 1, (6, 6, 8), 16, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 6, 16), 32, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 4, 8), 3, 3, 2, "valid"),
+    (twins.CONV2D_T, 2, (4, 5, 8), 1, 3, 2, "same"),        # one channel out: the dot kernel
+    (twins.CONV2D_T, 2, (4, 4, 4), 5, 1, 2, "valid"),       # rows and columns of the bias alone
+    (twins.CONV2D_T, 2, (3, 4, 6), 4, 2, 3, "same"),
+    (twins.CONV2D_T, 2, (5, 5, 8), 8, 4, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 5, 8), 8, (3, 2), (2, 3), "valid"),
     (twins.MAXPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.MAXPOOL, 3, (7, 5, 3), None, 2, 2, "valid"),
     (twins.MAXPOOL, 2, (7, 5, 3), None, 2, 2, "same"),
@@ -192,11 +213,11 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads, simd_
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] == twins.CONV2D and c[2][2] == 1 and c[3] % 16 == 0],
-                         ids=lambda c: f"{c[2]}-{c[3]}")
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == twins.CONV2D and (
+    (c[2][2] == 1 and c[3] % 16 == 0) or (c[3] == 1 and c[2][2] % 16 == 0))], ids=lambda c: f"{c[2]}-{c[3]}")
 def test_one_channel_kernels_give_the_same_bits_on_every_path(rng, case, dtype):
-    """conv_k9_sample and conv_dw9_sample (avx512 only) keep each sum's order: avx2's kernels
-    give the same bits."""
+    """conv_k9_sample (a first layer's forward, a one-channel layer's din) and conv_dw9_sample
+    (avx512 only) keep each sum's order: avx2's kernels give the same bits."""
     if "avx512" not in SIMD_PATHS:
         pytest.skip("no AVX-512")
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
@@ -209,9 +230,10 @@ def test_one_channel_kernels_give_the_same_bits_on_every_path(rng, case, dtype):
         for path in ("avx512", "avx2"):
             _core._set_simd_path(path)
             z, dW = np.empty((B, dz.shape[1]), dtype), np.empty_like(params)
+            dx = np.empty_like(x) if geom[2] > 1 else None
             _core.layer_forward(kind, geom, z, x, params)
-            _core.layer_backward(kind, geom, None, dW, dz, x, params, False)
-            got.append((z, dW))
+            _core.layer_backward(kind, geom, dx, dW, dz, x, params, False)
+            got.append((z, dW) if dx is None else (z, dW, dx))
     finally:
         _core._set_simd_path(old)
     for a, c in zip(*got):
@@ -242,11 +264,12 @@ def test_relu_below_folds_into_pool_and_upsampling_backward_bit_for_bit(rng, cas
     assert np.array_equal(folded.view(np.uint8), want.view(np.uint8))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("kind", [twins.CONV2D, twins.CONV2D_T])
-def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind):
+def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind, stride):
     """A batch larger than a piece (several units, tasks) against each sample on its own; the
     forward is bit-identical for 1 and 2 threads."""
-    geom, out, _ = geometry(kind, (30, 30, 8), 16, 3, 1, "same")
+    geom, out, _ = geometry(kind, (30, 30, 8), 16, 3, stride, "same")
     shape, nb = weight_shape(kind, geom)
     params = rng.normal(size=int(np.prod(shape)) + nb)
     B = 9
