@@ -1,4 +1,5 @@
-/* conv.c (template, see real.h): Conv2D and Conv2DTranspose as im2col + sia_gemm.
+/* conv.c (template, see real.h): Conv2D and Conv2DTranspose, by direct convolutions where they
+ * apply (below: the direct paths, conv_plan_for), else as im2col + sia_gemm.
  *
  * Shapes, channels last (sia_layer, sia.h):
  *   Conv2D:          in (B, ih, iw, ic), W (oc, kh, kw, ic), b (oc), z (B, oh, ow, oc)
@@ -198,10 +199,13 @@ static void FN(conv_outer_backward)(REAL *restrict din, REAL *restrict dW, const
  *            B; the broadcast patch values are read where they lie);
  *   dW       (oc a multiple of VL) dWᵀ tile (mr k, nv vectors of o) += Σ_p patch_p[k] dz[p, o];
  *            (fewer channels) dW row o, up to 12 vectors of one run's k, += Σ_p dz[p, o] patch_p[k..];
- *   din      (stride 1) the forward's kernel again: din is the convolution of dz, padded by
- *            (kh − 1 − pt, kw − 1 − pl), with W flipped in space and its channels swapped,
- *            W'[c, ky, kx, o] = W[o, kh−1−ky, kw−1−kx, c]: each din element is written once,
- *            as a sum of its own, instead of col2im's scattered additions into zeroed memory.
+ *   din      the forward's kernel again, phase by phase (conv_phases): at stride 1 din is the
+ *            convolution of dz, padded by (kh − 1 − pt, kw − 1 − pl), with W flipped in space
+ *            and its channels swapped, W'[c, ky, kx, o] = W[o, kh−1−ky, kw−1−kx, c]; at stride
+ *            s each of the s² parity classes of din is such a convolution with its own taps.
+ *            Each din element is written once, as a sum of its own, instead of col2im's
+ *            scattered additions into zeroed memory. Conv2DTranspose's forward is the same
+ *            scatter (of its input through its W).
  * A tile's accumulators stay in registers over the whole reduction (k for forward, the sample's
  * patches for dW), each element one chain in a fixed order: the tiles depend on the shapes
  * alone, so forward is bit-identical for any thread count, and dW adds the samples in order. */
@@ -250,9 +254,9 @@ GEMM_INLINE vreal FN(conv_relu)(vreal x) {
     return (vreal)((vmask)x & keep);
 }
 
-/* z tile (mr rows of ldz, nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
+/* z tile (rows zr[r], nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
    through the ReLU when relu is set. */
-GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *const *ar,
+GEMM_INLINE void FN(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar,
                                     const FN(conv_src) *s, const REAL *restrict Bp,
                                     const REAL *restrict bias, const int mr, const int nv, int nc,
                                     int relu) {
@@ -280,23 +284,24 @@ GEMM_INLINE void FN(conv_fwd_micro)(REAL *restrict z, int64_t ldz, const REAL *c
     if (relu) /* the layer's ReLU, as activation.c's: x > 0 ? x : 0 */
         for (int r = 0; r < mr; r++)
             for (int h = 0; h < nv; h++) acc[r][h] = FN(conv_relu)(acc[r][h]);
-    for (int r = 0; r < mr; r++) {
-        REAL *zr = z + r * ldz;
+    for (int r = 0; r < mr; r++)
         for (int h = 0; h < nv; h++) {
             if ((h + 1) * GEMM_VL <= nc) {
-                *(vreal_u *)(zr + h * GEMM_VL) = acc[r][h];
+                *(vreal_u *)(zr[r] + h * GEMM_VL) = acc[r][h];
                 continue;
             }
             for (int l = 0; l < GEMM_VL; l++)
-                if (h * GEMM_VL + l < nc) zr[h * GEMM_VL + l] = acc[r][h][l];
+                if (h * GEMM_VL + l < nc) zr[r][h * GEMM_VL + l] = acc[r][h][l];
         }
-    }
 }
 
-/* The patch pointers of mr patches from (*i, *j) on, which they advance. */
-GEMM_INLINE void FN(conv_tile_ptrs)(const REAL **ar, const FN(conv_src) *s, int64_t *i, int64_t *j, int mr) {
+/* The patch pointers of mr patches from (*i, *j) on, which they advance, and their outputs'
+   z + i·zi + j·zj. */
+GEMM_INLINE void FN(conv_tile_ptrs)(const REAL **ar, REAL **zr, const FN(conv_src) *s, REAL *z,
+                                    int64_t zi, int64_t zj, int64_t *i, int64_t *j, int mr) {
     for (int r = 0; r < mr; r++) {
         ar[r] = s->img + *i * s->si + *j * s->sj;
+        zr[r] = z + *i * zi + *j * zj;
         if (++*j == s->gw) *j = 0, ++*i;
     }
 }
@@ -308,10 +313,11 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
     *taller = n % *nt;
 }
 
-/* z (gh·gw, ldz) of one sample, columns [0, N) = b + the convolution of s with Wp (N panels, see
-   conv_pack), bp (npad,) the bias in panels (zeros for none); through the ReLU if relu. */
+/* z of one sample, the N values of patch (i, j) at z + i·zi + j·zj, = b + the convolution of s
+   with Wp (N panels, see conv_pack), bp (npad,) the bias in panels (zeros for none); through the
+   ReLU if relu. */
 GEMM_CLONES
-static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
+static void FN(conv_fwd_sample)(REAL *restrict z, int64_t zi, int64_t zj, const FN(conv_src) *s,
                                 const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
     const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
     const int nv = (int)(pw / GEMM_VL);
@@ -320,14 +326,13 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
     for (int64_t o0 = 0; o0 < N; o0 += pw) {
         const int nc = (int)(N - o0 < pw ? N - o0 : pw);
         const REAL *B = Wp + o0 * K, *bias = bp + o0;
-        int64_t i = 0, j = 0, q = 0;
+        int64_t i = 0, j = 0;
         for (int64_t t = 0; t < nt; t++) {
             const int mr = (int)(low + (t < taller));
             const REAL *ar[CONV_TILE];
-            FN(conv_tile_ptrs)(ar, s, &i, &j, mr);
-            REAL *zt = z + q * ldz + o0;
-            q += mr;
-#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zt, ldz, ar, s, B, bias, m, nv, nc, relu); break;
+            REAL *zr[CONV_TILE];
+            FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, mr);
+#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zr, ar, s, B, bias, m, nv, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
                               CONV_FWD_CASE(5) CONV_FWD_CASE(6) }
@@ -341,12 +346,12 @@ static void FN(conv_fwd_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
     }
 }
 
-/* z (gh·gw, ldz) column 0 of one sample = b + patch · w, for one output channel with runs of at
+/* z of one sample (patch (i, j)'s at z + i·zi + j·zj) = b + patch · w, for one output channel with runs of at
    least VL: VL patches at a time, their VL dot products with w (K,) at once (runs of whole
    vectors: VL vectors of partial sums over all of them, folded once; else gemm_dot_rows, one run
    ky after the other); a last group of fewer patches ends at the last one. */
 GEMM_CLONES
-static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src) *s,
+static void FN(conv_dot_sample)(REAL *restrict z, int64_t zi, int64_t zj, const FN(conv_src) *s,
                                 const REAL *restrict w, REAL b, int relu) {
     const int64_t P = s->gh * s->gw;
     for (int64_t q = 0; q < P; q += GEMM_VL) {
@@ -378,16 +383,17 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t ldz, const FN(conv_src
             }
         for (int64_t r = q - q0; r < GEMM_VL && q0 + r < P; r++) {
             const REAL v = b + acc[r];
-            z[(q0 + r) * ldz] = relu ? (v > 0 ? v : 0) : v;
+            z[(q0 + r) / s->gw * zi + (q0 + r) % s->gw * zj] = relu ? (v > 0 ? v : 0) : v;
         }
     }
 }
 
-/* z of one sample: the panel kernel, or the dot kernel for one output channel. */
-static void FN(conv_direct_sample)(REAL *z, const FN(conv_src) *s, const REAL *Wp, const REAL *bp,
-                                   int64_t N, int relu) {
-    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, 1, s, Wp, bp[0], relu);
-    else FN(conv_fwd_sample)(z, N, s, Wp, bp, N, relu);
+/* z of one sample (patch (i, j)'s N values at z + i·zi + j·zj): the panel kernel, or the dot
+   kernel for one output channel. */
+static void FN(conv_direct_sample)(REAL *z, int64_t zi, int64_t zj, const FN(conv_src) *s,
+                                   const REAL *Wp, const REAL *bp, int64_t N, int relu) {
+    if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, zi, zj, s, Wp, bp[0], relu);
+    else FN(conv_fwd_sample)(z, zi, zj, s, Wp, bp, N, relu);
 }
 
 /* dWᵀ tile: rows r < mr (k = k0 + r, ldw apart), nv vectors of o, += Σ_p patch_p[off + r] dz[p, :]
@@ -484,27 +490,6 @@ static void FN(conv_dwk_sample)(REAL *restrict dw, const FN(conv_src) *s, const 
             }
 }
 
-/* Wp (K, npad) in panels of pw columns (panel at o0: K × pw from Wp + o0·K), zero past N:
-   Wp[k, o] = W[o, k] (flip = 0, W (N, K)), or for the backward's flipped convolution
-   Wp[(ky, kx, o), c] = W[o, kh−1−ky, kw−1−kx, c] (flip = 1, W (oc, kh, kw, N), K = kh·kw·oc). */
-static void FN(conv_pack)(REAL *restrict Wp, const REAL *restrict W, int64_t N, int64_t K, int flip,
-                          int64_t kh, int64_t kw) {
-    const int64_t run = K / kh, pw = FN(conv_pw)(N, run), npad = FN(conv_npad)(N, run), oc = K / (kh * kw);
-    for (int64_t o0 = 0; o0 < npad; o0 += pw)
-        for (int64_t k = 0; k < K; k++) {
-            REAL *d = Wp + o0 * K + k * pw;
-            for (int64_t l = 0; l < pw; l++) {
-                const int64_t o = o0 + l;
-                if (o >= N) d[l] = 0;
-                else if (!flip) d[l] = W[o * K + k];
-                else {
-                    const int64_t ky = k / (kw * oc), kx = k / oc % kw, c = k % oc;
-                    d[l] = W[((c * kh + kh - 1 - ky) * kw + kw - 1 - kx) * N + o];
-                }
-            }
-        }
-}
-
 /* A padded image of the direct paths: each sample's (H, W, C) moved down t and right l into
    (Hp, Wp, C), just large enough for the grid (gh, gw) of kh × kw patches at strides (sh, sw). */
 typedef struct {
@@ -533,15 +518,153 @@ static FN(conv_src) FN(conv_pimg_src)(const FN(conv_pimg) *p, REAL *pad, const R
                           .sj = p->sw * p->C, .rowlen = p->Wp * p->C, .kh = p->kh, .run = p->kw * p->C};
 }
 
+/* Wp (K, npad) in panels of pw columns for runs of `run` (panel at o0: K × pw from Wp + o0·K),
+   zero past N: Wp[k, o] = W(k, o), W's value at k of output o (w_at). */
+#define CONV_PACK(Wp, N, K, run, w_at)                                                          \
+    do {                                                                                        \
+        const int64_t pw_ = FN(conv_pw)(N, run), np_ = FN(conv_npad)(N, run);                  \
+        for (int64_t o0 = 0; o0 < np_; o0 += pw_)                                               \
+            for (int64_t k = 0; k < (K); k++) {                                                 \
+                REAL *d_ = (Wp) + o0 * (K) + k * pw_;                                           \
+                for (int64_t l_ = 0; l_ < pw_; l_++) {                                          \
+                    const int64_t o = o0 + l_;                                                  \
+                    d_[l_] = o < (N) ? (w_at) : 0;                                              \
+                }                                                                               \
+            }                                                                                   \
+    } while (0)
+
+/* Wp (K, npad) = Wᵀ in panels, W (N, K). */
+static void FN(conv_pack)(REAL *restrict Wp, const REAL *restrict W, int64_t N, int64_t K, int64_t kh) {
+    CONV_PACK(Wp, N, K, K / kh, W[o * K + k]);
+}
+
+/* ---- a strided scatter as stride-1 gathers: the phases ----
+ *
+ * Conv2DTranspose's forward and Conv2D's din scatter: from a small image (h, w, C) to a big one
+ * (H, W, N) through W (C, kh, kw, N) (Conv2DTranspose's own W; Conv2D's (oc, kh, kw, ic) with
+ * C = oc, N = ic), patch (i, j) of the small grid covering big[i·sh − pt + ky, j·sw − pl + kx]:
+ *   big[y, x, :] = b + Σ over the (i, ky) with i·sh − pt + ky = y (and so for x) of small[i, j, :] W[:, ky, kx, :].
+ * Written as a gather, each big row y sees only the taps ky ≡ y + pt (mod sh): with
+ * y + pt = sh·m + ry, ky = ry + sh·a and i = m − a, for a < na = ⌈(kh − ry) / sh⌉. The rows of
+ * one phase ry (y = sh·m + ry − pt) are then a stride-1 convolution of the small image, padded
+ * by na − 1 rows above, with the na taps of ry flipped: big[y] = Σ_{a'<na} small[m − na + 1 + a']
+ * W[ry + sh·(na − 1 − a')]; likewise for the columns. So the sh·sw phases (ry, rx) are sh·sw
+ * plain convolutions, each with its nay × nax sub-kernel (2 × 2, 2 × 1, 1 × 2 and 1 × 1 for a
+ * 3 × 3 kernel at stride 2), run by the forward's micro-kernels on one padded copy of the small
+ * image, writing big's rows sh apart and columns sw apart; each big element is written once, a
+ * sum of its own in a fixed order, instead of col2im's scattered additions. At stride 1 it is
+ * one phase, the flipped convolution. Phases with no taps (kh < sh) give the bias. */
+
+/* One axis of one phase r: its taps na, its first m and count of outputs, the first big
+   coordinate `at` (then every s-th). */
+typedef struct {
+    int64_t na, m0, cnt, at;
+} FN(conv_axis);
+
+static FN(conv_axis) FN(conv_axis_of)(int64_t n, int64_t k, int64_t s, int64_t pad, int64_t r) {
+    FN(conv_axis) a = {.na = r < k ? (k - r + s - 1) / s : 0};
+    const int64_t lo = pad - r, hi = n - 1 + pad - r; /* s·m within [lo, hi] */
+    a.m0 = lo <= 0 ? 0 : (lo + s - 1) / s;
+    const int64_t m1 = hi >= 0 ? hi / s : -1;
+    a.cnt = m1 >= a.m0 ? m1 - a.m0 + 1 : 0;
+    a.at = s * a.m0 + r - pad;
+    return a;
+}
+
+/* The small image's rows (or columns) that the phases read, [*lo, *hi] (n small ones, any
+   outside are zeros of the padding). */
+static void FN(conv_axis_reach)(int64_t n, int64_t k, int64_t s, int64_t pad, int64_t *lo, int64_t *hi) {
+    *lo = 0, *hi = 0;
+    for (int64_t r = 0, seen = 0; r < s; r++) {
+        const FN(conv_axis) a = FN(conv_axis_of)(n, k, s, pad, r);
+        if (!a.na || !a.cnt) continue;
+        const int64_t l = a.m0 - a.na + 1, h = a.m0 + a.cnt - 1;
+        *lo = seen && *lo < l ? *lo : l;
+        *hi = seen && *hi > h ? *hi : h;
+        seen = 1;
+    }
+}
+
+typedef struct {
+    int64_t H, W, N;     /* the big image, written */
+    int64_t C;           /* the small image's channels */
+    int64_t kh, kw, sh, sw, pt, pl;
+    int64_t t, l;        /* the padded small image: small row 0 at row t, column 0 at column l */
+    FN(conv_pimg) pad;
+} FN(conv_phases);
+
+/* The phases of big (H, W, N) from small (h, w, C); pad.Hp < 0 on overflow. */
+static FN(conv_phases) FN(conv_phases_of)(int64_t H, int64_t W, int64_t N, int64_t h, int64_t w,
+                                          int64_t C, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                          int64_t pt, int64_t pl) {
+    FN(conv_phases) ph = {.H = H, .W = W, .N = N, .C = C, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
+                          .pt = pt, .pl = pl};
+    int64_t ylo, yhi, xlo, xhi;
+    FN(conv_axis_reach)(H, kh, sh, pt, &ylo, &yhi);
+    FN(conv_axis_reach)(W, kw, sw, pl, &xlo, &xhi);
+    ph.t = -ylo, ph.l = -xlo;
+    ph.pad = (FN(conv_pimg)){.H = h, .W = w, .C = C, .t = ph.t, .l = ph.l, .Hp = yhi - ylo + 1,
+                             .Wp = xhi - xlo + 1};
+    return ph;
+}
+
+/* Wp = each phase's sub-kernel, flipped, packed (conv_pack's panels for its runs of nax·C),
+   phase after phase (ry, then rx): Wp[(a'y, a'x, c), o] = W[c, ry + sh·(nay−1−a'y), rx + sw·(nax−1−a'x), o]. */
+static void FN(conv_pack_phases)(REAL *restrict Wp, const REAL *restrict W, const FN(conv_phases) *ph) {
+    const int64_t C = ph->C, N = ph->N, kh = ph->kh, kw = ph->kw;
+    for (int64_t ry = 0; ry < ph->sh; ry++)
+        for (int64_t rx = 0; rx < ph->sw; rx++) {
+            const int64_t nay = ry < kh ? (kh - ry + ph->sh - 1) / ph->sh : 0;
+            const int64_t nax = rx < kw ? (kw - rx + ph->sw - 1) / ph->sw : 0;
+            const int64_t run = nax * C, K = nay * run;
+            CONV_PACK(Wp, N, K, run,
+                      W[((k % C * kh + ry + ph->sh * (nay - 1 - k / run)) * kw + rx +
+                         ph->sw * (nax - 1 - k / C % nax)) * N + o]);
+            Wp += K * FN(conv_npad)(N, run);
+        }
+}
+
+/* big (H, W, N) of one sample = b + the scatter of small (h, w, C) through W, phase by phase
+   (Wp: conv_pack_phases; bp (npad,) the bias in panels, zeros for none); through the ReLU if
+   relu. pad: room for the padded small image. */
+static void FN(conv_phased_sample)(REAL *big, const FN(conv_phases) *ph, REAL *pad, const REAL *small,
+                                   const REAL *Wp, const REAL *bp, int relu) {
+    const FN(conv_pimg) *q = &ph->pad;
+    FN(conv_pad)(pad, small, q->H, q->W, q->C, q->Hp, q->Wp, q->t, q->l);
+    const int64_t C = ph->C, N = ph->N, rowlen = q->Wp * C;
+    const int64_t zi = ph->sh * ph->W * N, zj = ph->sw * N; /* a phase's next row, column */
+    for (int64_t ry = 0; ry < ph->sh; ry++) {
+        const FN(conv_axis) ay = FN(conv_axis_of)(ph->H, ph->kh, ph->sh, ph->pt, ry);
+        for (int64_t rx = 0; rx < ph->sw; rx++) {
+            const FN(conv_axis) ax = FN(conv_axis_of)(ph->W, ph->kw, ph->sw, ph->pl, rx);
+            const int64_t run = ax.na * C, K = ay.na * run;
+            REAL *z = big + (ay.at * ph->W + ax.at) * N;
+            if (ay.cnt && ax.cnt && K) {
+                const FN(conv_src) s = {.img = pad + (ay.m0 - ay.na + 1 + q->t) * rowlen +
+                                               (ax.m0 - ax.na + 1 + q->l) * C,
+                                        .gh = ay.cnt, .gw = ax.cnt, .si = rowlen, .sj = C,
+                                        .rowlen = rowlen, .kh = ay.na, .run = run};
+                FN(conv_direct_sample)(z, zi, zj, &s, Wp, bp, N, relu);
+            } else if (ay.cnt && ax.cnt) /* no taps: the bias */
+                for (int64_t i = 0; i < ay.cnt; i++)
+                    for (int64_t j = 0; j < ax.cnt; j++)
+                        for (int64_t o = 0; o < N; o++)
+                            z[i * zi + j * zj + o] = relu ? (bp[o] > 0 ? bp[o] : 0) : bp[o];
+            Wp += K * FN(conv_npad)(N, run);
+        }
+    }
+}
+
 /* How a Conv2D or Conv2DTranspose runs: the direct paths above where they apply, else im2col
  * (col2im) and gemm. In both kinds' terms (in (ih, iw, ic), W, dz (oh, ow, oc)):
  *   Conv2D           forward  pf = in padded by the padding, grid (oh, ow), stride s: W (oc, K)
- *                    backward pb = pf: dW rows dz (oc); din (stride 1): pd = dz padded by
- *                             (kh−1−pt, kw−1−pl), grid (ih, iw), W flipped (ic columns)
- *   Conv2DTranspose  forward  (stride 1) pf = in padded by (kh−1−crop), grid (oh, ow), W flipped
- *                             (W (ic, kh, kw, oc): oc columns)
+ *                    backward pb = pf: dW rows dz (oc); din = the phases ph of dz (oh, ow, oc)
+ *                             into (ih, iw, ic), W's sub-kernels flipped (ic columns)
+ *   Conv2DTranspose  forward  the phases ph of in (ih, iw, ic) into (oh, ow, oc) (oc columns)
  *                    backward pb = dz padded by the crop, grid (ih, iw), stride s: dW rows in
- *                             (ic), din = pb's patches · W (ic, K)ᵀ, whatever the stride. */
+ *                             (ic), din = pb's patches · W (ic, K)ᵀ, whatever the stride.
+ * Each side packs its W once per call: conv_pack for the gathers (pf, pb), conv_pack_phases for
+ * the scatter (ph), in at most K·npad REALs either way, the bias's npad after them. */
 typedef struct {
     int fwd;                 /* forward by a direct convolution */
     int dw;                  /* backward's dW: 1 dWᵀ tiles (R a multiple of VL), 2 by rows (runs of
@@ -549,11 +672,11 @@ typedef struct {
     int din;                 /* din by a direct convolution (else the backward goes by im2col
                                 unless din is not wanted) */
     int t;                   /* Conv2DTranspose */
-    FN(conv_pimg) pf, pb, pd;
+    FN(conv_pimg) pf, pb;
+    FN(conv_phases) ph;      /* Conv2DTranspose's forward, Conv2D's din */
     int64_t R, Kw;           /* dW (R, Kw): Conv2D (oc, kh·kw·ic), Conv2DTranspose (ic, kh·kw·oc) */
     int64_t Kf, Nf, Kd, Nd;  /* the packed W of forward (Kf, Nf) and of din (Kd, Nd) */
-    int flipf, flipd;
-    int64_t npf, npd;        /* their padded columns */
+    int64_t npf, npd;        /* their padded columns (for the phases: the most of any phase) */
     int64_t shared;          /* REALs of both packed W and their biases (din's: zeros) */
     int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice */
 } FN(conv_plan);
@@ -568,28 +691,26 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
     FN(conv_plan) p = {0};
     const int64_t ic = l->in_c, oc = l->out_c, kh = l->kh, kw = l->kw, ih = l->in_h, iw = l->in_w;
     const int64_t oh = l->out_h, ow = l->out_w;
-    const int unit = l->sh == 1 && l->sw == 1;
     if ((l->kind != SIA_LAYER_CONV2D && l->kind != SIA_LAYER_CONV2D_T) || FN(conv_is_product)(g))
         return p;
     p.t = l->kind == SIA_LAYER_CONV2D_T;
     if (!p.t) {
-        p.fwd = 1, p.din = unit, p.R = oc, p.Kw = kh * kw * ic;
+        p.fwd = 1, p.din = 1, p.R = oc, p.Kw = kh * kw * ic;
         p.pf = p.pb = FN(conv_pimg_of)(ih, iw, ic, l->pad_t, l->pad_l, oh, ow, l->sh, l->sw, kh, kw);
-        p.pd = FN(conv_pimg_of)(oh, ow, oc, kh - 1 - l->pad_t, kw - 1 - l->pad_l, ih, iw, 1, 1, kh, kw);
-        p.Kf = kh * kw * ic, p.Nf = oc, p.flipf = 0;
-        p.Kd = kh * kw * oc, p.Nd = ic, p.flipd = 1;
+        p.ph = FN(conv_phases_of)(ih, iw, ic, oh, ow, oc, kh, kw, l->sh, l->sw, l->pad_t, l->pad_l);
+        p.Kf = kh * kw * ic, p.Nf = oc, p.npf = FN(conv_npad)(oc, kw * ic);
+        p.Kd = kh * kw * oc, p.Nd = ic, p.npd = FN(conv_npad)(ic, 0);
         p.dw = oc % GEMM_VL == 0 ? 1 : kw * ic >= GEMM_VL ? 2 : 0;
     } else {
-        p.fwd = unit, p.din = 1, p.R = ic, p.Kw = kh * kw * oc;
-        p.pf = FN(conv_pimg_of)(ih, iw, ic, kh - 1 - l->pad_t, kw - 1 - l->pad_l, oh, ow, 1, 1, kh, kw);
+        p.fwd = 1, p.din = 1, p.R = ic, p.Kw = kh * kw * oc;
+        p.ph = FN(conv_phases_of)(oh, ow, oc, ih, iw, ic, kh, kw, l->sh, l->sw, l->pad_t, l->pad_l);
         p.pb = FN(conv_pimg_of)(oh, ow, oc, l->pad_t, l->pad_l, ih, iw, l->sh, l->sw, kh, kw);
-        p.Kf = kh * kw * ic, p.Nf = oc, p.flipf = 1;
-        p.Kd = kh * kw * oc, p.Nd = ic, p.flipd = 0;
+        p.Kf = kh * kw * ic, p.Nf = oc, p.npf = FN(conv_npad)(oc, 0);
+        p.Kd = kh * kw * oc, p.Nd = ic, p.npd = FN(conv_npad)(ic, kw * oc);
         p.dw = ic % GEMM_VL == 0 ? 1 : kw * oc >= GEMM_VL ? 2 : 0;
     }
-    p.npf = FN(conv_npad)(p.Nf, p.Kf / kh), p.npd = FN(conv_npad)(p.Nd, p.Kd / kh);
-    const int64_t sf = FN(conv_pimg_size)(&p.pf), sb = FN(conv_pimg_size)(&p.pb);
-    const int64_t sd = p.t ? 0 : FN(conv_pimg_size)(&p.pd);
+    const int64_t sp = FN(conv_pimg_size)(&p.ph.pad), sb = FN(conv_pimg_size)(&p.pb);
+    const int64_t sf = p.t ? sp : FN(conv_pimg_size)(&p.pf), sd = p.t ? 0 : sp;
     int64_t a, b, w;
     if (sf < 0 || sb < 0 || sd < 0 || !sia_mul_ok(p.Kf, p.npf + 1, &a) ||
         !sia_mul_ok(p.Kd, p.npd + 1, &b) || !sia_add_ok(a, b, &p.shared) ||
@@ -861,21 +982,28 @@ static REAL *FN(conv_direct_dw)(const FN(conv_job) *j, int64_t t) {
 static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
     const FN(conv_job) *j = ctx;
     const FN(conv_plan) *p = &j->plan;
-    const int64_t n_in = p->pf.H * p->pf.W * p->pf.C, n_out = j->l->out_h * j->l->out_w * p->Nf;
+    const sia_layer *l = j->l;
+    const int64_t n_in = l->in_h * l->in_w * l->in_c, n_out = l->out_h * l->out_w * l->out_c;
+    const int64_t zj = l->out_c, zi = l->out_w * zj;
+    const REAL *bp = j->shared + p->Kf * p->npf;
+    const int relu = l->act == SIA_RELU;
     REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
     for (int64_t b = s0; b < s1; b++) {
+        if (p->t) {
+            FN(conv_phased_sample)(j->z + b * n_out, &p->ph, pad, j->in + b * n_in, j->shared, bp, relu);
+            continue;
+        }
         const FN(conv_src) s = FN(conv_pimg_src)(&p->pf, pad, j->in + b * n_in);
-        FN(conv_direct_sample)(j->z + b * n_out, &s, j->shared, j->shared + p->Kf * p->npf, p->Nf,
-                               j->l->act == SIA_RELU);
+        FN(conv_direct_sample)(j->z + b * n_out, zi, zj, &s, j->shared, bp, p->Nf, relu);
     }
 }
 
 /* Conv2D: forward was z[q, o] = b[o] + Σ_k patch_q[k] W[o, k] (patches of pb = the input), so
  *   dW[o, k] += Σ_q dz[q, o] patch_q[k]   (conv_dw_sample: dWᵀ tiles, or conv_dwk_sample: rows)
  *   db[o]    += Σ_q dz[q, o]
- *   din       = the convolution of dz (pd) with the flipped W (stride 1, see above).
+ *   din       = the scatter of dz through W, by its phases (see conv_phases).
  * Conv2DTranspose: forward was z = col2im(cols) + b, cols[p, k] = Σ_c in[p, c] W[c, k]; col2im's
  * adjoint is im2col, so with the patches of pb = dz:
  *   dW[c, k] += Σ_p in[p, c] patch_p[k]   (the same kernels, in's rows for dz's)
@@ -886,7 +1014,7 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     const FN(conv_plan) *p = &j->plan;
     const sia_layer *l = j->l;
     const int64_t ic = l->in_c, oc = l->out_c, n_in = l->in_h * l->in_w * ic;
-    const int64_t n_out = l->out_h * l->out_w * oc, P = p->pb.gh * p->pb.gw;
+    const int64_t n_out = l->out_h * l->out_w * oc;
     REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
     REAL *padz = FN(conv_aligned)(pad + FN(conv_pimg_size)(&p->pb));
     REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + p->R * p->Kw;
@@ -903,14 +1031,9 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
         if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
         else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
         if (!j->din) continue;
-        if (p->t) {
-            FN(conv_direct_sample)(j->din + b * n_in, &s, Wd, bd, p->Nd, 0);
-            continue;
-        }
-        const FN(conv_src) sd = FN(conv_pimg_src)(&p->pd, padz, dz);
-        FN(conv_direct_sample)(j->din + b * n_in, &sd, Wd, bd, p->Nd, 0);
+        if (p->t) FN(conv_direct_sample)(j->din + b * n_in, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
+        else FN(conv_phased_sample)(j->din + b * n_in, &p->ph, padz, dz, Wd, bd, 0);
     }
-    (void)P;
 }
 
 /* dW (R, Kw) then db = [dW +] the tasks' partial sums in task order; a dWᵀ (Kw, R) is turned. */
@@ -945,7 +1068,8 @@ static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const 
     if (direct) { /* W packed once for every task, its bias after it */
         const FN(conv_plan) *p = &j.plan;
         REAL *bp = j.shared + p->Kf * p->npf;
-        FN(conv_pack)(j.shared, W, p->Nf, p->Kf, p->flipf, g.kh, g.kw);
+        if (p->t) FN(conv_pack_phases)(j.shared, W, &p->ph);
+        else FN(conv_pack)(j.shared, W, p->Nf, p->Kf, g.kh);
         for (int64_t o = 0; o < p->npf; o++) bp[o] = o < p->Nf ? W[p->R * p->Kw + o] : 0;
     }
     sia_pool_run(nthreads, j.ntasks, direct ? FN(conv_direct_forward_task) : task, &j);
@@ -974,7 +1098,8 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     j.W = W;
     if (direct && din) { /* din's W packed once for every task, a zero bias after it */
         REAL *Wd = j.shared + plan.Kf * (plan.npf + 1);
-        FN(conv_pack)(Wd, W, plan.Nd, plan.Kd, plan.flipd, g.kh, g.kw);
+        if (plan.t) FN(conv_pack)(Wd, W, plan.Nd, plan.Kd, g.kh);
+        else FN(conv_pack_phases)(Wd, W, &plan.ph);
         memset(Wd + plan.Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));
     }
     sia_pool_run(nthreads, j.ntasks, direct ? FN(conv_direct_backward_task) : task, &j);

@@ -52,6 +52,22 @@ static int64_t FN(w_off)(const sia_layer *l) {
     return l->kind == SIA_LAYER_DENSE_T ? l->tied : l->off;
 }
 
+/* A block of activations: a large one (a conv net's, tens of MB) aligned to 2 MB and offered
+   to the kernel's transparent huge pages where it has them (Linux's "madvise" mode), which
+   makes its first touch 512 times fewer page faults and its passes far fewer TLB misses. */
+enum { ACTS_HUGE = 4 << 20, ACTS_PAGE = 2 << 20 };
+static void *FN(acts_block)(size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    if (bytes >= ACTS_HUGE) {
+        void *p = NULL;
+        if (posix_memalign(&p, ACTS_PAGE, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE) != 0) return NULL;
+        madvise(p, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE, MADV_HUGEPAGE); /* a hint: failure is harmless */
+        return p;
+    }
+#endif
+    return malloc(bytes);
+}
+
 int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
     /* One block: the pointer tables, then a[0], each layer's z (and a unless linear), dA, dZ,
        t, the scratch. */
@@ -75,7 +91,7 @@ int FN(sia_acts_alloc)(FN(sia_acts) *A, const FN(sia_net) *net, int64_t cap) {
     int64_t table = (3 * L + 2) * (int64_t)sizeof(REAL *);
     table = (table + 63) / 64 * 64;
     if (!sia_add_ok(rows, table, &rows) || (uint64_t)rows > SIZE_MAX / 2) return SIA_ENOMEM;
-    char *block = malloc((size_t)rows);
+    char *block = FN(acts_block)((size_t)rows);
     if (!block) return SIA_ENOMEM;
     A->cap = cap;
     A->block = block;
@@ -436,6 +452,8 @@ static int FN(rows_grad)(FN(sia_net) *net, FN(sia_acts) *A, const REAL *t, int64
     return FN(net_backward)(net, A, B, accumulate, w, share) && isfinite(out[0]);
 }
 
+enum { PREDICT_BYTES = 16 << 20, PREDICT_MIN_ROWS = 16 };
+
 int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_t n, int64_t l0,
                         int64_t l1) {
     const int64_t n_in = l0 < net->L ? sia_layer_n_in(&net->layers[l0]) : sia_layer_n_out(&net->layers[l0 - 1]);
@@ -444,8 +462,17 @@ int FN(sia_net_predict)(const FN(sia_net) *net, REAL *out, const REAL *X, int64_
         return SIA_OK;
     }
     const int64_t n_out = sia_layer_n_out(&net->layers[l1 - 1]);
+    /* Rows at a time: up to 256, as few as keep the activations of layers l0 .. l1-1 within
+       PREDICT_BYTES. A wide network's (a conv net's) activations for 256 rows are a block of
+       tens of MB, which malloc maps afresh, and the page faults of its first touch would cost
+       more than the forward pass itself; a smaller block is reused from call to call. Each row's
+       outputs do not depend on the rows beside it. */
+    int64_t row = 0;
+    for (int64_t j = l0; j < l1; j++) row += (FN(own_a)(&net->layers[j]) ? 2 : 1) * sia_layer_n_out(&net->layers[j]);
+    int64_t cap = (int64_t)PREDICT_BYTES / ((row > 0 ? row : 1) * (int64_t)sizeof(REAL));
+    cap = cap < PREDICT_MIN_ROWS ? PREDICT_MIN_ROWS : cap > 256 ? 256 : cap;
+    if (n < cap) cap = n > 0 ? n : 1;
     FN(sia_acts) A;
-    int64_t cap = n < 256 ? (n > 0 ? n : 1) : 256;
     if (FN(sia_acts_alloc)(&A, net, cap) != SIA_OK) return SIA_ENOMEM;
     for (int64_t r = 0; r < n; r += cap) {
         int64_t B = n - r < cap ? n - r : cap;

@@ -2,6 +2,9 @@
  * <tgmath.h> makes exp, tanh, log1p, sqrt ... pick the float or double version from REAL. */
 #include <string.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <sys/mman.h> /* madvise: net.c offers its large blocks to huge pages */
+#endif
 #include <float.h>
 #include <tgmath.h>
 #include "sia.h"

@@ -108,6 +108,27 @@ CASES = [
     (twins.CONV2D_T, 2, (3, 3, 2), 2, (1, 2), 3, "valid"),
     (twins.CONV2D_T, 2, (4, 4, 3), 2, 4, 2, "same"),
     (twins.CONV2D_T, 3, (5, 5, 4), 3, 1, 1, "valid"),
+    # strided scatters by their phases (conv.c's conv_phases): Conv2D's din and
+    # Conv2DTranspose's forward as stride-1 gathers with sub-kernels of 2 × 2, 2 × 1, 1 × 2 and
+    # 1 × 1 taps (3 × 3 at stride 2), and of none (a 1 × 1 kernel at stride 2: zeros, the bias)
+    (twins.CONV2D, 2, (14, 14, 32), 64, 3, 2, "same"),     # workload F's second convolution
+    (twins.CONV2D, 1, (7, 7, 8), 16, 3, 2, "same"),
+    (twins.CONV2D, 2, (11, 9, 8), 16, 3, 2, "valid"),
+    (twins.CONV2D, 2, (9, 10, 8), 8, 1, 2, "valid"),
+    (twins.CONV2D, 2, (10, 11, 4), 8, 2, 2, "same"),
+    (twins.CONV2D, 2, (12, 13, 8), 8, 4, 3, "same"),
+    (twins.CONV2D, 2, (9, 9, 16), 8, (3, 2), (2, 3), "same"),
+    (twins.CONV2D, 2, (9, 9, 1), 16, 3, 2, "same"),         # din to one channel: the dot kernel
+    (twins.CONV2D, 2, (5, 6, 4), 8, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (7, 7, 64), 64, 3, 2, "same"),     # workload F's first transposed
+    (twins.CONV2D_T, 1, (6, 6, 8), 16, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 6, 16), 32, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 4, 8), 3, 3, 2, "valid"),
+    (twins.CONV2D_T, 2, (4, 5, 8), 1, 3, 2, "same"),        # one channel out: the dot kernel
+    (twins.CONV2D_T, 2, (4, 4, 4), 5, 1, 2, "valid"),       # rows and columns of the bias alone
+    (twins.CONV2D_T, 2, (3, 4, 6), 4, 2, 3, "same"),
+    (twins.CONV2D_T, 2, (5, 5, 8), 8, 4, 2, "same"),
+    (twins.CONV2D_T, 2, (5, 5, 8), 8, (3, 2), (2, 3), "valid"),
     (twins.MAXPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.MAXPOOL, 3, (7, 5, 3), None, 2, 2, "valid"),
     (twins.MAXPOOL, 2, (7, 5, 3), None, 2, 2, "same"),
@@ -172,11 +193,12 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
     np.testing.assert_allclose(dW, dW0 + want_dW, **TOL[dtype])
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("kind", [twins.CONV2D, twins.CONV2D_T])
-def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind):
+def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind, stride):
     """A batch larger than a piece (several units, tasks) against each sample on its own; the
     forward is bit-identical for 1 and 2 threads."""
-    geom, out, _ = geometry(kind, (30, 30, 8), 16, 3, 1, "same")
+    geom, out, _ = geometry(kind, (30, 30, 8), 16, 3, stride, "same")
     shape, nb = weight_shape(kind, geom)
     params = rng.normal(size=int(np.prod(shape)) + nb)
     B = 9

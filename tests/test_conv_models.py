@@ -49,6 +49,19 @@ def test_training_is_bit_identical_for_a_seed_and_a_thread_count(rng):
     assert np.array_equal(run(2), run(2))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predicting_many_images_matches_predicting_them_a_few_at_a_time(rng, threads):
+    # D's activations take about 0.6 MB an image: predict runs such a network a few dozen rows
+    # at a time (net.c, PREDICT_BYTES), and each row's output must not depend on that cut
+    X = rng.random((90, 28, 28, 1)).astype(np.float32)
+    encoder, decoder = unsam()
+    ae = Autoencoder(encoder=encoder, decoder=decoder, input_shape=(28, 28, 1), seed=0, threads=threads)
+    whole = ae.reconstruct(X)
+    parts = np.concatenate([ae.reconstruct(X[i:i + 7]) for i in range(0, len(X), 7)])
+    assert np.array_equal(whole, parts)
+    assert np.array_equal(ae.encode(X), np.concatenate([ae.encode(X[i:i + 1]) for i in range(len(X))]))
+
+
 def test_weights_move_to_and_from_pytorch_shapes(rng):
     ae = Autoencoder(encoder=[L.Conv2D(3, (2, 3), padding="same", activation="relu")],
                      decoder=[L.Conv2DTranspose(2, 3, padding="same"), L.Conv2D(1, 1, activation="sigmoid")],
