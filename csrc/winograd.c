@@ -313,7 +313,7 @@ static void FN(wino_products)(REAL *M, const REAL *V, const REAL *U, const REAL 
     for (int xi = 0; xi < 16; xi++) {
         const FN(conv_src) s = {.img = V + xi * lv, .gh = 1, .gw = m, .si = 0, .sj = K,
                                 .rowlen = 0, .kh = 1, .run = K};
-        FN(conv_fwd_sample)(M + xi * lm, N, &s, U + xi * K * npad, zb, N, 0);
+        FN(conv_fwd_sample)(M + xi * lm, 0, N, &s, U + xi * K * npad, zb, N, 0);
     }
 }
 
