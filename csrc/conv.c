@@ -106,7 +106,7 @@ static void FN(col2im)(REAL *restrict big, const REAL *restrict cols, const FN(c
  * would cost as much to write and read back as the oc multiply-adds made from each, so these
  * paths read the patches in place, one run of kw·C values per row ky (cells kx0 .. kx1 inside
  * the big image). */
-enum { CONV_OUTER_OC = 4 };
+enum { CONV_OUTER_OC = 4, CONV_DOT8_KW = 5 };
 
 /* The patch's rows in the big image: its run of row ky starts at run0 + ky·rowlen (NULL when
    the row lies outside); cells kx0 .. kx1 of each run are inside. */
@@ -388,11 +388,63 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t zi, int64_t zj, const 
     }
 }
 
+/* conv_fwd_sample for a 3 × 3 kernel over one channel (run 3, K 9: a grayscale image's first
+ * layer, and the din of a layer to one channel) and panels of two vectors: a panel's 18 vectors
+ * of Wp stay in registers over all the sample's patches, 6 at a time, with 12 accumulators: 30
+ * of x86-64-v4's 32 vector registers, so only when sia_simd is avx512 (conv_k9_fits). Each z
+ * element is conv_fwd_micro's chain (the bias, then k in order): the same bits either way. */
+static int FN(conv_k9_fits)(const FN(conv_src) *s, int64_t N) {
+    return sia_simd == SIA_SIMD_AVX512 && s->kh == 3 && s->run == 3 && N % (2 * GEMM_VL) == 0 &&
+           FN(conv_pw)(N, s->run) == 2 * GEMM_VL;
+}
+GEMM_CLONES
+static void FN(conv_k9_sample)(REAL *restrict z, int64_t zi, int64_t zj, const FN(conv_src) *s,
+                               const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
+    enum { MR = 6, PW = 2 * GEMM_VL };
+    const int64_t P = s->gh * s->gw, full = P / MR * MR, rl = s->rowlen;
+    for (int64_t o0 = 0; o0 < N; o0 += PW) {
+        const REAL *B = Wp + o0 * 9, *bias = bp + o0;
+        vreal w[9][2];
+        for (int k = 0; k < 9; k++)
+            w[k][0] = *(const vreal_u *)(B + k * PW), w[k][1] = *(const vreal_u *)(B + k * PW + GEMM_VL);
+        int64_t i = 0, j = 0;
+        for (int64_t q = 0; q < full; q += MR) {
+            const REAL *ar[MR];
+            REAL *zr[MR];
+            FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, MR);
+            vreal acc[MR][2];
+            for (int r = 0; r < MR; r++)
+                acc[r][0] = *(const vreal_u *)bias, acc[r][1] = *(const vreal_u *)(bias + GEMM_VL);
+            for (int ky = 0; ky < 3; ky++)
+                for (int t = 0; t < 3; t++)
+                    for (int r = 0; r < MR; r++) {
+                        const REAL x = ar[r][ky * rl + t];
+                        acc[r][0] += x * w[ky * 3 + t][0];
+                        acc[r][1] += x * w[ky * 3 + t][1];
+                    }
+            for (int r = 0; r < MR; r++) {
+                *(vreal_u *)zr[r] = relu ? FN(conv_relu)(acc[r][0]) : acc[r][0];
+                *(vreal_u *)(zr[r] + GEMM_VL) = relu ? FN(conv_relu)(acc[r][1]) : acc[r][1];
+            }
+        }
+        if (full == P) continue;
+        const REAL *ar[MR];
+        REAL *zr[MR];
+        FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, (int)(P - full));
+        switch (P - full) { /* the last patches, by the generic micro-kernel */
+#define CONV_K9_CASE(m) case m: FN(conv_fwd_micro)(zr, ar, s, B, bias, m, 2, PW, relu); break;
+        CONV_K9_CASE(1) CONV_K9_CASE(2) CONV_K9_CASE(3) CONV_K9_CASE(4) CONV_K9_CASE(5)
+#undef CONV_K9_CASE
+        }
+    }
+}
+
 /* z of one sample (patch (i, j)'s N values at z + i·zi + j·zj): the panel kernel, or the dot
    kernel for one output channel. */
 static void FN(conv_direct_sample)(REAL *z, int64_t zi, int64_t zj, const FN(conv_src) *s,
                                    const REAL *Wp, const REAL *bp, int64_t N, int relu) {
     if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, zi, zj, s, Wp, bp[0], relu);
+    else if (FN(conv_k9_fits)(s, N)) FN(conv_k9_sample)(z, zi, zj, s, Wp, bp, N, relu);
     else FN(conv_fwd_sample)(z, zi, zj, s, Wp, bp, N, relu);
 }
 
@@ -421,11 +473,48 @@ GEMM_INLINE void FN(conv_dw_micro)(REAL *restrict dwt, int64_t ldw, const FN(con
         for (int v = 0; v < nv; v++) *(vreal_u *)(dwt + r * ldw + v * GEMM_VL) = acc[r][v];
 }
 
+/* conv_dw_sample for a 3 × 3 kernel over one channel (run 3, K 9) and oc a multiple of two
+ * vectors: the whole dWᵀ tile of 9 k × 2 vectors of o (18 accumulators, so only when sia_simd is
+ * avx512) over the sample's patches, one sweep per pair of vectors instead of three of 3 k. Each
+ * element sums the patches in order, as conv_dw_micro's: the same bits. */
+static int FN(conv_dw9_fits)(const FN(conv_src) *s, int64_t oc) {
+    return sia_simd == SIA_SIMD_AVX512 && s->kh == 3 && s->run == 3 && oc % (2 * GEMM_VL) == 0;
+}
+GEMM_CLONES
+static void FN(conv_dw9_sample)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
+                                int64_t oc) {
+    const int64_t rl = s->rowlen;
+    for (int64_t o0 = 0; o0 < oc; o0 += 2 * GEMM_VL) {
+        vreal acc[9][2];
+        for (int k = 0; k < 9; k++)
+            for (int h = 0; h < 2; h++) acc[k][h] = *(const vreal_u *)(dwt + k * oc + o0 + h * GEMM_VL);
+        const REAL *d = dz + o0;
+        for (int64_t i = 0; i < s->gh; i++) {
+            const REAL *a = s->img + i * s->si;
+            for (int64_t j = 0; j < s->gw; j++, a += s->sj, d += oc) {
+                const vreal d0 = *(const vreal_u *)d, d1 = *(const vreal_u *)(d + GEMM_VL);
+                for (int ky = 0; ky < 3; ky++)
+                    for (int t = 0; t < 3; t++) {
+                        const REAL x = a[ky * rl + t];
+                        acc[ky * 3 + t][0] += x * d0;
+                        acc[ky * 3 + t][1] += x * d1;
+                    }
+            }
+        }
+        for (int k = 0; k < 9; k++)
+            for (int h = 0; h < 2; h++) *(vreal_u *)(dwt + k * oc + o0 + h * GEMM_VL) = acc[k][h];
+    }
+}
+
 /* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample, oc a multiple of VL. Tiles of k stay
    inside one run (their values at constant offsets from the patch); vectors of o in pairs. */
 GEMM_CLONES
 static void FN(conv_dw_sample)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
                                int64_t oc) {
+    if (FN(conv_dw9_fits)(s, oc)) {
+        FN(conv_dw9_sample)(dwt, s, dz, oc);
+        return;
+    }
     for (int64_t o0 = 0; o0 < oc; o0 += 2 * GEMM_VL) {
         const int nv = oc - o0 >= 2 * GEMM_VL ? 2 : 1;
         int64_t nt, low, taller;
@@ -655,6 +744,127 @@ static void FN(conv_phased_sample)(REAL *big, const FN(conv_phases) *ph, REAL *p
     }
 }
 
+/* ---- one output channel, from the image itself ----
+ * The dot kernel above reads a padded copy of the image, which costs as much as its products
+ * when there are many input channels (a 28 × 28 × 32 image is 100 KB to copy, for 9 · 32
+ * multiply-adds per output). When the columns have stride 1 and the channels make whole
+ * vectors, conv_dot8_image reads the image in place instead: 8 patches of an output row at a
+ * time, the rows and columns outside the image skipped (the padding's zeros add nothing). */
+
+/* acc[r] (r < 8) += the dot products of run ky of the patches r of a group of 8 side by side
+ * (patch r's column kx is pixel u = r + kx of the image row `row`, pixels [lo, hi) inside) with
+ * wk (kw pixels of C): each vector of a pixel is loaded once and multiplied into the up to kw
+ * patches that hold it. acc[r] sums over c, then kx: an order of the shapes alone. */
+GEMM_INLINE void FN(conv_dot8_run)(vreal *acc, const REAL *restrict row, int64_t x0,
+                                   const REAL *restrict wk, int64_t C, int lo, int hi, const int kw) {
+    for (int64_t c = 0; c < C; c += GEMM_VL) {
+        vreal w[CONV_DOT8_KW];
+#pragma GCC unroll 8
+        for (int kx = 0; kx < kw; kx++) w[kx] = *(const vreal_u *)(wk + kx * C + c);
+#pragma GCC unroll 16
+        for (int u = 0; u < 8 + kw - 1; u++) {
+            if (u < lo || u >= hi) continue;
+            const vreal x = *(const vreal_u *)(row + (x0 + u) * C + c);
+#pragma GCC unroll 8
+            for (int kx = 0; kx < kw; kx++)
+                if (u - kx >= 0 && u - kx < 8) acc[u - kx] += x * w[kx];
+        }
+    }
+}
+
+static int FN(conv_dot8_fits)(const FN(conv_pimg) *p, int64_t N) {
+    return N == 1 && p->sw == 1 && p->C % GEMM_VL == 0 && p->kw <= CONV_DOT8_KW && p->gw >= 8;
+}
+
+/* z (gh·gw,) of one sample = b + patch · w (w (kh, kw, C)), the patches of the grid of p over
+   img (H, W, C) itself; groups of 8 patches of a row, the last one ending at the row's end. */
+GEMM_INLINE void FN(conv_dot8_rows)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
+                                    const REAL *restrict w, REAL b, int relu, const int kw) {
+    const int64_t C = p->C, rowlen = p->W * C;
+    for (int64_t i = 0; i < p->gh; i++) {
+        const int64_t y0 = i * p->sh - p->t;
+        const int64_t ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->H ? p->H - y0 : p->kh;
+        for (int64_t j = 0; j < p->gw; j += 8) {
+            const int64_t j0 = j + 8 <= p->gw ? j : p->gw - 8, x0 = j0 - p->l;
+            const int64_t lo = x0 < 0 ? -x0 : 0, hi = p->W - x0 < 8 + kw - 1 ? p->W - x0 : 8 + kw - 1;
+            vreal acc[8];
+            for (int r = 0; r < 8; r++) acc[r] = (vreal){0};
+            for (int64_t ky = ky0; ky < ky1; ky++)
+                FN(conv_dot8_run)(acc, img + (y0 + ky) * rowlen, x0, w + ky * kw * C, C, (int)lo, (int)hi, kw);
+            for (int h = 0; h < 8; h += GEMM_VL) {
+                const vreal v = gemm_fold(acc + h);
+                for (int l = 0; l < GEMM_VL; l++) {
+                    const REAL t = b + v[l];
+                    z[i * p->gw + j0 + h + l] = relu ? (t > 0 ? t : 0) : t;
+                }
+            }
+        }
+    }
+}
+GEMM_CLONES
+static void FN(conv_dot8_image)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
+                                const REAL *restrict w, REAL b, int relu) {
+    switch (p->kw) {
+    case 1: FN(conv_dot8_rows)(z, img, p, w, b, relu, 1); break;
+    case 2: FN(conv_dot8_rows)(z, img, p, w, b, relu, 2); break;
+    case 3: FN(conv_dot8_rows)(z, img, p, w, b, relu, 3); break;
+    case 4: FN(conv_dot8_rows)(z, img, p, w, b, relu, 4); break;
+    default: FN(conv_dot8_rows)(z, img, p, w, b, relu, CONV_DOT8_KW); break;
+    }
+}
+
+/* dW (R, K) += Σ_p dz[p, o] patch_p over one sample (conv_dwk_sample's sums) from the image
+ * itself, for a 3-wide kernel at column stride 1 over nc <= 4 vectors of channels: for each row
+ * o and ky, each vector of an image row is loaded once and multiplied into the 3 steps kx whose
+ * patch (i, j = u − kx) holds it (3·nc accumulators); cells outside the image are skipped. Each
+ * element sums the patches in order. dz (P, R): the patches' rows. */
+static int FN(conv_dwk3_fits)(const FN(conv_pimg) *p) {
+    return p->sw == 1 && p->kw == 3 && p->C % GEMM_VL == 0 && p->C / GEMM_VL <= 4;
+}
+GEMM_INLINE void FN(conv_dwk3_run)(REAL *restrict dw, const REAL *restrict img, const FN(conv_pimg) *p,
+                                   int64_t ky, const REAL *restrict dz, int64_t ldz, const int nc) {
+    vreal acc[3][4];
+    for (int kx = 0; kx < 3; kx++)
+        for (int c = 0; c < nc; c++) acc[kx][c] = (vreal){0};
+    const int64_t C = p->C, gw = p->gw;
+    for (int64_t i = 0; i < p->gh; i++) {
+        const int64_t y = i * p->sh - p->t + ky;
+        if (y < 0 || y >= p->H) continue;
+        const REAL *row = img + y * p->W * C, *d = dz + i * gw * ldz;
+        const int64_t u0 = p->l > 0 ? p->l : 0, u1 = p->W + p->l < gw + 2 ? p->W + p->l : gw + 2;
+        for (int64_t u = u0; u < u1; u++) { /* patch column u − kx, image column u − l */
+            vreal x[4];
+            for (int c = 0; c < nc; c++) x[c] = *(const vreal_u *)(row + (u - p->l) * C + c * GEMM_VL);
+            for (int kx = 0; kx < 3; kx++) {
+                const int64_t j = u - kx;
+                if (j < 0 || j >= gw) continue;
+                const REAL g = d[j * ldz];
+                for (int c = 0; c < nc; c++) acc[kx][c] += g * x[c];
+            }
+        }
+    }
+    for (int kx = 0; kx < 3; kx++)
+        for (int c = 0; c < nc; c++) {
+            vreal_u *w = (vreal_u *)(dw + kx * C + c * GEMM_VL);
+            *w = *w + acc[kx][c];
+        }
+}
+GEMM_CLONES
+static void FN(conv_dwk3_image)(REAL *restrict dw, const REAL *restrict img, const FN(conv_pimg) *p,
+                                const REAL *restrict dz, int64_t R) {
+    const int64_t run = 3 * p->C, K = p->kh * run;
+    for (int64_t o = 0; o < R; o++)
+        for (int64_t ky = 0; ky < p->kh; ky++) {
+            REAL *w = dw + o * K + ky * run;
+            switch (p->C / GEMM_VL) {
+            case 1: FN(conv_dwk3_run)(w, img, p, ky, dz + o, R, 1); break;
+            case 2: FN(conv_dwk3_run)(w, img, p, ky, dz + o, R, 2); break;
+            case 3: FN(conv_dwk3_run)(w, img, p, ky, dz + o, R, 3); break;
+            default: FN(conv_dwk3_run)(w, img, p, ky, dz + o, R, 4); break;
+            }
+        }
+}
+
 /* How a Conv2D or Conv2DTranspose runs: the direct paths above where they apply, else im2col
  * (col2im) and gemm. In both kinds' terms (in (ih, iw, ic), W, dz (oh, ow, oc)):
  *   Conv2D           forward  pf = in padded by the padding, grid (oh, ow), stride s: W (oc, K)
@@ -677,7 +887,8 @@ typedef struct {
     int64_t R, Kw;           /* dW (R, Kw): Conv2D (oc, kh·kw·ic), Conv2DTranspose (ic, kh·kw·oc) */
     int64_t Kf, Nf, Kd, Nd;  /* the packed W of forward (Kf, Nf) and of din (Kd, Nd) */
     int64_t npf, npd;        /* their padded columns (for the phases: the most of any phase) */
-    int64_t shared;          /* REALs of both packed W and their biases (din's: zeros) */
+    int64_t shared;          /* REALs of both packed W, each followed by its bias (din's: zeros):
+                                (Kf + 1) npf + (Kd + 1) npd */
     int64_t pads, slice;     /* REALs of a task's padded images, and of its whole slice */
 } FN(conv_plan);
 
@@ -712,8 +923,8 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
     const int64_t sp = FN(conv_pimg_size)(&p.ph.pad), sb = FN(conv_pimg_size)(&p.pb);
     const int64_t sf = p.t ? sp : FN(conv_pimg_size)(&p.pf), sd = p.t ? 0 : sp;
     int64_t a, b, w;
-    if (sf < 0 || sb < 0 || sd < 0 || !sia_mul_ok(p.Kf, p.npf + 1, &a) ||
-        !sia_mul_ok(p.Kd, p.npd + 1, &b) || !sia_add_ok(a, b, &p.shared) ||
+    if (sf < 0 || sb < 0 || sd < 0 || !sia_mul_ok(p.Kf + 1, p.npf, &a) ||
+        !sia_mul_ok(p.Kd + 1, p.npd, &b) || !sia_add_ok(a, b, &p.shared) ||
         !sia_add_ok(sb, sd, &p.pads) || !sia_mul_ok(p.R, p.Kw, &w) || !sia_add_ok(w, oc, &w)) {
         p.shared = -1;
         return p;
@@ -995,6 +1206,10 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
             FN(conv_phased_sample)(j->z + b * n_out, &p->ph, pad, j->in + b * n_in, j->shared, bp, relu);
             continue;
         }
+        if (FN(conv_dot8_fits)(&p->pf, p->Nf)) { /* one channel out: from the image itself */
+            FN(conv_dot8_image)(j->z + b * n_out, j->in + b * n_in, &p->pf, j->shared, bp[0], relu);
+            continue;
+        }
         const FN(conv_src) s = FN(conv_pimg_src)(&p->pf, pad, j->in + b * n_in);
         FN(conv_direct_sample)(j->z + b * n_out, zi, zj, &s, j->shared, bp, p->Nf, relu);
     }
@@ -1018,16 +1233,23 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
     REAL *padz = FN(conv_aligned)(pad + FN(conv_pimg_size)(&p->pb));
     REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + p->R * p->Kw;
-    const REAL *Wd = j->shared + p->Kf * (p->npf + 1), *bd = Wd + p->Kd * p->npd;
+    const REAL *Wd = j->shared + (p->Kf + 1) * p->npf, *bd = Wd + p->Kd * p->npd;
     memset(dWp, 0, (size_t)(p->R * p->Kw + oc) * sizeof(REAL));
     memset(pad + FN(conv_pimg_size)(&p->pb) - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* dwk's slack */
     int64_t s0, s1;
     FN(conv_task_samples)(j, i, &s0, &s1);
+    /* a Conv2D's dW rows from its input itself, no padded copy (conv_dwk3_image) */
+    const int inplace = !p->t && p->dw == 2 && FN(conv_dwk3_fits)(&p->pb);
     for (int64_t b = s0; b < s1; b++) {
         const REAL *dz = j->dz + b * n_out, *in = j->in + b * n_in;
-        const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
         const REAL *rows = p->t ? in : dz; /* the dW's other factor, (P, R) */
         FN(conv_sum_rows)(dbp, dz, oc, 0, n_out / oc);
+        if (inplace) {
+            FN(conv_dwk3_image)(dWp, in, &p->pb, rows, p->R);
+            if (j->din) FN(conv_phased_sample)(j->din + b * n_in, &p->ph, padz, dz, Wd, bd, 0);
+            continue;
+        }
+        const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
         if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
         else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
         if (!j->din) continue;
@@ -1097,7 +1319,7 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     j.in = in;
     j.W = W;
     if (direct && din) { /* din's W packed once for every task, a zero bias after it */
-        REAL *Wd = j.shared + plan.Kf * (plan.npf + 1);
+        REAL *Wd = j.shared + (plan.Kf + 1) * plan.npf;
         if (plan.t) FN(conv_pack)(Wd, W, plan.Nd, plan.Kd, g.kh);
         else FN(conv_pack_phases)(Wd, W, &plan.ph);
         memset(Wd + plan.Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));

@@ -692,13 +692,15 @@ static PyObject *py_layer_forward(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads]):
-   from dz (B, n_out), writes dinp (B, n_in) and writes (or adds) dW (n_params,). */
+/* layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads[,
+   relu_below]]): from dz (B, n_out), writes dinp (B, n_in) and writes (or adds) dW (n_params,).
+   relu_below: the ReLU of the layer below folded into dinp (dinp *= [inp > 0]) when the kind can
+   (sia_layer_kind.backward_relu); returns whether it did. */
 static PyObject *py_layer_backward(PyObject *self, PyObject *args) {
     PyObject *ogeom, *odinp, *odW, *odz, *oinp, *oW;
-    int kind, accumulate, nthreads = 1;
-    if (!PyArg_ParseTuple(args, "iOOOOOOp|i", &kind, &ogeom, &odinp, &odW, &odz, &oinp, &oW,
-                          &accumulate, &nthreads))
+    int kind, accumulate, nthreads = 1, relu_below = 0;
+    if (!PyArg_ParseTuple(args, "iOOOOOOp|ip", &kind, &ogeom, &odinp, &odW, &odz, &oinp, &oW,
+                          &accumulate, &nthreads, &relu_below))
         return NULL;
     PyArrayObject *inp = get_array(oinp, "inp", NPY_NOTYPE, 2, 0), *dz, *dinp = NULL, *W = NULL, *dW = NULL;
     if (!inp) return NULL;
@@ -722,12 +724,19 @@ static PyObject *py_layer_backward(PyObject *self, PyObject *args) {
     void *pW = W ? PyArray_DATA(W) : NULL, *pdW = dW ? PyArray_DATA(dW) : NULL;
     void *pdinp = dinp ? PyArray_DATA(dinp) : NULL;
     nthreads = clamp_threads(nthreads);
+    int folded = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (is64) IMAGE_KERNEL(kind, backward, f64)(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
+    /* relu_below: the kind's backward with the ReLU of the layer below folded in, when it has one */
+    if (relu_below && is64 && sia_layer_ops_f64[kind].backward_relu)
+        folded = sia_layer_ops_f64[kind].backward_relu(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
+    else if (relu_below && !is64 && sia_layer_ops_f32[kind].backward_relu)
+        folded = sia_layer_ops_f32[kind].backward_relu(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
+    if (folded) {}
+    else if (is64) IMAGE_KERNEL(kind, backward, f64)(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
     else IMAGE_KERNEL(kind, backward, f32)(&l, pdinp, pdW, PyArray_DATA(dz), PyArray_DATA(inp), NULL, pW, NULL, B, scratch, accumulate, nthreads);
     Py_END_ALLOW_THREADS
     free(scratch);
-    Py_RETURN_NONE;
+    return PyBool_FromLong(folded);
 }
 
 /* ---- networks: layer records (sia.h's sia_layer) over one flat parameter vector ---- */
@@ -1427,7 +1436,7 @@ static PyMethodDef methods[] = {
     {"rng_normal", py_rng_normal, METH_VARARGS, "rng_normal(out, state)"},
     {"noise_apply", py_noise_apply, METH_VARARGS, "noise_apply(x, kind, level, state)"},
     {"layer_forward", py_layer_forward, METH_VARARGS, "layer_forward(kind, geom, z, inp, W|None[, nthreads])"},
-    {"layer_backward", py_layer_backward, METH_VARARGS, "layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads])"},
+    {"layer_backward", py_layer_backward, METH_VARARGS, "layer_backward(kind, geom, dinp|None, dW|None, dz, inp, W|None, accumulate[, nthreads[, relu_below]]) -> whether the ReLU of the layer below was folded into dinp"},
     {"predict", py_predict, METH_VARARGS, "predict(sizes, act, beta, params, out, X, l0, l1[, nthreads])"},
     {"loss_grad", py_loss_grad, METH_VARARGS, "loss_grad(sizes, act, beta, params, grads, X, Y, loss[, nthreads]) -> loss"},
     {"pixel_errors", py_pixel_errors, METH_VARARGS, "pixel_errors(errs, Y, T)"},

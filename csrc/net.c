@@ -8,6 +8,7 @@
  *             w · KL for each SAMPLE layer and the activity penalties of the layers
  *   backward  from the output: dL/da of a layer's output, plus its penalty's gradient, times
  *             f'(a) -> dz; the kind's backward -> dW, db and dL/din, the dL/da of the layer below
+ *             (or its dz, when the kind folds that layer's ReLU into din: backward_relu)
  *
  * A dense layer of one row (B = 1) runs through dense.c's fused row kernels (the bias and the
  * activation in the product's pass; in backward, the activation of the dense layer below
@@ -23,10 +24,12 @@ const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
                           FN(sia_conv_fuses_act)},
     [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward),
                             FN(sia_conv_fuses_act)},
-    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward), NULL,
+                           FN(sia_pool_backward_relu)},
     [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
     [SIA_LAYER_GAP] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
-    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
+    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward), NULL,
+                            FN(sia_pool_backward_relu)},
     [SIA_LAYER_RESHAPE] = {NULL, NULL, NULL}, /* no function: the engine aliases its buffers */
     [SIA_LAYER_DROPOUT] = {FN(elementwise_scratch), FN(dropout_forward), FN(dropout_backward)},
     [SIA_LAYER_GNOISE] = {FN(elementwise_scratch), FN(gnoise_forward), FN(gnoise_backward)},
@@ -401,6 +404,7 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
                          net->layers[below].kind != SIA_LAYER_RESHAPE &&
                          net->layers[below].reg == SIA_REG_NONE;
         REAL *din = want_din ? next : NULL;
+        int folded = 0; /* the kind's backward applied the ReLU of the layer below */
         if (l->off >= 0) {
             const int tied = l->kind == SIA_LAYER_DENSE_T;
             const int64_t woff = FN(w_off)(l);
@@ -428,11 +432,20 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
             else /* the sums themselves: W, then b right after it */
                 finite &= FN(all_finite)(dW, l->n_params);
         } else {
-            FN(sia_layer_ops)[l->kind].backward(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL,
-                                                A->noise[j], B, A->scratch, accumulate, net->nthreads);
+            /* the ReLU of a layer right below, without a penalty, folded into din when the kind
+               can: no pass of its own over din (the layer below's a is this one's input) */
+            const sia_layer *lb = want_din ? &net->layers[below] : NULL;
+            const FN(sia_layer_kind) *ops = &FN(sia_layer_ops)[l->kind];
+            folded = lb && ops->backward_relu && lb->kind != SIA_LAYER_RESHAPE && lb->act == SIA_RELU &&
+                     lb->reg == SIA_REG_NONE &&
+                     ops->backward_relu(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL, A->noise[j], B,
+                                        A->scratch, accumulate, net->nthreads);
+            if (!folded)
+                ops->backward(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL, A->noise[j], B, A->scratch,
+                              accumulate, net->nthreads);
         }
         if (l->kind == SIA_LAYER_SAMPLE && din) FN(sia_kl_backward)(din, A->a[j], B, n_out, w * share);
-        if (din) next = dz, dz = din, pending = !fuse;
+        if (din) next = dz, dz = din, pending = !fuse && !folded;
     }
     return finite;
 }

@@ -16,7 +16,7 @@ typedef struct {
     REAL *out;
     const REAL *in, *dz;
     int64_t B, ntasks;
-    int backward;
+    int backward, relu; /* relu: din *= [in > 0], the ReLU of the layer below folded in */
 } FN(pool_job);
 
 /* Rows [*a, *b) and columns [*c, *d) of the input inside window (i, j). */
@@ -57,11 +57,14 @@ GEMM_INLINE void FN(maxpool_window_backward)(REAL *restrict din, const REAL *res
 
 /* Max pooling's backward when windows do not overlap (strides >= the window): each cell of a
  * window is written once, dz where the window's first maximum is and 0 elsewhere, instead of
- * zeroing din and adding. Cells of no window (the last rows or columns of a "valid" pooling
- * that the windows do not reach) are zeroed by the caller. */
+ * zeroing din and adding; with relu, that dz times [maximum > 0] (the ReLU of the layer below:
+ * its output is in, and the maximum is the cell's value), as the engine's pass over din would
+ * make it, so folded or not the bits are the same. Cells of no window (the last rows or columns
+ * of a "valid" pooling that the windows do not reach) are zeroed by the caller. */
 GEMM_INLINE void FN(maxpool_window_write)(REAL *restrict din, const REAL *restrict in,
                                           const REAL *restrict dz, int64_t C, int64_t iw,
-                                          int64_t a, int64_t b, int64_t c, int64_t d) {
+                                          int64_t a, int64_t b, int64_t c, int64_t d, int relu) {
+    const sia_vr zero = {0}, one = zero + 1;
     int64_t t0 = 0;
     /* a vector of channels at a time: its maximum and the cell that holds it first, then the
        cells written through a select of dz or 0 */
@@ -73,13 +76,14 @@ GEMM_INLINE void FN(maxpool_window_write)(REAL *restrict din, const REAL *restri
                 const sia_vr v = *(const sia_vr_u *)(in + (y * iw + x) * C + t0);
                 const sia_vi more = v > m;
                 m = FN(vselect)(more, v, m);
-                at = FN(vselect)(more, (sia_vr){0} + q, at);
+                at = FN(vselect)(more, zero + q, at);
             }
-        const sia_vr g = *(const sia_vr_u *)(dz + t0);
+        sia_vr g = *(const sia_vr_u *)(dz + t0);
+        if (relu) g = g * (sia_vr)((sia_vi)(m > zero) & (sia_vi)one);
         q = 0;
         for (int64_t y = a; y < b; y++)
             for (int64_t x = c; x < d; x++, q++)
-                *(sia_vr_u *)(din + (y * iw + x) * C + t0) = FN(vselect)(at == (sia_vr){0} + q, g, (sia_vr){0});
+                *(sia_vr_u *)(din + (y * iw + x) * C + t0) = FN(vselect)(at == zero + q, g, zero);
     }
     for (; t0 < C; t0++) {
         REAL m = in[(a * iw + c) * C + t0];
@@ -87,19 +91,80 @@ GEMM_INLINE void FN(maxpool_window_write)(REAL *restrict din, const REAL *restri
         for (int64_t y = a; y < b; y++)
             for (int64_t x = c; x < d; x++, q++)
                 if (in[(y * iw + x) * C + t0] > m) m = in[(y * iw + x) * C + t0], at = q;
+        const REAL g = relu ? dz[t0] * (REAL)(m > 0) : dz[t0];
         q = 0;
         for (int64_t y = a; y < b; y++)
-            for (int64_t x = c; x < d; x++, q++) din[(y * iw + x) * C + t0] = at == q ? dz[t0] : 0;
+            for (int64_t x = c; x < d; x++, q++) din[(y * iw + x) * C + t0] = at == q ? g : 0;
     }
 }
 
-/* One sample. Max forward: z = the first cell, then max; backward: maxpool_window_backward.
- * Average: forward was z = Σ cells / count, so each cell gets dz / count. */
+/* The same for a 2 × 2 window inside the input, its rows at r0 and r1 (din's at d0, d1): the
+ * four cells compared in (row, column) order, each later one taken when strictly larger, so the
+ * first maximum wins; then each cell written once. */
+GEMM_INLINE void FN(maxpool_2x2_write)(REAL *restrict d0, REAL *restrict d1, const REAL *restrict r0,
+                                       const REAL *restrict r1, const REAL *restrict dz, int64_t C,
+                                       int relu) {
+    const sia_vr zero = {0}, one = zero + 1;
+    int64_t t = 0;
+    for (; t + SIA_VL <= C; t += SIA_VL) {
+        const sia_vr a = *(const sia_vr_u *)(r0 + t), b = *(const sia_vr_u *)(r0 + C + t);
+        const sia_vr c = *(const sia_vr_u *)(r1 + t), d = *(const sia_vr_u *)(r1 + C + t);
+        const sia_vi mb = b > a;
+        sia_vr m = FN(vselect)(mb, b, a);
+        const sia_vi mc = c > m;
+        m = FN(vselect)(mc, c, m);
+        const sia_vi md = d > m;
+        m = FN(vselect)(md, d, m);
+        sia_vr g = *(const sia_vr_u *)(dz + t);
+        if (relu) g = g * (sia_vr)((sia_vi)(m > zero) & (sia_vi)one);
+        const sia_vi onc = mc & ~md, onb = mb & ~mc & ~md, ona = ~(mb | mc | md);
+        *(sia_vr_u *)(d0 + t) = (sia_vr)((sia_vi)g & ona);
+        *(sia_vr_u *)(d0 + C + t) = (sia_vr)((sia_vi)g & onb);
+        *(sia_vr_u *)(d1 + t) = (sia_vr)((sia_vi)g & onc);
+        *(sia_vr_u *)(d1 + C + t) = (sia_vr)((sia_vi)g & md);
+    }
+    for (; t < C; t++) {
+        const REAL v[4] = {r0[t], r0[C + t], r1[t], r1[C + t]};
+        int at = 0;
+        for (int q = 1; q < 4; q++) at = v[q] > v[at] ? q : at;
+        const REAL g = relu ? dz[t] * (REAL)(v[at] > 0) : dz[t];
+        d0[t] = at == 0 ? g : 0, d0[C + t] = at == 1 ? g : 0;
+        d1[t] = at == 2 ? g : 0, d1[C + t] = at == 3 ? g : 0;
+    }
+}
+
+/* The max of a 2 × 2 window inside the input (rows at r0, r1) into z, a vector of channels at a
+   time, in the generic loop's order: the first cell, then each later one when larger. */
+GEMM_INLINE void FN(maxpool_2x2_forward)(REAL *restrict z, const REAL *restrict r0,
+                                         const REAL *restrict r1, int64_t C) {
+    int64_t t = 0;
+    for (; t + SIA_VL <= C; t += SIA_VL) {
+        const sia_vr b = *(const sia_vr_u *)(r0 + C + t), c = *(const sia_vr_u *)(r1 + t);
+        const sia_vr d = *(const sia_vr_u *)(r1 + C + t);
+        sia_vr m = *(const sia_vr_u *)(r0 + t);
+        m = FN(vselect)(b > m, b, m);
+        m = FN(vselect)(c > m, c, m);
+        *(sia_vr_u *)(z + t) = FN(vselect)(d > m, d, m);
+    }
+    for (; t < C; t++) {
+        REAL m = r0[t];
+        m = r0[C + t] > m ? r0[C + t] : m;
+        m = r1[t] > m ? r1[t] : m;
+        z[t] = r1[C + t] > m ? r1[C + t] : m;
+    }
+}
+
+/* One sample. Max forward: z = the first cell, then max; backward: maxpool_window_write when
+ * the windows do not overlap, else maxpool_window_backward. 2 × 2 windows inside the input go
+ * through maxpool_2x2_*, the same arithmetic without the window's loops.
+ * Average: forward was z = Σ cells / count, so each cell gets dz / count. relu (tiled max
+ * pooling only, see pool_folds_relu): din *= [in > 0]. */
 GEMM_CLONES
 static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
-                            const REAL *restrict dz, int backward) {
+                            const REAL *restrict dz, int backward, int relu) {
     const int64_t C = l->in_c, iw = l->in_w;
     const int is_max = l->kind == SIA_LAYER_MAXPOOL;
+    const int two = l->kh == 2 && l->kw == 2 && l->sh == 2 && l->sw == 2;
     /* windows side by side: each cell written once (maxpool_window_write), the rest zeroed here */
     const int tiled = is_max && backward && l->sh >= l->kh && l->sw >= l->kw;
     if (tiled) {
@@ -117,7 +182,15 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
             int64_t a, b, c, d;
             FN(pool_window)(l, i, j, &a, &b, &c, &d);
             const int64_t o = (i * l->out_w + j) * C;
-            if (is_max && !backward) {
+            const int whole = two && b - a == 2 && d - c == 2; /* a 2 × 2 window inside */
+            if (is_max && whole) {
+                const REAL *r0 = in + (a * iw + c) * C;
+                if (!backward) FN(maxpool_2x2_forward)(out + o, r0, r0 + iw * C, C);
+                else {
+                    REAL *d0 = out + (a * iw + c) * C;
+                    FN(maxpool_2x2_write)(d0, d0 + iw * C, r0, r0 + iw * C, dz + o, C, relu);
+                }
+            } else if (is_max && !backward) {
                 REAL *z = out + o;
                 int64_t t0 = 0;
                 for (; t0 + SIA_VL <= C; t0 += SIA_VL) { /* a vector of channels, in registers */
@@ -137,7 +210,7 @@ static void FN(pool_sample)(const sia_layer *l, REAL *restrict out, const REAL *
                         for (int64_t t = t0; t < C; t++) z[t] = v[t] > z[t] ? v[t] : z[t];
                     }
             } else if (tiled) {
-                FN(maxpool_window_write)(out, in, dz + o, C, iw, a, b, c, d);
+                FN(maxpool_window_write)(out, in, dz + o, C, iw, a, b, c, d, relu);
             } else if (is_max) {
                 FN(maxpool_window_backward)(out, in, dz + o, C, iw, a, b, c, d);
             } else {
@@ -179,11 +252,12 @@ static void FN(gap_sample)(const sia_layer *l, REAL *restrict out, const REAL *r
 }
 
 /* Nearest upsampling: forward copies in[i, j] to its kh × kw block; backward writes each
- * din[i, j] once, the sum of its block of dz (in the block's row-major order), a vector of
- * channels at a time where they make whole vectors. */
+ * din[i, j] once, the sum of its block of dz (in the block's row-major order), times
+ * [in[i, j] > 0] with relu (the ReLU of the layer below, as the engine's pass would), a vector
+ * of channels at a time where they make whole vectors. */
 GEMM_CLONES
 static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const REAL *restrict in,
-                                const REAL *restrict dz, int backward) {
+                                const REAL *restrict dz, int backward, int relu) {
     const int64_t C = l->in_c, iw = l->in_w, ow = l->out_w, kh = l->kh, kw = l->kw;
     if (!backward) { /* row y of the output is input row y / kh: no division per pixel */
         for (int64_t i = 0; i < l->in_h; i++)
@@ -209,13 +283,17 @@ static void FN(upsample_sample)(const sia_layer *l, REAL *restrict out, const RE
                 sia_vr s = {0};
                 for (int64_t y = 0; y < kh; y++)
                     for (int64_t x = 0; x < kw; x++) s += *(const sia_vr_u *)(d0 + (y * ow + x) * C + t);
+                if (relu) {
+                    const sia_vr zero = {0};
+                    s = s * (sia_vr)((sia_vi)(*(const sia_vr_u *)(in + (i * iw + j) * C + t) > zero) & (sia_vi)(zero + 1));
+                }
                 *(sia_vr_u *)(g + t) = s;
             }
             for (; t < C; t++) {
                 REAL s = 0;
                 for (int64_t y = 0; y < kh; y++)
                     for (int64_t x = 0; x < kw; x++) s += d0[(y * ow + x) * C + t];
-                g[t] = s;
+                g[t] = relu ? s * (REAL)(in[(i * iw + j) * C + t] > 0) : s;
             }
         }
 }
@@ -229,16 +307,16 @@ static void FN(pool_task)(void *ctx, int64_t i) {
         REAL *out = j->out + s * (j->backward ? n_in : n_out);
         const REAL *in = j->in + s * n_in, *dz = j->dz ? j->dz + s * n_out : NULL;
         if (l->kind == SIA_LAYER_GAP) FN(gap_sample)(l, out, in, dz, j->backward);
-        else if (l->kind == SIA_LAYER_UPSAMPLE) FN(upsample_sample)(l, out, in, dz, j->backward);
-        else FN(pool_sample)(l, out, in, dz, j->backward);
+        else if (l->kind == SIA_LAYER_UPSAMPLE) FN(upsample_sample)(l, out, in, dz, j->backward, j->relu);
+        else FN(pool_sample)(l, out, in, dz, j->backward, j->relu);
     }
 }
 
 static void FN(pool_run)(const sia_layer *l, REAL *out, const REAL *in, const REAL *dz, int64_t B,
-                         int backward, int nthreads) {
+                         int backward, int relu, int nthreads) {
     if (B <= 0) return;
     FN(pool_job) j = {.l = l, .out = out, .in = in, .dz = dz, .B = B, .backward = backward,
-                      .ntasks = FN(layer_ntasks)(B, 1, nthreads)};
+                      .relu = relu, .ntasks = FN(layer_ntasks)(B, 1, nthreads)};
     sia_pool_run(nthreads, j.ntasks, FN(pool_task), &j);
 }
 
@@ -247,11 +325,27 @@ int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B) { return 0; }
 
 void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
                       int64_t B, REAL *scratch, int nthreads) {
-    FN(pool_run)(l, z, in, NULL, B, 0, nthreads);
+    FN(pool_run)(l, z, in, NULL, B, 0, 0, nthreads);
 }
 
 void FN(sia_pool_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                        const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                        int accumulate, int nthreads) {
-    if (din) FN(pool_run)(l, din, in, dz, B, 1, nthreads);
+    if (din) FN(pool_run)(l, din, in, dz, B, 1, 0, nthreads);
+}
+
+/* Whether the backward can fold the ReLU of the layer below into din: max pooling whose windows
+   do not overlap (each din cell written once, by one window) and upsampling (each written once,
+   a sum of its own). Overlapping windows add several windows' shares, and a zero's sign would
+   then differ from the engine's pass over their sum. */
+static int FN(pool_folds_relu)(const sia_layer *l) {
+    return (l->kind == SIA_LAYER_MAXPOOL && l->sh >= l->kh && l->sw >= l->kw) || l->kind == SIA_LAYER_UPSAMPLE;
+}
+
+int FN(sia_pool_backward_relu)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                               const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                               int accumulate, int nthreads) {
+    if (!din || !FN(pool_folds_relu)(l)) return 0;
+    FN(pool_run)(l, din, in, dz, B, 1, 1, nthreads);
+    return 1;
 }

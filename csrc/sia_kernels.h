@@ -49,6 +49,12 @@ void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REA
 void FN(sia_pool_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                        const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                        int accumulate, int nthreads);
+/* The backward of MaxPool2D without overlapping windows and of UpSampling2D with the ReLU of the
+   layer below folded in: din = the backward's, times [in > 0] element by element (bit for bit
+   the engine's pass over it). Returns 0, writing nothing, for the other kinds and shapes. */
+int FN(sia_pool_backward_relu)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                               const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                               int accumulate, int nthreads);
 
 /* ---- activation.c ----
  * inp, out (n,): out = f(inp) for kind SIA_LINEAR, SIA_LOGISTIC, SIA_TANH, SIA_RELU with β. */
@@ -103,6 +109,13 @@ typedef struct {
     /* optional: whether forward applies the layer's activation itself, writing a into z (the
        engine then keeps no separate a and makes no pass of its own); NULL: never */
     int (*fuses_act)(const sia_layer *l);
+    /* optional: backward with the ReLU of the layer below folded into din (in is that layer's
+       output a): din = backward's din times [in > 0], element by element, as the engine's pass
+       would make it. Returns 0 having written nothing when it cannot (the engine then calls
+       backward and makes the pass); NULL: never */
+    int (*backward_relu)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                         const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                         int accumulate, int nthreads);
 } FN(sia_layer_kind);
 /* net.c: the table, indexed by kind; a NULL forward is a kind this build does not have. */
 extern const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER];

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import twins  # noqa: E402  (tests/twins.py)
+from conftest import SIMD_PATHS
 from sia_autoencoder import _core
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
@@ -94,11 +95,25 @@ CASES = [
     (twins.CONV2D, 2, (6, 6, 3), 24, 3, 1, "valid"),
     (twins.CONV2D, 1, (5, 6, 4), 12, (2, 3), 1, "same"),
     (twins.CONV2D, 1, (4, 3, 2), 8, 3, 1, "same"),
+    # one channel out from the image itself (conv_dot8_image, conv_dwk3_image): rows of 8 patches
+    # and a last group that overlaps, 'valid', a kernel 5 or 2 wide, row stride 2, 1 to 5 vectors
+    (twins.CONV2D, 2, (9, 13, 32), 1, 3, 1, "same"),
+    (twins.CONV2D, 1, (7, 11, 8), 1, 3, 1, "valid"),
+    (twins.CONV2D, 2, (7, 11, 32), 1, 3, 1, "valid"),  # din's bias once ran into the padded image
+    (twins.CONV2D, 2, (6, 12, 24), 1, (3, 5), 1, "same"),
+    (twins.CONV2D, 2, (5, 9, 16), 1, 2, 1, "same"),   # 2 × 2 · 1 < 16 channels: din's packed W and bias fit
+    (twins.CONV2D, 2, (9, 10, 8), 1, 3, (2, 1), "same"),
+    (twins.CONV2D, 1, (5, 9, 40), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (4, 10, 16), 2, 3, 1, "same"),
+    # 3 × 3 over one channel (conv_k9_sample, conv_dw9_sample on avx512): whole tiles and a rest
+    (twins.CONV2D, 2, (11, 9, 1), 32, 3, 1, "same"),
+    (twins.CONV2D, 1, (7, 7, 1), 16, 3, 1, "valid"),
     (twins.CONV2D_T, 1, (3, 3, 1), 1, 3, 1, "valid"),
     # Conv2DTranspose's direct paths: forward (stride 1) by the flipped convolution, backward at
     # any stride by the patches of dz (dWᵀ tiles for in channels a multiple of VL, else rows)
     (twins.CONV2D_T, 2, (7, 7, 16), 16, 3, 2, "same"),
     (twins.CONV2D_T, 2, (6, 5, 8), 1, 3, 1, "same"),
+    (twins.CONV2D_T, 2, (7, 11, 8), 1, 3, 1, "same"),
     (twins.CONV2D_T, 2, (5, 6, 3), 8, 3, 2, "valid"),
     (twins.CONV2D_T, 1, (4, 4, 8), 12, (2, 3), 1, "valid"),
     (twins.CONV2D_T, 2, (4, 5, 3), 2, 3, 2, "same"),
@@ -137,6 +152,9 @@ CASES = [
     (twins.MAXPOOL, 2, (7, 7, 8), None, 2, 2, "valid"),   # windows side by side, a vector of channels
     (twins.MAXPOOL, 2, (8, 9, 9), None, 2, 3, "valid"),   # windows apart: cells of none are 0
     (twins.MAXPOOL, 1, (7, 5, 16), None, 2, 2, "same"),
+    (twins.MAXPOOL, 3, (9, 11, 32), None, 2, 2, "valid"),  # D's pools: 2 × 2 windows, vectors + none left
+    (twins.MAXPOOL, 2, (9, 7, 35), None, 2, 2, "same"),    # 2 × 2 inside, cut windows at the edges, a tail
+    (twins.MAXPOOL, 2, (4, 5, 3), None, 1, 1, "valid"),
     (twins.AVGPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.AVGPOOL, 3, (7, 5, 3), None, 2, 2, "same"),
     (twins.AVGPOOL, 2, (6, 7, 2), None, 3, 1, "same"),
@@ -145,6 +163,7 @@ CASES = [
     (twins.GAP, 4, (5, 5, 3), None, 1, 1, "valid"),
     (twins.UPSAMPLE, 1, (2, 3, 1), None, 2, 1, "valid"),
     (twins.UPSAMPLE, 3, (3, 2, 4), None, (2, 3), 1, "valid"),
+    (twins.UPSAMPLE, 2, (3, 4, 35), None, 2, 1, "valid"),
 ]
 IDS = [f"{['', '', 'conv', 'convT', 'max', 'avg', 'gap', 'up'][c[0]]}-B{c[1]}-{c[2]}-k{c[4]}-s{c[5]}-{c[6]}" for c in CASES]
 
@@ -163,7 +182,7 @@ def make(case, rng, dtype=np.float64):
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_matches_twin(rng, case, dtype, nthreads):
+def test_forward_matches_twin(rng, case, dtype, nthreads, simd_path):
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
     B = x.shape[0]
     z = np.full((B, int(np.prod(out[1:]))), np.nan, dtype)
@@ -174,7 +193,7 @@ def test_forward_matches_twin(rng, case, dtype, nthreads):
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
+def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads, simd_path):
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
     B = x.shape[0]
     dz = rng.normal(size=(B, int(np.prod(out[1:]))))
@@ -191,6 +210,58 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads):
     dW = dW0.copy()
     _core.layer_backward(kind, geom, None, dW, dz.astype(dtype), *args, True, nthreads)
     np.testing.assert_allclose(dW, dW0 + want_dW, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == twins.CONV2D and (
+    (c[2][2] == 1 and c[3] % 16 == 0) or (c[3] == 1 and c[2][2] % 16 == 0))], ids=lambda c: f"{c[2]}-{c[3]}")
+def test_one_channel_kernels_give_the_same_bits_on_every_path(rng, case, dtype):
+    """conv_k9_sample (a first layer's forward, a one-channel layer's din) and conv_dw9_sample
+    (avx512 only) keep each sum's order: avx2's kernels give the same bits."""
+    if "avx512" not in SIMD_PATHS:
+        pytest.skip("no AVX-512")
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = x.reshape(B, -1).astype(dtype)
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    got = []
+    old = _core._set_simd_path("avx512")
+    try:
+        for path in ("avx512", "avx2"):
+            _core._set_simd_path(path)
+            z, dW = np.empty((B, dz.shape[1]), dtype), np.empty_like(params)
+            dx = np.empty_like(x) if geom[2] > 1 else None
+            _core.layer_forward(kind, geom, z, x, params)
+            _core.layer_backward(kind, geom, dx, dW, dz, x, params, False)
+            got.append((z, dW) if dx is None else (z, dW, dx))
+    finally:
+        _core._set_simd_path(old)
+    for a, c in zip(*got):
+        assert np.array_equal(a, c)
+
+
+FOLD_CASES = [c for c in CASES if c[0] in (twins.MAXPOOL, twins.AVGPOOL, twins.GAP, twins.UPSAMPLE)]
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", FOLD_CASES, ids=[IDS[CASES.index(c)] for c in FOLD_CASES])
+def test_relu_below_folds_into_pool_and_upsampling_backward_bit_for_bit(rng, case, dtype, nthreads):
+    """relu_below: din times [x > 0], the engine's pass, the same bits; only max pooling whose
+    windows do not overlap, and upsampling, fold it (each din cell written once)."""
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = np.maximum(x, 0).reshape(B, -1).astype(dtype)   # a ReLU's output: zeros, some of them maxima
+    x[:, ::7] = 0
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    dx = np.full_like(x, np.nan)
+    assert _core.layer_backward(kind, geom, dx, None, dz, x, None, False, nthreads) is False
+    folded = np.full_like(x, np.nan)
+    did = _core.layer_backward(kind, geom, folded, None, dz, x, None, False, nthreads, True)
+    k, s = geom[6:8], geom[8:10]
+    assert did == (kind == twins.UPSAMPLE or (kind == twins.MAXPOOL and all(s >= k)))
+    want = dx * (x > 0).astype(dtype) if did else dx
+    assert np.array_equal(folded.view(np.uint8), want.view(np.uint8))
 
 
 @pytest.mark.parametrize("stride", [1, 2])

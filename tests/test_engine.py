@@ -216,6 +216,25 @@ def test_torch_convolutional_autoencoder():
     compare_with_torch(net, X)
 
 
+def relu_fold_net(penalty=True):
+    """ReLU convolutions under a pool (odd input: its last row and column in no window) and an
+    upsampling, whose backward fold the ReLU's gradient into din (pooling.c); with penalty, an
+    L2 penalty on one ReLU layer, where the engine keeps its own pass."""
+    reg = (L.Conv2D(2, 3, padding="same", activation="relu", activity_regularizer=L2(0.1)) if penalty
+           else conv(2, 3, 1, activation="relu"))
+    return built([conv(4, 3, 1, activation="relu"), maxpool(2), conv(3, 3, 1, activation="relu"),
+                  upsample(2), conv_t(2, 2, 1, "valid", "relu"), maxpool(1), reg, upsample(1),
+                  conv(2, 3, 1, activation="relu"), upsample(1),
+                  conv(1, 3, 1, activation="sigmoid")], (9, 9, 1), seed=9)
+
+
+def test_torch_relu_folded_into_pool_and_upsampling_backward():
+    net = relu_fold_net(penalty=False)
+    assert net.output_shape == (9, 9, 1)
+    X = np.random.default_rng(10).random((4, 9, 9, 1))
+    compare_with_torch(net, X)
+
+
 def test_torch_convolutional_vae():
     net = built([conv(3, 3, 2), L.Flatten(), L.Dense(6, "tanh"), L.Dense(4), L.Sample(),
                  L.Dense(3 * 3 * 2, "tanh"), L.Reshape((3, 3, 2)), conv_t(2, 3, 2, "valid"),
@@ -260,6 +279,11 @@ def test_gradients_of_noise_sample_and_tied_layers():
                             r.standard_normal(5 * 2)])                       # the sample's ε
     check_fd(net, X, noise)
     check_fd(net, X, None)  # the deterministic forward: identity layers, z = μ
+
+
+def test_gradients_with_the_relu_folded_into_pool_and_upsampling():
+    net = relu_fold_net()
+    check_fd(net, np.random.default_rng(11).random((3, 9, 9, 1)), None)
 
 
 @pytest.mark.parametrize("reg", [L1(0.05), L2(0.1), KLSparsity(0.2, 0.3)])
@@ -452,7 +476,7 @@ def test_layer_models_save_and_load(tmp_path):
 
 # ---- the engine against its NumPy twin, from the records ----
 
-@pytest.mark.parametrize("case", ["noise_sample_tied", "penalties", "images"])
+@pytest.mark.parametrize("case", ["noise_sample_tied", "penalties", "images", "relu_folds"])
 def test_engine_matches_its_numpy_twin(case):
     import twins
     r = np.random.default_rng(7)
@@ -466,12 +490,15 @@ def test_engine_matches_its_numpy_twin(case):
                   L.Dense(4, "tanh", activity_regularizer=L1(0.02)), L.Dense(6, "sigmoid",
                   activity_regularizer=L2(0.05))]
         shape = (6,)
+    elif case == "relu_folds":
+        layers = None
+        shape = (9, 9, 1)
     else:
         layers = [conv(3, 3, 2), maxpool(2), L.Flatten(), L.Dense(4), L.Sample(),
                   L.Dense(2 * 2 * 3, "tanh"), L.Reshape((2, 2, 3)), upsample(2),
                   conv_t(2, 3, 2), conv(1, 3, 1, activation="sigmoid")]
         shape = (8, 8, 1)
-    net = built(layers, shape, seed=8)
+    net = built(layers, shape, seed=8) if layers else relu_fold_net()
     X = r.random((5,) + shape).reshape(5, -1)
     noise = r.standard_normal(5 * net.noise_cols) if net.noise_cols else None
     if case == "noise_sample_tied":
