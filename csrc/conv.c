@@ -954,14 +954,21 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
     return p;
 }
 
-/* Whether the layer applies its activation itself (ReLU, when both its forward and backward
-   take the direct paths): the forward writes a into z, the backward takes dL/da and applies
-   the ReLU's derivative sample by sample as it reads dz; the engine then keeps a = z and makes
-   no pass of its own either way (net.c). */
+/* Whether the forward applies the layer's activation itself (ReLU, on a direct path or
+   Winograd's): the engine then skips its pass over z and reads a = z (net.c). */
 int FN(sia_conv_fuses_act)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
+    return l->act == SIA_RELU && FN(conv_plan_for)(l, &g).fwd;
+}
+
+/* Whether the backward applies the ReLU's derivative itself: on the direct paths (not
+   Winograd's), each task masks a sample's dz as it reads it (conv_direct_backward_task), so
+   the engine makes no serial pass over dL/da. */
+static int FN(wino_fits)(const sia_layer *l);
+int FN(sia_conv_fuses_grad)(const sia_layer *l) {
+    const FN(conv_geom) g = FN(conv_geometry)(l);
     const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
-    return l->act == SIA_RELU && p.fwd && p.dw;
+    return l->act == SIA_RELU && p.fwd && p.dw && !(sia_winograd && FN(wino_fits)(l));
 }
 
 /* Patches per piece: CONV_COLS REALs of im2col rows, at least CONV_MIN_ROWS. */
@@ -1345,7 +1352,7 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.din = din;
     j.dz = dz;
-    j.zr = direct && l->act == SIA_RELU ? z : NULL; /* see sia_conv_fuses_act */
+    j.zr = direct && l->act == SIA_RELU ? z : NULL; /* see sia_conv_fuses_grad; NULL z: none */
     j.in = in;
     j.W = W;
     if (direct && din) { /* din's W packed once for every task, a zero bias after it */

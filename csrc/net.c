@@ -21,15 +21,15 @@ const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
     [SIA_LAYER_DENSE] = {FN(dense_scratch), FN(dense_forward), FN(dense_backward)},
     [SIA_LAYER_DENSE_T] = {FN(dense_scratch), FN(dense_t_forward), FN(dense_t_backward)},
     [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward),
-                          FN(sia_conv_fuses_act)},
+                          FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad)},
     [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward),
-                            FN(sia_conv_fuses_act)},
-    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward), NULL,
-                           FN(sia_pool_backward_relu)},
+                            FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad)},
+    [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward),
+                           .backward_relu = FN(sia_pool_backward_relu)},
     [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
     [SIA_LAYER_GAP] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
-    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward), NULL,
-                            FN(sia_pool_backward_relu)},
+    [SIA_LAYER_UPSAMPLE] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward),
+                            .backward_relu = FN(sia_pool_backward_relu)},
     [SIA_LAYER_RESHAPE] = {NULL, NULL, NULL}, /* no function: the engine aliases its buffers */
     [SIA_LAYER_DROPOUT] = {FN(elementwise_scratch), FN(dropout_forward), FN(dropout_backward)},
     [SIA_LAYER_GNOISE] = {FN(elementwise_scratch), FN(gnoise_forward), FN(gnoise_backward)},
@@ -43,10 +43,14 @@ static int64_t FN(net_out)(const FN(sia_net) *net) {
     return j;
 }
 
-/* Whether layer l's kind applies its activation itself, forward and backward
-   (sia_layer_kind.fuses_act). */
+/* Whether layer l's kind applies its activation itself in forward (sia_layer_kind.fuses_act),
+   and its derivative in backward (fuses_grad). */
 static int FN(fuses_act)(const sia_layer *l) {
     int (*const fuses)(const sia_layer *) = FN(sia_layer_ops)[l->kind].fuses_act;
+    return fuses && fuses(l);
+}
+static int FN(fuses_grad)(const sia_layer *l) {
+    int (*const fuses)(const sia_layer *) = FN(sia_layer_ops)[l->kind].fuses_grad;
     return fuses && fuses(l);
 }
 
@@ -399,8 +403,11 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
                 for (int64_t i = 0; i < B * n_out; i++) dz[i] += next[i];
             }
         }
-        if (pending && !FN(fuses_act)(l)) /* else the layer's backward applies f' */
-            FN(act_grad_scale)(dz, A->a[j + 1], B * n_out, l->act, l->beta);
+        /* a kind that applies f' itself does so from its z, which it gets only while f' is
+           still to apply (dz is dL/da); else (NULL) dz has f' in it already */
+        const int own_grad = FN(fuses_grad)(l);
+        const REAL *zb = own_grad && !pending ? NULL : A->z[j + 1];
+        if (pending && !own_grad) FN(act_grad_scale)(dz, A->a[j + 1], B * n_out, l->act, l->beta);
         /* the layer below, if there is one (across RESHAPEs), wants dL/da of its output */
         const int64_t below = j - 1;
         const int want_din = j > lowest;
@@ -426,8 +433,8 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
                                        fuse ? net->layers[below].act : -1,
                                        fuse ? net->layers[below].beta : 0);
             else
-                FN(sia_layer_ops)[l->kind].backward(l, din, dW, dz, A->a[j], A->z[j + 1], W,
-                                                    A->noise[j], B, A->scratch, acc, net->nthreads);
+                FN(sia_layer_ops)[l->kind].backward(l, din, dW, dz, A->a[j], zb, W, A->noise[j], B,
+                                                    A->scratch, acc, net->nthreads);
             if (l->kind == SIA_LAYER_DENSE && !acc && B == 1) /* dW = dz xᵀ was written */
                 finite &= FN(rank1_finite)(dz, A->a[j], n_out, n_in);
             else if (l->kind == SIA_LAYER_DENSE && !acc)

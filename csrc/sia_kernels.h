@@ -43,6 +43,7 @@ void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const RE
                            int64_t B, REAL *scratch, int accumulate, int nthreads);
 /* Whether a Conv2D or Conv2DTranspose applies its own ReLU (on its direct paths): z is then a. */
 int FN(sia_conv_fuses_act)(const sia_layer *l);
+int FN(sia_conv_fuses_grad)(const sia_layer *l);
 int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B);
 void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
                       int64_t B, REAL *scratch, int nthreads);
@@ -106,10 +107,13 @@ typedef struct {
     void (*backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                      const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                      int accumulate, int nthreads);
-    /* optional: whether the kind applies the layer's activation itself: forward writes a into
-       z, backward takes dL/da (its dz) and applies f' from z (the engine then keeps no separate
-       a and makes no pass of its own); NULL: never */
+    /* optional: whether forward applies the layer's activation itself, writing a into z (the
+       engine then keeps no separate a and makes no pass of its own); NULL: never */
     int (*fuses_act)(const sia_layer *l);
+    /* optional, for a kind that fuses its activation: whether backward also applies f' itself,
+       from its z, taking dL/da as its dz (the engine then makes no pass of its own; it passes
+       z = NULL when dz has f' in it already); NULL: never */
+    int (*fuses_grad)(const sia_layer *l);
     /* optional: backward with the ReLU of the layer below folded into din (in is that layer's
        output a): din = backward's din times [in > 0], element by element, as the engine's pass
        would make it. Returns 0 having written nothing when it cannot (the engine then calls
