@@ -953,25 +953,43 @@ static int64_t FN(conv_unit)(const FN(conv_geom) *g) {
     return u > 1 ? u : 1;
 }
 
+/* The Winograd path of 3 × 3 stride-1 Conv2D layers (winograd.c, included after this file). */
+static int FN(wino_fits)(const sia_layer *l);
+static int64_t FN(wino_scratch)(const sia_layer *l, int64_t *shared);
+static void FN(wino_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,
+                             REAL *scratch, int64_t shared, int nthreads);
+static void FN(wino_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                              const REAL *W, int64_t B, REAL *scratch, int64_t shared,
+                              int accumulate, int nthreads);
+
 /* A task's scratch: a piece's im2col rows, then a partial dW and db (backward); or, for the
-   direct paths, the padded images, dW and db. -1 on overflow. */
+   direct paths, the padded images, dW and db; or Winograd's slice, the largest. -1 on overflow. */
 static int64_t FN(conv_task_scratch)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
-    int64_t cols, w, s;
-    if (p.shared < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
+    int64_t cols, w, s, ws;
+    const int64_t wslice = FN(wino_scratch)(l, &ws);
+    if (p.shared < 0 || wslice < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
         !sia_mul_ok(l->in_c * l->kh * l->kw, l->out_c, &w) || !sia_add_ok(cols, w, &s) ||
         !sia_add_ok(s, l->out_c, &s))
         return -1;
-    return s > p.slice ? s : p.slice;
+    s = s > p.slice ? s : p.slice;
+    return s > wslice ? s : wslice;
 }
 
-/* The plan's shared part (the packed weights), then SIA_LAYER_TASKS slices. */
-int64_t FN(sia_conv2d_scratch)(const sia_layer *l, int64_t B) {
+/* REALs before the slices: the larger of the direct plan's packed weights and Winograd's. */
+static int64_t FN(conv_shared)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
-    const int64_t s = FN(conv_task_scratch)(l), shared = FN(conv_plan_for)(l, &g).shared;
+    int64_t ws;
+    const int64_t shared = FN(conv_plan_for)(l, &g).shared;
+    return FN(wino_scratch)(l, &ws) < 0 || shared < 0 ? -1 : shared > ws ? shared : ws;
+}
+
+/* The shared part (the packed weights), then SIA_LAYER_TASKS slices. */
+int64_t FN(sia_conv2d_scratch)(const sia_layer *l, int64_t B) {
+    const int64_t s = FN(conv_task_scratch)(l), shared = FN(conv_shared)(l);
     int64_t all;
-    return s >= 0 && sia_mul_ok(s, SIA_LAYER_TASKS, &all) && sia_add_ok(all, shared, &all) ? all : -1;
+    return s >= 0 && shared >= 0 && sia_mul_ok(s, SIA_LAYER_TASKS, &all) && sia_add_ok(all, shared, &all) ? all : -1;
 }
 int64_t FN(sia_conv2d_t_scratch)(const sia_layer *l, int64_t B) { return FN(sia_conv2d_scratch)(l, B); }
 
@@ -1259,6 +1277,10 @@ static void FN(conv_direct_reduce)(const FN(conv_job) *j, REAL *dW, int accumula
 static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,
                              REAL *scratch, int nthreads, void (*task)(void *, int64_t)) {
     if (B <= 0) return;
+    if (sia_winograd && FN(wino_fits)(l)) {
+        FN(wino_forward)(l, z, in, W, B, scratch, FN(conv_shared)(l), nthreads);
+        return;
+    }
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const int direct = FN(conv_plan_for)(l, &g).fwd;
     FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
@@ -1282,6 +1304,10 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     const int64_t n = l->out_c * l->kh * l->kw * l->in_c + l->out_c;
     if (B <= 0) {
         if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
+        return;
+    }
+    if (sia_winograd && FN(wino_fits)(l)) {
+        FN(wino_backward)(l, din, dW, dz, in, W, B, scratch, FN(conv_shared)(l), accumulate, nthreads);
         return;
     }
     const FN(conv_geom) g = FN(conv_geometry)(l);

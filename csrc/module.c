@@ -1390,6 +1390,16 @@ static PyObject *py_set_simd_path(PyObject *self, PyObject *args) {
     return old;
 }
 
+/* _set_winograd(on) -> the previous setting: whether 3 × 3 stride-1 Conv2D layers go by
+   Winograd (sia.h); the tests compare both paths. */
+static PyObject *py_set_winograd(PyObject *self, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    const int old = sia_winograd;
+    sia_winograd = on;
+    return PyBool_FromLong(old);
+}
+
 /* At import: the widest path the CPU runs, or SIA_SIMD's if narrower (a wider one, or a name
    that is none of the three, warns and keeps the widest). */
 static int simd_from_env(void) {
@@ -1411,6 +1421,7 @@ static int simd_from_env(void) {
 static PyMethodDef methods[] = {
     {"simd_path", py_simd_path, METH_NOARGS, "simd_path() -> 'avx512', 'avx2' or 'baseline': the matrix product's vector path"},
     {"_set_simd_path", py_set_simd_path, METH_VARARGS, "_set_simd_path(name) -> previous (tests only)"},
+    {"_set_winograd", py_set_winograd, METH_VARARGS, "_set_winograd(on) -> previous (tests only)"},
     {"_set_slice_ns", py_set_slice_ns, METH_VARARGS, "_set_slice_ns(ns) -> previous (tests only)"},
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},
     {"dense_forward", py_dense_forward, METH_VARARGS, "dense_forward(out, inp, W, b)"},

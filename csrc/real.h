@@ -18,6 +18,7 @@
 #include "noise.c"
 #include "vae.c"
 #include "conv.c"
+#include "winograd.c"  /* conv.c's 3 × 3 stride-1 Conv2D path */
 #include "pooling.c"
 /* the engine and the one trainer */
 #include "net.c"

@@ -252,6 +252,10 @@ extern int sia_simd;
 int sia_simd_widest(void);         /* the widest path this CPU runs */
 int sia_simd_parse(const char *s); /* "avx512", "avx2", "baseline" -> SIA_SIMD_*, else -1 */
 const char *sia_simd_name(int path);
+/* Conv2D layers with a 3 × 3 kernel at stride 1 and enough channels go by Winograd's F(2 × 2,
+   3 × 3) (winograd.c) while this is set (the default; simd.c); the tests clear it to compare
+   with the direct paths (_core._set_winograd). */
+extern int sia_winograd;
 
 /* The templated kernels, declared once per precision. */
 #define REAL float

@@ -5,6 +5,7 @@
 #include "sia.h"
 
 int sia_simd = SIA_SIMD_BASELINE;
+int sia_winograd = 1;
 
 /* x86-64-v4 is AVX-512 F, BW, CD, DQ and VL (and v3); x86-64-v3 is AVX2, FMA, BMI1/2, F16C,
    LZCNT, MOVBE (the levels of the x86-64 psABI, which gemm.c's paths are compiled for). */

@@ -277,6 +277,58 @@ def conv2d_t_backward(dz, x, W, strides, crop):
     return dx, dW, dz.sum(axis=(0, 1, 2))
 
 
+# Winograd's F(2 × 2, 3 × 3) (csrc/winograd.c): 3 × 3 stride-1 Conv2D in tiles of 2 × 2 outputs.
+WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], float)
+WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float)
+
+
+def _wino_windows(x, pad, out_hw):
+    """d (B, th, tw, 4, 4, C): the 4 × 4 input window of each 2 × 2 output tile, zero outside."""
+    B, H, Wd, C = x.shape
+    (pt, pl), (oh, ow) = pad, out_hw
+    th, tw = -(-oh // 2), -(-ow // 2)
+    xp = np.zeros((B, max(2 * th + 2, H + pt), max(2 * tw + 2, Wd + pl), C))
+    xp[:, pt:pt + H, pl:pl + Wd] = x
+    d = np.zeros((B, th, tw, 4, 4, C))
+    for i in range(4):
+        for j in range(4):
+            d[:, :, :, i, j] = xp[:, i:i + 2 * th:2, j:j + 2 * tw:2]
+    return d
+
+
+def wino_conv2d_forward(x, W, b, pad, out_hw):
+    """conv2d_forward at stride 1 for W (oc, 3, 3, ic), as winograd.c computes it:
+    z = b + Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A per tile, the cells past out_hw cropped."""
+    (oh, ow), oc = out_hw, W.shape[0]
+    V = WINO_BT @ _wino_windows(x, pad, out_hw).transpose(0, 1, 2, 5, 3, 4) @ WINO_BT.T  # (B, th, tw, C, 4, 4)
+    U = WINO_G @ W.transpose(0, 3, 1, 2) @ WINO_G.T                                        # (oc, ic, 4, 4)
+    M = np.einsum("btuchw,ochw->btuohw", V, U)
+    Y = WINO_AT @ M @ WINO_AT.T                                                            # (B, th, tw, oc, 2, 2)
+    B, th, tw = Y.shape[:3]
+    z = Y.transpose(0, 1, 4, 2, 5, 3).reshape(B, 2 * th, 2 * tw, oc)
+    return z[:, :oh, :ow] + b
+
+
+def wino_conv2d_backward(dz, x, W, pad):
+    """(dx, dW, db) of wino_conv2d_forward as winograd.c computes them: dM = A dz Aᵀ per tile,
+    dU = Σ_tiles dM ⊙ V, dW = Gᵀ dU G; dx by the forward on dz with W flipped in space and its
+    channels swapped, padded by (2 − pt, 2 − pl)."""
+    B, H, Wd, C = x.shape
+    (pt, pl), (oh, ow), oc = pad, dz.shape[1:3], W.shape[0]
+    V = WINO_BT @ _wino_windows(x, pad, (oh, ow)).transpose(0, 1, 2, 5, 3, 4) @ WINO_BT.T
+    th, tw = V.shape[1:3]
+    dzp = np.zeros((B, 2 * th, 2 * tw, oc))
+    dzp[:, :oh, :ow] = dz
+    dY = dzp.reshape(B, th, 2, tw, 2, oc).transpose(0, 1, 3, 5, 2, 4)                    # (B, th, tw, oc, 2, 2)
+    dM = WINO_AT.T @ dY @ WINO_AT
+    dU = np.einsum("btuohw,btuchw->ochw", dM, V)
+    dW = (WINO_G.T @ dU @ WINO_G).transpose(0, 2, 3, 1)
+    Wf = W[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)
+    dx = wino_conv2d_forward(dz, Wf, np.zeros(C), (2 - pt, 2 - pl), (H, Wd))
+    return dx, dW, dz.sum(axis=(0, 1, 2))
+
+
 def _windows(H, Wd, pool, strides, pad, out_hw):
     """(i, j, rows, cols) of every pooling window, cut to the cells inside the input."""
     for i in range(out_hw[0]):
