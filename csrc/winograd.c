@@ -221,6 +221,23 @@ static void FN(wino_in)(REAL *restrict V, const REAL *restrict img, const FN(win
     }
 }
 
+/* q[k] + c (the cells k of `cells`, n <= VL lanes) = bias + (Aᵀ m A)[k] of the 16 m[k·ld] + c,
+   through the ReLU if relu. */
+GEMM_INLINE void FN(wino_out_at)(REAL *const *q, int cells, const REAL *m, int64_t ld,
+                                 const REAL *bias, int64_t c, int64_t n, int relu) {
+    vreal mv[16], y[4];
+    for (int k = 0; k < 16; k++) mv[k] = FN(wino_load)(m + k * ld + c, n);
+    FN(wino_at)(y, mv);
+    const vreal bv = FN(wino_load)(bias + c, n);
+    for (int k = 0; k < 4; k++) {
+        if (!(cells >> k & 1)) continue;
+        vreal v = y[k] + bv;
+        if (relu) v = FN(conv_relu)(v);
+        if (n == GEMM_VL) *(vreal_u *)(q[k] + c) = v;
+        else FN(wino_store_part)(q[k] + c, v, n);
+    }
+}
+
 /* z (B, gh, gw, N) cells of tiles t0 .. t1−1 = bias + Aᵀ M A, M 16 planes of (t1 − t0, N) (wino_ld apart),
    through the ReLU if relu; the cells outside the grid are not written. */
 GEMM_CLONES
@@ -230,28 +247,21 @@ static void FN(wino_out)(REAL *restrict z, const REAL *restrict M, const FN(wino
     FN(wino_tile) a = FN(wino_tile_at)(g, t0);
     for (int64_t t = t0; t < t1; t++, FN(wino_tile_next)(g, &a)) {
         REAL *q[4];
-        int in[4];
+        int cells = 0; /* bit k: cell k of the tile lies in the grid */
         for (int k = 0; k < 4; k++) {
             const int64_t yy = a.y + k / 2, xx = a.x + k % 2;
-            in[k] = yy < g->gh && xx < g->gw;
+            cells |= (yy < g->gh && xx < g->gw) << k;
             q[k] = z + ((a.b * g->gh + yy) * g->gw + xx) * N;
         }
         const REAL *m = M + (t - t0) * N;
-        for (int64_t c = 0; c < N; c += GEMM_VL) {
-            const int64_t n = N - c < GEMM_VL ? N - c : GEMM_VL;
-            vreal mv[16], y[4];
-            for (int k = 0; k < 16; k++)
-                mv[k] = FN(wino_load)(m + k * ld + c, n);
-            FN(wino_at)(y, mv);
-            const vreal bv = FN(wino_load)(bias + c, n);
-            for (int k = 0; k < 4; k++) {
-                if (!in[k]) continue;
-                vreal v = y[k] + bv;
-                if (relu) v = FN(conv_relu)(v);
-                if (n == GEMM_VL) *(vreal_u *)(q[k] + c) = v;
-                else FN(wino_store_part)(q[k] + c, v, n);
-            }
-        }
+        int64_t c = 0;
+        if (cells == 15 && relu)
+            for (; c + GEMM_VL <= N; c += GEMM_VL) FN(wino_out_at)(q, 15, m, ld, bias, c, GEMM_VL, 1);
+        else if (cells == 15)
+            for (; c + GEMM_VL <= N; c += GEMM_VL) FN(wino_out_at)(q, 15, m, ld, bias, c, GEMM_VL, 0);
+        else
+            for (; c + GEMM_VL <= N; c += GEMM_VL) FN(wino_out_at)(q, cells, m, ld, bias, c, GEMM_VL, relu);
+        if (c < N) FN(wino_out_at)(q, cells, m, ld, bias, c, N - c, relu);
     }
 }
 

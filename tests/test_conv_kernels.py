@@ -105,6 +105,8 @@ CASES = [
     (twins.CONV2D, 2, (9, 10, 8), 1, 3, (2, 1), "same"),
     (twins.CONV2D, 1, (5, 9, 40), 1, 3, 1, "same"),
     (twins.CONV2D, 2, (4, 10, 16), 2, 3, 1, "same"),
+    (twins.CONV2D, 2, (3, 9, 4), 1, 3, 1, "same"),     # small enough for the finite differences
+    (twins.CONV2D, 1, (3, 10, 4), 1, 3, 1, "valid"),
     # 3 × 3 over one channel (conv_k9_sample, conv_dw9_sample on avx512): whole tiles and a rest
     (twins.CONV2D, 2, (11, 9, 1), 32, 3, 1, "same"),
     (twins.CONV2D, 1, (7, 7, 1), 16, 3, 1, "valid"),
@@ -155,6 +157,7 @@ CASES = [
     (twins.MAXPOOL, 3, (9, 11, 32), None, 2, 2, "valid"),  # D's pools: 2 × 2 windows, vectors + none left
     (twins.MAXPOOL, 2, (9, 7, 35), None, 2, 2, "same"),    # 2 × 2 inside, cut windows at the edges, a tail
     (twins.MAXPOOL, 2, (4, 5, 3), None, 1, 1, "valid"),
+    (twins.MAXPOOL, 2, (5, 5, 8), None, 2, 2, "valid"),
     (twins.AVGPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.AVGPOOL, 3, (7, 5, 3), None, 2, 2, "same"),
     (twins.AVGPOOL, 2, (6, 7, 2), None, 3, 1, "same"),
@@ -164,6 +167,7 @@ CASES = [
     (twins.UPSAMPLE, 1, (2, 3, 1), None, 2, 1, "valid"),
     (twins.UPSAMPLE, 3, (3, 2, 4), None, (2, 3), 1, "valid"),
     (twins.UPSAMPLE, 2, (3, 4, 35), None, 2, 1, "valid"),
+    (twins.UPSAMPLE, 2, (2, 3, 9), None, 2, 1, "valid"),
 ]
 IDS = [f"{['', '', 'conv', 'convT', 'max', 'avg', 'gap', 'up'][c[0]]}-B{c[1]}-{c[2]}-k{c[4]}-s{c[5]}-{c[6]}" for c in CASES]
 
