@@ -98,8 +98,9 @@ typedef struct {
     double kl_weight;
 } sia_train_cfg;
 
-/* A step's gradient is computed SIA_STEP_ROWS rows at a time (summed), so that the activations
-   of one huge batch need not fit at once and a training call can pause between chunks. */
+/* A step's gradient is computed SIA_STEP_ROWS rows at a time at most (summed), so that the
+   activations of one huge batch need not fit at once and a training call can pause between
+   chunks; a conv net's chunks are smaller, to stay in cache (net.c, acts_rows). */
 #define SIA_STEP_ROWS 256
 
 typedef struct {

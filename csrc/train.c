@@ -4,7 +4,8 @@
  * loss, backward and one optimizer step. Python is not called in here; module.c releases the
  * GIL around it and passes a deadline so that it can check for Ctrl-C between steps. */
 
-/* Rows per chunk of a step: SIA_STEP_ROWS, or the whole batch when a layer samples (a VAE step
+/* Rows per chunk of a step: SIA_STEP_ROWS, fewer for a net with large activations (net.c's
+   acts_rows), or the whole batch when a layer samples (a VAE step
    runs whole, as it always did) or its penalty couples the rows (KL sparsity: ρ̂ is the batch
    mean, so the math must be the batch's, not a chunk's). */
 static int FN(net_whole_steps)(const FN(sia_net) *net) {
@@ -34,7 +35,8 @@ int FN(sia_trainer_alloc)(FN(sia_trainer) *tr, const FN(sia_net) *net, int64_t n
     for (int i = 0; i < SIA_PARTS; i++) tr->pacts[i].block = NULL;
     if (!sia_mul_ok(n, (int64_t)sizeof(int64_t), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
         return SIA_ENOMEM;
-    const int64_t cap = FN(net_whole_steps)(net) || batch < SIA_STEP_ROWS ? batch : SIA_STEP_ROWS;
+    const int64_t rows = FN(acts_rows)(net, 0, net->L, ACTS_CHUNK_BYTES, SIA_STEP_ROWS);
+    const int64_t cap = FN(net_whole_steps)(net) || batch < rows ? batch : rows;
     tr->widest = FN(sia_net_widest)(net);
     tr->parts = FN(net_couples_rows)(net) ? 1 : sia_step_parts(net->nthreads, cap, tr->widest);
     if (FN(sia_acts_alloc)(&tr->acts, net, cap) != SIA_OK) return SIA_ENOMEM;
