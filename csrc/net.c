@@ -70,9 +70,10 @@ enum { ACTS_HUGE = 4 << 20, ACTS_PAGE = 2 << 20 };
 static void *FN(acts_block)(size_t bytes) {
 #ifdef MADV_HUGEPAGE
     if (bytes >= ACTS_HUGE) {
+        const size_t size = (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE; /* whole huge pages */
         void *p = NULL;
-        if (posix_memalign(&p, ACTS_PAGE, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE) != 0) return NULL;
-        madvise(p, (bytes + ACTS_PAGE - 1) / ACTS_PAGE * ACTS_PAGE, MADV_HUGEPAGE); /* a hint: failure is harmless */
+        if (posix_memalign(&p, ACTS_PAGE, size) != 0) return NULL;
+        madvise(p, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
         return p;
     }
 #endif
