@@ -208,9 +208,12 @@ static void FN(conv_outer_backward)(REAL *restrict din, REAL *restrict dW, const
  *            scatter (of its input through its W).
  * A tile's accumulators stay in registers over the whole reduction (k for forward, the sample's
  * patches for dW), each element one chain in a fixed order: the tiles depend on the shapes
- * alone, so forward is bit-identical for any thread count, and dW adds the samples in order. */
+ * alone, so forward is bit-identical for any thread count, and dW adds the samples in order.
+ * The tiles are written once (conv_body.c) over a vector width: 64 bytes (zmm) when sia_simd is
+ * avx512, where a tile's two vectors are two adjacent panels of the same packed W, else 32
+ * (ymm); each element's chain is the same on both, and so are the bits. */
 
-enum { CONV_TILE = 12 }; /* accumulators of a tile: mr · nv <= 12, plus 3 registers for the operands */
+enum { CONV_TILE = 12 }; /* patches (or k) of a tile at most: 12 × 1 or 6 × 2 ymm accumulators */
 
 /* One output channel with runs of at least VL: the dot kernel (conv_dot_sample), W packed as
    one plain row. Otherwise output channels in panels of pw lanes: one vector when there are at

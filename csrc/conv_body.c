@@ -9,8 +9,9 @@
  * pw = VL or 2·VL lanes of the 32-byte vector (GEMM_VL), zero past N. A tile takes nv <= 2 vectors
  * of CV lanes (CONV_VL, this width's) of output channels from o0 on, b_0 and b_1 = b_0 + hs: in
  * 32-byte vectors the two halves of a panel of 2·VL (hs = CV); in 64-byte ones, where a panel of
- * 2·VL is one whole vector, two adjacent panels (hs = pw·K), so that a tile of 12 patches × 2
- * vectors keeps 24 of the 32 zmm registers as accumulators, as gemm's avx512 tile. Each output
+ * 2·VL is one whole vector, two adjacent panels (hs = pw·K): a forward tile of 6 patches × 2
+ * zmm does 12 FMAs of 16 lanes per 8 loads, a dW tile of 12 k × 2 zmm keeps 24 of the 32 zmm
+ * registers as accumulators, as gemm's avx512 tile (CONV_FWD_MR2, CONV_DW_MR2). Each output
  * element is one chain in the same order whatever the width and the tile (forward: the bias,
  * then k in order; dW: its value, then the patches in order): both widths give the same bits. */
 
@@ -21,8 +22,15 @@
 #define cvec CONV_CAT(vreal, CONV_SFX)       /* gemm_body.c's vectors of the same width */
 #define cvec_u CONV_CAT(vreal_u, CONV_SFX)
 #define CONV_VL ((int)(CONV_VBYTES / sizeof(REAL)))
-/* Patches of a tile of two vectors: 12 × 2 of 32 zmm, 6 × 2 of 16 ymm (3 left for the operands). */
-#define CONV_MR2 (CONV_VBYTES == 64 ? CONV_TILE : CONV_TILE / 2)
+/* Rows of the tiles. Forward, whose mr patch pointers must stay in general registers: 6 patches
+   × 2 vectors on both widths (12 of 16 ymm, or of 32 zmm, as accumulators) and 12 × 1 ymm or
+   8 × 1 zmm (8 chains: two 512-bit FMA units of 4 cycles). On an AMD EPYC Zen 4, 12 × 2 zmm,
+   which spilled the pointers, ran 3-12% slower than avx2's 6 × 2 ymm on F's layers of K 128 to
+   288, 6 × 2 zmm 3-9% faster; 6 × 2 zmm is 8 loads for 12 FMAs, within two loads a cycle.
+   dW, whose tile is one run of a single patch: 12 k × 2 zmm (24 of 32), 6 × 2 ymm, 12 × 1. */
+#define CONV_FWD_MR2 (CONV_TILE / 2)
+#define CONV_FWD_MR1 (CONV_VBYTES == 64 ? 8 : CONV_TILE)
+#define CONV_DW_MR2 (CONV_VBYTES == 64 ? CONV_TILE : CONV_TILE / 2)
 
 /* ReLU of a vector, lane by lane x > 0 ? x : 0 (NaN and -0 give 0, as activation.c's). */
 GEMM_INLINE cvec CV(conv_relu)(cvec x) {
@@ -77,7 +85,7 @@ GEMM_INLINE void CV(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar, cons
         }
 }
 
-/* Tiles of two vectors past the avx2 tile's 6 patches (64-byte vectors only). */
+/* dW tiles of two vectors past avx2's 6 rows (64-byte vectors only). */
 #if CONV_VBYTES == 64
 #define CONV_WIDE_CASES(f) f(7, 2) f(8, 2) f(9, 2) f(10, 2) f(11, 2) f(12, 2)
 #else
@@ -99,7 +107,7 @@ static void CV(conv_fwd_panels)(REAL *restrict z, int64_t zi, int64_t zj, const 
         const REAL *B = CV(conv_panel_at)(Wp, o0, pw, K), *bias = bp + o0;
         const int64_t hs = CV(conv_panel_at)(Wp, o0 + CONV_VL, pw, K) - B;
         int64_t nt, low, taller;
-        FN(conv_tiles)(P, nv > 1 ? CONV_MR2 : CONV_TILE, &nt, &low, &taller);
+        FN(conv_tiles)(P, nv > 1 ? CONV_FWD_MR2 : CONV_FWD_MR1, &nt, &low, &taller);
         int64_t i = 0, j = 0;
         for (int64_t t = 0; t < nt; t++) {
             const int mr = (int)(low + (t < taller));
@@ -109,8 +117,7 @@ static void CV(conv_fwd_panels)(REAL *restrict z, int64_t zi, int64_t zj, const 
 #define CONV_FWD_CASE(m, v) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, pw, bias, m, v, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1, 2) CONV_FWD_CASE(2, 2) CONV_FWD_CASE(3, 2)
-                              CONV_FWD_CASE(4, 2) CONV_FWD_CASE(5, 2) CONV_FWD_CASE(6, 2)
-                              CONV_WIDE_CASES(CONV_FWD_CASE) }
+                              CONV_FWD_CASE(4, 2) CONV_FWD_CASE(5, 2) CONV_FWD_CASE(6, 2) }
             } else {
                 switch (mr) { CONV_FWD_CASE(1, 1) CONV_FWD_CASE(2, 1) CONV_FWD_CASE(3, 1)
                               CONV_FWD_CASE(4, 1) CONV_FWD_CASE(5, 1) CONV_FWD_CASE(6, 1)
@@ -156,7 +163,7 @@ static void CV(conv_dw_tiles)(REAL *restrict dwt, const FN(conv_src) *s, const R
     for (int64_t o0 = o_lo; o0 < o_hi; o0 += 2 * CONV_VL) {
         const int nv = o_hi - o0 >= 2 * CONV_VL ? 2 : 1;
         int64_t nt, low, taller;
-        FN(conv_tiles)(s->run, nv > 1 ? CONV_MR2 : CONV_TILE, &nt, &low, &taller);
+        FN(conv_tiles)(s->run, nv > 1 ? CONV_DW_MR2 : CONV_TILE, &nt, &low, &taller);
         for (int64_t ky = 0; ky < s->kh; ky++)
             for (int64_t t = 0, k = 0; t < nt; t++) {
                 const int mr = (int)(low + (t < taller));
@@ -272,7 +279,9 @@ static void CV(conv_dw9_sample)(REAL *restrict dwt, const FN(conv_src) *s, const
 #endif
 
 #undef CONV_WIDE_CASES
-#undef CONV_MR2
+#undef CONV_DW_MR2
+#undef CONV_FWD_MR2
+#undef CONV_FWD_MR1
 #undef CONV_VL
 #undef cvec_u
 #undef cvec
