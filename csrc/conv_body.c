@@ -46,11 +46,15 @@ static inline const REAL *CV(conv_panel_at)(const REAL *Wp, int64_t o, int64_t p
 }
 
 /* z tile (rows zr[r], nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] b_h[(ky·run + t)·pw],
-   b_0 = Bp, b_1 = Bp + hs; through the ReLU when relu is set. */
+   b_0 = Bp, b_1 = Bp + hs; through the ReLU when relu is set. The panel width pw is nv·CV for
+   32-byte vectors (one panel of one or two vectors, b_1 = b_0 + CV) and CV for 64-byte ones
+   (a panel a vector): constants, as avx2's kernel always had them. */
 GEMM_INLINE void CV(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar, const FN(conv_src) *s,
-                                    const REAL *restrict Bp, int64_t hs, int64_t pw,
+                                    const REAL *restrict Bp, int64_t hs_any,
                                     const REAL *restrict bias, const int mr, const int nv, int nc,
                                     int relu) {
+    const int64_t pw = CONV_VBYTES == 64 ? CONV_VL : nv * CONV_VL;
+    const int64_t hs = CONV_VBYTES == 64 ? hs_any : CONV_VL;
     cvec acc[CONV_TILE][2];
     const cvec c0 = *(const cvec_u *)bias;
     cvec c1 = c0;
@@ -114,7 +118,7 @@ static void CV(conv_fwd_panels)(REAL *restrict z, int64_t zi, int64_t zj, const 
             const REAL *ar[CONV_TILE];
             REAL *zr[CONV_TILE];
             FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, mr);
-#define CONV_FWD_CASE(m, v) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, pw, bias, m, v, nc, relu); break;
+#define CONV_FWD_CASE(m, v) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, bias, m, v, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1, 2) CONV_FWD_CASE(2, 2) CONV_FWD_CASE(3, 2)
                               CONV_FWD_CASE(4, 2) CONV_FWD_CASE(5, 2) CONV_FWD_CASE(6, 2) }
@@ -230,7 +234,7 @@ GEMM_INLINE void CV(conv_k9_group)(REAL *restrict z, int64_t zi, int64_t zj, con
     REAL *zr[MR];
     FN(conv_tile_ptrs)(ar, zr, s, z, zi, zj, &i, &j, (int)(P - full));
     switch (P - full) { /* the last patches, by the generic micro-kernel */
-#define CONV_K9_CASE(m) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, pw, bias, m, nv, nv * CONV_VL, relu); break;
+#define CONV_K9_CASE(m) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, bias, m, nv, nv * CONV_VL, relu); break;
     CONV_K9_CASE(1) CONV_K9_CASE(2) CONV_K9_CASE(3) CONV_K9_CASE(4) CONV_K9_CASE(5)
 #undef CONV_K9_CASE
     }
