@@ -286,7 +286,11 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
 /* The panel micro-kernels (conv_body.c), once per vector width: 64 bytes for x86-64-v4, run
    when sia_simd is avx512 (SIA_SIMD narrows them as it narrows the product); 32 bytes as
    GEMM_CLONES for avx2 and the baseline. Both take W as conv_pack packs it (panels of the
-   32-byte vector's VL or 2·VL lanes), and give the same bits. */
+   32-byte vector's VL or 2·VL lanes), and give the same bits. The other kernels of this file stay
+   32-byte on every path: the dot kernels (conv_dot_sample, conv_dot8_image) fold their lanes,
+   an order that depends on the width; conv_dwk_micro reads whole vectors into the padded image's
+   slack of VL; conv_dwk3_image in 64-byte vectors has half the chains (3·nc) and ran 2-4% slower
+   (D's and E's last layers, AMD EPYC Zen 4). */
 #if GEMM_X86
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
