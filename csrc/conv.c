@@ -208,9 +208,12 @@ static void FN(conv_outer_backward)(REAL *restrict din, REAL *restrict dW, const
  *            scatter (of its input through its W).
  * A tile's accumulators stay in registers over the whole reduction (k for forward, the sample's
  * patches for dW), each element one chain in a fixed order: the tiles depend on the shapes
- * alone, so forward is bit-identical for any thread count, and dW adds the samples in order. */
+ * alone, so forward is bit-identical for any thread count, and dW adds the samples in order.
+ * The tiles are written once (conv_body.c) over a vector width: 64 bytes (zmm) when sia_simd is
+ * avx512, where a tile's two vectors are two adjacent panels of the same packed W, else 32
+ * (ymm); each element's chain is the same on both, and so are the bits. */
 
-enum { CONV_TILE = 12 }; /* accumulators of a tile: mr · nv <= 12, plus 3 registers for the operands */
+enum { CONV_TILE = 12 }; /* patches (or k) of a tile at most: 12 × 1 or 6 × 2 ymm accumulators */
 
 /* One output channel with runs of at least VL: the dot kernel (conv_dot_sample), W packed as
    one plain row. Otherwise output channels in panels of pw lanes: one vector when there are at
@@ -247,13 +250,6 @@ typedef struct {
     int64_t gh, gw, si, sj, rowlen, kh, run;
 } FN(conv_src);
 
-/* ReLU of a vector, lane by lane x > 0 ? x : 0 (NaN and -0 give 0, as activation.c's). */
-GEMM_INLINE vreal FN(conv_relu)(vreal x) {
-    typedef int64_t vmask __attribute__((vector_size(sizeof(vreal))));
-    const vmask keep = (vmask)(x > (vreal){0});
-    return (vreal)((vmask)x & keep);
-}
-
 /* dzm (n,) = dz · [z > 0], the ReLU's backward from its output z, as a multiply (0 · NaN stays
    NaN), the same bits as the engine's pass (net.c's act_grad_scale). dzm may be dz (in place:
    each element is read before it is written). */
@@ -267,47 +263,6 @@ static void FN(conv_relu_grad)(REAL *dzm, const REAL *dz, const REAL *restrict z
         *(vreal_u *)(dzm + i) = *(const vreal_u *)(dz + i) * (vreal)(on & (vmask)one);
     }
     for (; i < n; i++) dzm[i] = dz[i] * (REAL)(z[i] > 0);
-}
-
-/* z tile (rows zr[r], nv vectors cut to nc) = bias + Σ_{ky, t} a_r[ky·rowlen + t] Bp[ky·run + t, :],
-   through the ReLU when relu is set. */
-GEMM_INLINE void FN(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar,
-                                    const FN(conv_src) *s, const REAL *restrict Bp,
-                                    const REAL *restrict bias, const int mr, const int nv, int nc,
-                                    int relu) {
-    vreal acc[CONV_TILE][2];
-    const vreal c0 = *(const vreal_u *)bias;
-    vreal c1 = c0;
-    if (nv > 1) c1 = *(const vreal_u *)(bias + GEMM_VL);
-    for (int r = 0; r < mr; r++) acc[r][0] = c0, acc[r][1] = c1;
-    const int64_t pw = nv * GEMM_VL;
-    for (int64_t ky = 0; ky < s->kh; ky++) {
-        const REAL *a[CONV_TILE];
-        for (int r = 0; r < mr; r++) a[r] = ar[r] + ky * s->rowlen;
-        const REAL *b = Bp + ky * s->run * pw;
-        for (int64_t t = 0; t < s->run; t++, b += pw) {
-            const vreal b0 = *(const vreal_u *)b;
-            vreal b1 = b0;
-            if (nv > 1) b1 = *(const vreal_u *)(b + GEMM_VL);
-            for (int r = 0; r < mr; r++) {
-                const REAL x = a[r][t];
-                acc[r][0] += x * b0;
-                if (nv > 1) acc[r][1] += x * b1;
-            }
-        }
-    }
-    if (relu) /* the layer's ReLU, as activation.c's: x > 0 ? x : 0 */
-        for (int r = 0; r < mr; r++)
-            for (int h = 0; h < nv; h++) acc[r][h] = FN(conv_relu)(acc[r][h]);
-    for (int r = 0; r < mr; r++)
-        for (int h = 0; h < nv; h++) {
-            if ((h + 1) * GEMM_VL <= nc) {
-                *(vreal_u *)(zr[r] + h * GEMM_VL) = acc[r][h];
-                continue;
-            }
-            for (int l = 0; l < GEMM_VL; l++)
-                if (h * GEMM_VL + l < nc) zr[r][h * GEMM_VL + l] = acc[r][h][l];
-        }
 }
 
 /* The patch pointers of mr patches from (*i, *j) on, which they advance, and their outputs'
@@ -328,37 +283,52 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
     *taller = n % *nt;
 }
 
+/* The panel micro-kernels (conv_body.c), once per vector width: 64 bytes for x86-64-v4, run
+   when sia_simd is avx512 (SIA_SIMD narrows them as it narrows the product); 32 bytes as
+   GEMM_CLONES for avx2 and the baseline. Both take W as conv_pack packs it (panels of the
+   32-byte vector's VL or 2·VL lanes), and give the same bits. */
+#if GEMM_X86
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v4")
+#define CONV_VBYTES 64
+#define CONV_SFX _avx512
+#define CONV_CLONES
+#include "conv_body.c"
+#pragma GCC pop_options
+#endif
+#define CONV_VBYTES 32
+#define CONV_SFX
+#define CONV_CLONES GEMM_CLONES
+#include "conv_body.c"
+
 /* z of one sample, the N values of patch (i, j) at z + i·zi + j·zj, = b + the convolution of s
    with Wp (N panels, see conv_pack), bp (npad,) the bias in panels (zeros for none); through the
-   ReLU if relu. */
-GEMM_CLONES
-static void FN(conv_fwd_sample)(REAL *restrict z, int64_t zi, int64_t zj, const FN(conv_src) *s,
-                                const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
-    const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
-    const int nv = (int)(pw / GEMM_VL);
-    int64_t nt, low, taller;
-    FN(conv_tiles)(P, CONV_TILE / nv, &nt, &low, &taller);
-    for (int64_t o0 = 0; o0 < N; o0 += pw) {
-        const int nc = (int)(N - o0 < pw ? N - o0 : pw);
-        const REAL *B = Wp + o0 * K, *bias = bp + o0;
-        int64_t i = 0, j = 0;
-        for (int64_t t = 0; t < nt; t++) {
-            const int mr = (int)(low + (t < taller));
-            const REAL *ar[CONV_TILE];
-            REAL *zr[CONV_TILE];
-            FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, mr);
-#define CONV_FWD_CASE(m) case m: FN(conv_fwd_micro)(zr, ar, s, B, bias, m, nv, nc, relu); break;
-            if (nv > 1) {
-                switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
-                              CONV_FWD_CASE(5) CONV_FWD_CASE(6) }
-            } else {
-                switch (mr) { CONV_FWD_CASE(1) CONV_FWD_CASE(2) CONV_FWD_CASE(3) CONV_FWD_CASE(4)
-                              CONV_FWD_CASE(5) CONV_FWD_CASE(6) CONV_FWD_CASE(7) CONV_FWD_CASE(8)
-                              CONV_FWD_CASE(9) CONV_FWD_CASE(10) CONV_FWD_CASE(11) CONV_FWD_CASE(12) }
-            }
-#undef CONV_FWD_CASE
-        }
+   ReLU if relu. On avx512, panels of 2·VL (one 64-byte vector each) go to the 64-byte kernels. */
+static void FN(conv_fwd_sample)(REAL *z, int64_t zi, int64_t zj, const FN(conv_src) *s,
+                                const REAL *Wp, const REAL *bp, int64_t N, int relu) {
+#if GEMM_X86
+    if (sia_simd_conv_bytes() == 64 && FN(conv_pw)(N, s->run) == 2 * GEMM_VL) {
+        if (FN(conv_k9_fits_avx512)(s, N)) FN(conv_k9_sample_avx512)(z, zi, zj, s, Wp, bp, N, relu);
+        else FN(conv_fwd_panels_avx512)(z, zi, zj, s, Wp, bp, N, relu);
+        return;
     }
+#endif
+    FN(conv_fwd_panels)(z, zi, zj, s, Wp, bp, N, relu);
+}
+
+/* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample, oc a multiple of VL. On avx512, the
+   columns that make whole 64-byte vectors go to the 64-byte kernels, the rest (one 32-byte
+   vector) to the 32-byte ones. */
+static void FN(conv_dw_sample)(REAL *dwt, const FN(conv_src) *s, const REAL *dz, int64_t oc) {
+    int64_t o = 0;
+#if GEMM_X86
+    if (sia_simd_conv_bytes() == 64) {
+        o = oc / (2 * GEMM_VL) * (2 * GEMM_VL);
+        if (o && FN(conv_dw9_fits_avx512)(s)) FN(conv_dw9_sample_avx512)(dwt, s, dz, oc, o);
+        else if (o) FN(conv_dw_tiles_avx512)(dwt, s, dz, oc, 0, o);
+    }
+#endif
+    if (o < oc) FN(conv_dw_tiles)(dwt, s, dz, oc, o, oc);
 }
 
 /* z of one sample (patch (i, j)'s at z + i·zi + j·zj) = b + patch · w, for one output channel with runs of at
@@ -403,155 +373,12 @@ static void FN(conv_dot_sample)(REAL *restrict z, int64_t zi, int64_t zj, const 
     }
 }
 
-/* conv_fwd_sample for a 3 × 3 kernel over one channel (run 3, K 9: a grayscale image's first
- * layer, and the din of a layer to one channel) and panels of two vectors: a panel's 18 vectors
- * of Wp stay in registers over all the sample's patches, 6 at a time, with 12 accumulators: 30
- * of x86-64-v4's 32 vector registers, so only when sia_simd is avx512 (conv_k9_fits). Each z
- * element is conv_fwd_micro's chain (the bias, then k in order): the same bits either way. */
-static int FN(conv_k9_fits)(const FN(conv_src) *s, int64_t N) {
-    return sia_simd == SIA_SIMD_AVX512 && s->kh == 3 && s->run == 3 && N % (2 * GEMM_VL) == 0 &&
-           FN(conv_pw)(N, s->run) == 2 * GEMM_VL;
-}
-GEMM_CLONES
-static void FN(conv_k9_sample)(REAL *restrict z, int64_t zi, int64_t zj, const FN(conv_src) *s,
-                               const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
-    enum { MR = 6, PW = 2 * GEMM_VL };
-    const int64_t P = s->gh * s->gw, full = P / MR * MR, rl = s->rowlen;
-    for (int64_t o0 = 0; o0 < N; o0 += PW) {
-        const REAL *B = Wp + o0 * 9, *bias = bp + o0;
-        vreal w[9][2];
-        for (int k = 0; k < 9; k++)
-            w[k][0] = *(const vreal_u *)(B + k * PW), w[k][1] = *(const vreal_u *)(B + k * PW + GEMM_VL);
-        int64_t i = 0, j = 0;
-        for (int64_t q = 0; q < full; q += MR) {
-            const REAL *ar[MR];
-            REAL *zr[MR];
-            FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, MR);
-            vreal acc[MR][2];
-            for (int r = 0; r < MR; r++)
-                acc[r][0] = *(const vreal_u *)bias, acc[r][1] = *(const vreal_u *)(bias + GEMM_VL);
-            for (int ky = 0; ky < 3; ky++)
-                for (int t = 0; t < 3; t++)
-                    for (int r = 0; r < MR; r++) {
-                        const REAL x = ar[r][ky * rl + t];
-                        acc[r][0] += x * w[ky * 3 + t][0];
-                        acc[r][1] += x * w[ky * 3 + t][1];
-                    }
-            for (int r = 0; r < MR; r++) {
-                *(vreal_u *)zr[r] = relu ? FN(conv_relu)(acc[r][0]) : acc[r][0];
-                *(vreal_u *)(zr[r] + GEMM_VL) = relu ? FN(conv_relu)(acc[r][1]) : acc[r][1];
-            }
-        }
-        if (full == P) continue;
-        const REAL *ar[MR];
-        REAL *zr[MR];
-        FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, (int)(P - full));
-        switch (P - full) { /* the last patches, by the generic micro-kernel */
-#define CONV_K9_CASE(m) case m: FN(conv_fwd_micro)(zr, ar, s, B, bias, m, 2, PW, relu); break;
-        CONV_K9_CASE(1) CONV_K9_CASE(2) CONV_K9_CASE(3) CONV_K9_CASE(4) CONV_K9_CASE(5)
-#undef CONV_K9_CASE
-        }
-    }
-}
-
 /* z of one sample (patch (i, j)'s N values at z + i·zi + j·zj): the panel kernel, or the dot
    kernel for one output channel. */
 static void FN(conv_direct_sample)(REAL *z, int64_t zi, int64_t zj, const FN(conv_src) *s,
                                    const REAL *Wp, const REAL *bp, int64_t N, int relu) {
     if (FN(conv_dot)(N, s->run)) FN(conv_dot_sample)(z, zi, zj, s, Wp, bp[0], relu);
-    else if (FN(conv_k9_fits)(s, N)) FN(conv_k9_sample)(z, zi, zj, s, Wp, bp, N, relu);
     else FN(conv_fwd_sample)(z, zi, zj, s, Wp, bp, N, relu);
-}
-
-/* dWᵀ tile: rows r < mr (k = k0 + r, ldw apart), nv vectors of o, += Σ_p patch_p[off + r] dz[p, :]
-   over the sample's patches (dz rows ldz apart, at the tile's first o). */
-GEMM_INLINE void FN(conv_dw_micro)(REAL *restrict dwt, int64_t ldw, const FN(conv_src) *s,
-                                   int64_t off, const REAL *restrict dz, int64_t ldz, const int mr,
-                                   const int nv) {
-    vreal acc[CONV_TILE][2];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = *(const vreal_u *)(dwt + r * ldw + v * GEMM_VL);
-    for (int64_t i = 0; i < s->gh; i++) {
-        const REAL *a = s->img + i * s->si + off;
-        for (int64_t j = 0; j < s->gw; j++, a += s->sj, dz += ldz) {
-            const vreal d0 = *(const vreal_u *)dz;
-            vreal d1 = d0;
-            if (nv > 1) d1 = *(const vreal_u *)(dz + GEMM_VL);
-            for (int r = 0; r < mr; r++) {
-                const REAL x = a[r];
-                acc[r][0] += x * d0;
-                if (nv > 1) acc[r][1] += x * d1;
-            }
-        }
-    }
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) *(vreal_u *)(dwt + r * ldw + v * GEMM_VL) = acc[r][v];
-}
-
-/* conv_dw_sample for a 3 × 3 kernel over one channel (run 3, K 9) and oc a multiple of two
- * vectors: the whole dWᵀ tile of 9 k × 2 vectors of o (18 accumulators, so only when sia_simd is
- * avx512) over the sample's patches, one sweep per pair of vectors instead of three of 3 k. Each
- * element sums the patches in order, as conv_dw_micro's: the same bits. */
-static int FN(conv_dw9_fits)(const FN(conv_src) *s, int64_t oc) {
-    return sia_simd == SIA_SIMD_AVX512 && s->kh == 3 && s->run == 3 && oc % (2 * GEMM_VL) == 0;
-}
-GEMM_CLONES
-static void FN(conv_dw9_sample)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
-                                int64_t oc) {
-    const int64_t rl = s->rowlen;
-    for (int64_t o0 = 0; o0 < oc; o0 += 2 * GEMM_VL) {
-        vreal acc[9][2];
-        for (int k = 0; k < 9; k++)
-            for (int h = 0; h < 2; h++) acc[k][h] = *(const vreal_u *)(dwt + k * oc + o0 + h * GEMM_VL);
-        const REAL *d = dz + o0;
-        for (int64_t i = 0; i < s->gh; i++) {
-            const REAL *a = s->img + i * s->si;
-            for (int64_t j = 0; j < s->gw; j++, a += s->sj, d += oc) {
-                const vreal d0 = *(const vreal_u *)d, d1 = *(const vreal_u *)(d + GEMM_VL);
-                for (int ky = 0; ky < 3; ky++)
-                    for (int t = 0; t < 3; t++) {
-                        const REAL x = a[ky * rl + t];
-                        acc[ky * 3 + t][0] += x * d0;
-                        acc[ky * 3 + t][1] += x * d1;
-                    }
-            }
-        }
-        for (int k = 0; k < 9; k++)
-            for (int h = 0; h < 2; h++) *(vreal_u *)(dwt + k * oc + o0 + h * GEMM_VL) = acc[k][h];
-    }
-}
-
-/* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample, oc a multiple of VL. Tiles of k stay
-   inside one run (their values at constant offsets from the patch); vectors of o in pairs. */
-GEMM_CLONES
-static void FN(conv_dw_sample)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
-                               int64_t oc) {
-    if (FN(conv_dw9_fits)(s, oc)) {
-        FN(conv_dw9_sample)(dwt, s, dz, oc);
-        return;
-    }
-    for (int64_t o0 = 0; o0 < oc; o0 += 2 * GEMM_VL) {
-        const int nv = oc - o0 >= 2 * GEMM_VL ? 2 : 1;
-        int64_t nt, low, taller;
-        FN(conv_tiles)(s->run, CONV_TILE / nv, &nt, &low, &taller);
-        for (int64_t ky = 0; ky < s->kh; ky++)
-            for (int64_t t = 0, k = 0; t < nt; t++) {
-                const int mr = (int)(low + (t < taller));
-                REAL *w = dwt + (ky * s->run + k) * oc + o0;
-                const int64_t off = ky * s->rowlen + k;
-                k += mr;
-#define CONV_DW_CASE(m) case m: FN(conv_dw_micro)(w, oc, s, off, dz + o0, oc, m, nv); break;
-                if (nv > 1) {
-                    switch (mr) { CONV_DW_CASE(1) CONV_DW_CASE(2) CONV_DW_CASE(3) CONV_DW_CASE(4)
-                                  CONV_DW_CASE(5) CONV_DW_CASE(6) }
-                } else {
-                    switch (mr) { CONV_DW_CASE(1) CONV_DW_CASE(2) CONV_DW_CASE(3) CONV_DW_CASE(4)
-                                  CONV_DW_CASE(5) CONV_DW_CASE(6) CONV_DW_CASE(7) CONV_DW_CASE(8)
-                                  CONV_DW_CASE(9) CONV_DW_CASE(10) CONV_DW_CASE(11) CONV_DW_CASE(12) }
-                }
-#undef CONV_DW_CASE
-            }
-    }
 }
 
 /* dW row segment: nq vectors of k (from the patch's run offset off on, whole vectors, the last

@@ -40,7 +40,10 @@
  * the wider FMAs gain: the letters model ran 15% slower) go to avx2's kernels. KC and the pc
  * blocks are the same on every path, so the blocked path's sums (one FMA chain per pc block)
  * are the same bits on avx512 and avx2: the two paths give the same results. The baseline's
- * separate multiply and add round differently. */
+ * separate multiply and add round differently. conv.c's panel micro-kernels (conv_body.c) follow
+ * sia_simd too: avx512's vreal_avx512 (64 bytes) when it names avx512, else the 32-byte vreal
+ * of their GEMM_CLONES, with the same bits; the other loops of conv.c, dense.c and pooling.c are
+ * clones over the 32-byte vreal that the loader picks from the CPU. */
 
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #pragma GCC diagnostic ignored "-Wpsabi" /* vectors cross only always-inlined helpers */
@@ -107,7 +110,8 @@ static _Thread_local REAL gemm_apack[GEMM_MC * GEMM_KC] __attribute__((aligned(6
 #pragma GCC pop_options
 #endif
 /* The baseline last and without a suffix: its vreal, GEMM_VL, gemm_tail_x and gemm_dot_rows
-   (32-byte vectors) are the ones that dense.c and conv.c inline into their own clones. */
+   (32-byte vectors) are the ones that dense.c and conv.c inline into their own clones (conv.c's
+   64-byte kernels take vreal_avx512 from the avx512 path above). */
 #define GEMM_VBYTES 32
 #define GEMM_SFX
 #define GEMM_KEEP_NAMES

@@ -1390,6 +1390,12 @@ static PyObject *py_set_simd_path(PyObject *self, PyObject *args) {
     return old;
 }
 
+/* _conv_vector_bits() -> 512 or 256: the vector width of conv.c's panel micro-kernels on the
+   current path (sia.h); the tests check that SIA_SIMD narrows them. */
+static PyObject *py_conv_vector_bits(PyObject *self, PyObject *args) {
+    return PyLong_FromLong(8L * sia_simd_conv_bytes());
+}
+
 /* _set_winograd(on) -> the previous setting: whether 3 × 3 stride-1 Conv2D layers go by
    Winograd (sia.h); the tests compare both paths. */
 static PyObject *py_set_winograd(PyObject *self, PyObject *args) {
@@ -1421,6 +1427,7 @@ static int simd_from_env(void) {
 static PyMethodDef methods[] = {
     {"simd_path", py_simd_path, METH_NOARGS, "simd_path() -> 'avx512', 'avx2' or 'baseline': the matrix product's vector path"},
     {"_set_simd_path", py_set_simd_path, METH_VARARGS, "_set_simd_path(name) -> previous (tests only)"},
+    {"_conv_vector_bits", py_conv_vector_bits, METH_NOARGS, "_conv_vector_bits() -> 512 or 256 (tests only)"},
     {"_set_winograd", py_set_winograd, METH_VARARGS, "_set_winograd(on) -> previous (tests only)"},
     {"_set_slice_ns", py_set_slice_ns, METH_VARARGS, "_set_slice_ns(ns) -> previous (tests only)"},
     {"gemm", py_gemm, METH_VARARGS, "gemm(C, A, B, transA, transB, accumulate[, nthreads])"},

@@ -243,7 +243,8 @@ int64_t sia_now_ns(void);
    on the thread that runs it. */
 void sia_pool_run(int nthreads, int64_t n, void (*task)(void *ctx, int64_t i), void *ctx);
 
-/* Vector paths (simd.c), narrowest first. The matrix product (gemm.c) runs the one in sia_simd:
+/* Vector paths (simd.c), narrowest first. The matrix product (gemm.c) and conv.c's panel
+   micro-kernels run the one in sia_simd:
    the widest the CPU has, or a narrower one forced with the environment variable SIA_SIMD
    ("avx512", "avx2", "baseline"), set when the module loads. The element-wise loops of the other
    files are target clones that the loader picks from the CPU alone; they give the same bits on
@@ -253,6 +254,8 @@ extern int sia_simd;
 int sia_simd_widest(void);         /* the widest path this CPU runs */
 int sia_simd_parse(const char *s); /* "avx512", "avx2", "baseline" -> SIA_SIMD_*, else -1 */
 const char *sia_simd_name(int path);
+/* The vector bytes of conv.c's panel micro-kernels on the current path: 64 on avx512, else 32. */
+int sia_simd_conv_bytes(void);
 /* Conv2D layers with a 3 × 3 kernel at stride 1 and enough channels go by Winograd's F(2 × 2,
    3 × 3) (winograd.c) while this is set (the default; simd.c); the tests clear it to compare
    with the direct paths (_core._set_winograd). */

@@ -18,6 +18,9 @@ int sia_simd_widest(void) {
     return SIA_SIMD_BASELINE;
 }
 
+/* conv.c's direct kernels follow sia_simd, so SIA_SIMD narrows them too. */
+int sia_simd_conv_bytes(void) { return sia_simd == SIA_SIMD_AVX512 ? 64 : 32; }
+
 static const char *const sia_simd_names[] = {"baseline", "avx2", "avx512"};
 
 int sia_simd_parse(const char *s) {

@@ -2,6 +2,10 @@
 layer_backward: against their NumPy twins (tests/twins.py) on several shapes, strides 1 and 2,
 "same" and "valid", odd sizes, several channels, B = 1 and more, 1 and 2 threads; by finite
 differences in float64; and against PyTorch on the same weights when it is installed."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -216,32 +220,71 @@ def test_backward_matches_twin_and_accumulates(rng, case, dtype, nthreads, simd_
     np.testing.assert_allclose(dW, dW0 + want_dW, **TOL[dtype])
 
 
+# The panel micro-kernels on both widths (csrc/conv_body.c): output channels in groups of two
+# 64-byte vectors (two panels) and a group of one, cut to channel counts that are not multiples
+# of 16; dWᵀ columns split between the widths; the 3 × 3 one-channel kernels (conv_k9, conv_dw9)
+# with whole groups and a rest; strides 1 and 2 (din by phases), both kinds, odd sizes.
+WIDTH_CASES = [c for c in CASES if c[0] in (twins.CONV2D, twins.CONV2D_T)] + [
+    (twins.CONV2D, 2, (9, 7, 3), 40, 3, 1, "same"),
+    (twins.CONV2D, 3, (7, 6, 1), 48, 3, 1, "same"),
+    (twins.CONV2D, 2, (8, 9, 1), 24, 3, 2, "same"),
+    (twins.CONV2D, 2, (11, 9, 20), 20, 3, 1, "valid"),
+    (twins.CONV2D, 2, (10, 11, 17), 33, 3, 2, "same"),
+    (twins.CONV2D, 2, (12, 11, 32), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (9, 8, 5), 36, (2, 3), (2, 1), "same"),
+    (twins.CONV2D_T, 2, (5, 6, 24), 16, 3, 2, "same"),
+    (twins.CONV2D_T, 2, (6, 5, 40), 20, 3, 2, "same"),
+    (twins.CONV2D_T, 1, (7, 7, 8), 32, 3, 1, "same"),
+]
+
+
+@pytest.mark.skipif("avx512" not in SIMD_PATHS, reason="the CPU has no AVX-512")
+@pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] == twins.CONV2D and (
-    (c[2][2] == 1 and c[3] % 16 == 0) or (c[3] == 1 and c[2][2] % 16 == 0))], ids=lambda c: f"{c[2]}-{c[3]}")
-def test_one_channel_kernels_give_the_same_bits_on_every_path(rng, case, dtype):
-    """conv_k9_sample (a first layer's forward, a one-channel layer's din) and conv_dw9_sample
-    (avx512 only) keep each sum's order: avx2's kernels give the same bits."""
-    if "avx512" not in SIMD_PATHS:
-        pytest.skip("no AVX-512")
+@pytest.mark.parametrize("case", WIDTH_CASES, ids=str)
+def test_avx512_and_avx2_kernels_give_the_same_bits(rng, case, dtype, nthreads):
+    """The 64-byte kernels (avx512) keep each element's chain of the 32-byte ones (avx2): the
+    bias then k in order, dW's value then the patches in order; forward, din and dW (written
+    and accumulated) are the same bits on both paths."""
     kind, geom, x, W, b, params, out = make(case, rng, dtype)
     B = x.shape[0]
     x = x.reshape(B, -1).astype(dtype)
     dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
-    got = []
+    dW0 = rng.normal(size=params.shape).astype(dtype)
+    got = {}
     old = _core._set_simd_path("avx512")
     try:
         for path in ("avx512", "avx2"):
             _core._set_simd_path(path)
-            z, dW = np.empty((B, dz.shape[1]), dtype), np.empty_like(params)
-            dx = np.empty_like(x) if geom[2] > 1 else None
-            _core.layer_forward(kind, geom, z, x, params)
-            _core.layer_backward(kind, geom, dx, dW, dz, x, params, False)
-            got.append((z, dW) if dx is None else (z, dW, dx))
+            z, dx, dW, acc = np.empty_like(dz), np.empty_like(x), np.empty_like(params), dW0.copy()
+            _core.layer_forward(kind, geom, z, x, params, nthreads)
+            _core.layer_backward(kind, geom, dx, dW, dz, x, params, False, nthreads)
+            _core.layer_backward(kind, geom, None, acc, dz, x, params, True, nthreads)
+            got[path] = (z, dx, dW, acc)
     finally:
         _core._set_simd_path(old)
-    for a, c in zip(*got):
-        assert np.array_equal(a, c)
+    for a, c in zip(got["avx512"], got["avx2"]):
+        assert np.array_equal(a.view(np.uint8), c.view(np.uint8))
+
+
+def test_sia_simd_narrows_the_conv_kernels():
+    """The panel micro-kernels follow the product's path: 64-byte vectors on avx512 only, so
+    SIA_SIMD=avx2 (or _set_simd_path) runs the 32-byte ones."""
+    code = "from sia_autoencoder import _core; print(_core.simd_path(), _core._conv_vector_bits())"
+    widest = SIMD_PATHS[-1]
+    for value in ("", *SIMD_PATHS):
+        env = dict(os.environ, SIA_SIMD=value)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                           check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+        path = value or widest
+        assert r.stdout.split() == [path, "512" if path == "avx512" else "256"]
+    old = _core.simd_path()
+    try:
+        for path in SIMD_PATHS:
+            _core._set_simd_path(path)
+            assert _core._conv_vector_bits() == (512 if path == "avx512" else 256)
+    finally:
+        _core._set_simd_path(old)
 
 
 FOLD_CASES = [c for c in CASES if c[0] in (twins.MAXPOOL, twins.AVGPOOL, twins.GAP, twins.UPSAMPLE)]

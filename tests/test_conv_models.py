@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SIMD_PATHS
 from sia_autoencoder import VAE, Autoencoder, _core, layers as L
 from test_conv_kernels import torch_forward
 
@@ -33,6 +34,29 @@ def test_the_issue_example_runs_and_encodes_to_7x7x32(rng):
     assert ae.reconstruct(X[:3]).shape == (3, 28, 28)  # the input's shape
     assert ae.reconstruct(X[:3, :, :, None]).shape == (3, 28, 28, 1)
     assert [w.shape for w in ae.get_weights()][:4] == [(32, 1, 3, 3), (32,), (32, 32, 3, 3), (32,)]
+
+
+@pytest.mark.skipif("avx512" not in SIMD_PATHS, reason="the CPU has no AVX-512")
+def test_training_gives_the_same_bits_on_avx512_and_avx2(rng):
+    """Fused ReLUs, Winograd, strides 1 and 2 and channel counts that are not multiples of 16
+    through the conv kernels of both widths: a few epochs end on the same weights."""
+    X = rng.random((20, 12, 12, 1)).astype(np.float32)
+
+    def run(path):
+        old = _core._set_simd_path(path)
+        try:
+            ae = Autoencoder(encoder=[L.Conv2D(24, 3, padding="same", activation="relu"),
+                                      L.Conv2D(24, 3, padding="same", activation="relu"),
+                                      L.Conv2D(40, 3, strides=2, padding="same", activation="relu")],
+                             decoder=[L.Conv2DTranspose(20, 3, strides=2, padding="same", activation="relu"),
+                                      L.Conv2D(1, 3, padding="same", activation="sigmoid")],
+                             input_shape=(12, 12, 1), seed=5, threads=2)
+            ae.fit(X, epochs=2, batch_size=8)
+            return ae.params.copy()
+        finally:
+            _core._set_simd_path(old)
+
+    assert np.array_equal(run("avx512"), run("avx2"))
 
 
 def test_training_is_bit_identical_for_a_seed_and_a_thread_count(rng):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import twins  # noqa: E402  (tests/twins.py)
+from conftest import SIMD_PATHS
 from sia_autoencoder import _core
 from test_conv_kernels import TOL, torch_forward
 
@@ -83,6 +84,27 @@ def test_matches_twin_and_the_direct_path(rng, case, dtype, nthreads, simd_path,
     assert not np.array_equal(z, z0) or not np.array_equal(dW, dW0)  # the Winograd path ran
     for got, want in ((z, z0), (dx, dx0), (dW, dW0)):
         np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@pytest.mark.skipif("avx512" not in SIMD_PATHS, reason="the CPU has no AVX-512")
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES + [(2, (9, 7, 40), 56, "same"), (1, (6, 7, 33), 24, "valid")],
+                         ids=str)
+def test_avx512_and_avx2_give_the_same_bits(rng, case, dtype, nthreads, winograd):
+    """The products (conv.c's forward panel kernel) and dU (its dWᵀ tiles) in 64-byte vectors
+    on avx512 keep avx2's chains: z, dx and dW are the same bits on both paths."""
+    geom, x, W, b, params, pad, out = make(case, rng, dtype)
+    dz = rng.normal(size=out)
+    old = _core._set_simd_path("avx512")
+    try:
+        wide = run(geom, x, params, dz, dtype, nthreads)
+        _core._set_simd_path("avx2")
+        narrow = run(geom, x, params, dz, dtype, nthreads)
+    finally:
+        _core._set_simd_path(old)
+    for a, c in zip(wide, narrow):
+        assert np.array_equal(a.view(np.uint8), c.view(np.uint8))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
