@@ -251,10 +251,10 @@ typedef struct {
 } FN(conv_src);
 
 /* dzm (n,) = dz · [z > 0], the ReLU's backward from its output z, as a multiply (0 · NaN stays
-   NaN), the same bits as the engine's pass (net.c's act_grad_scale). */
+   NaN), the same bits as the engine's pass (net.c's act_grad_scale). dzm may be dz (in place:
+   each element is read before it is written). */
 GEMM_CLONES
-static void FN(conv_relu_grad)(REAL *restrict dzm, const REAL *restrict dz, const REAL *restrict z,
-                               int64_t n) {
+static void FN(conv_relu_grad)(REAL *dzm, const REAL *dz, const REAL *restrict z, int64_t n) {
     typedef int64_t vmask __attribute__((vector_size(sizeof(vreal))));
     const vreal one = (vreal){0} + 1;
     int64_t i = 0;
@@ -862,6 +862,7 @@ typedef struct {
     REAL *z, *din, *dW;
     const REAL *in, *W, *dz;
     const REAL *zr;         /* backward of a fused ReLU: its output, else NULL */
+    int relu_below;         /* backward: din times [in > 0], the ReLU of the layer below */
     REAL *shared, *scratch; /* the packed weights (direct paths); the tasks' slices */
     int64_t B, unit, rows, slice, ntasks;
     int gemm_threads;
@@ -1111,17 +1112,19 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
         }
         const REAL *rows = p->t ? in : dz; /* the dW's other factor, (P, R) */
         FN(conv_sum_rows)(dbp, dz, oc, 0, n_out / oc);
+        REAL *din = j->din ? j->din + b * n_in : NULL;
         if (inplace) {
             FN(conv_dwk3_image)(dWp, in, &p->pb, rows, p->R);
-            if (j->din) FN(conv_phased_sample)(j->din + b * n_in, &p->ph, padz, dz, Wd, bd, 0);
-            continue;
+            if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+        } else {
+            const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
+            if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
+            else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
+            if (din && p->t) FN(conv_direct_sample)(din, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
+            else if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
         }
-        const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
-        if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
-        else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
-        if (!j->din) continue;
-        if (p->t) FN(conv_direct_sample)(j->din + b * n_in, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
-        else FN(conv_phased_sample)(j->din + b * n_in, &p->ph, padz, dz, Wd, bd, 0);
+        /* the layer below's ReLU, while the sample's din and input are still in cache */
+        if (din && j->relu_below) FN(conv_relu_grad)(din, din, in, n_in);
     }
 }
 
@@ -1167,7 +1170,8 @@ static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const 
 /* One backward: the direct path when the plan has it, else task(). */
 static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
                               const REAL *in, const REAL *z, const REAL *W, int64_t B, REAL *scratch,
-                              int accumulate, int nthreads, void (*task)(void *, int64_t)) {
+                              int accumulate, int nthreads, void (*task)(void *, int64_t),
+                              int relu_below) {
     const int64_t n = l->out_c * l->kh * l->kw * l->in_c + l->out_c;
     if (B <= 0) {
         if (!accumulate) memset(dW, 0, (size_t)n * sizeof(REAL));
@@ -1182,6 +1186,7 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
     const int direct = plan.dw && (!din || plan.din);
     FN(conv_job) j = FN(conv_job_for)(l, B, scratch, nthreads, direct);
     j.din = din;
+    j.relu_below = relu_below; /* only on the direct path (conv_folds_relu) */
     j.dz = dz;
     j.zr = direct && l->act == SIA_RELU ? z : NULL; /* see sia_conv_fuses_grad; NULL z: none */
     j.in = in;
@@ -1205,7 +1210,7 @@ void FN(sia_conv2d_forward)(const sia_layer *l, REAL *z, const REAL *in, const R
 void FN(sia_conv2d_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                          const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
                          int accumulate, int nthreads) {
-    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_backward_task));
+    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_backward_task), 0);
 }
 
 void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W,
@@ -1216,5 +1221,25 @@ void FN(sia_conv2d_t_forward)(const sia_layer *l, REAL *z, const REAL *in, const
 void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz,
                            const REAL *in, const REAL *z, const REAL *W, const REAL *noise,
                            int64_t B, REAL *scratch, int accumulate, int nthreads) {
-    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_t_backward_task));
+    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads, FN(conv2d_t_backward_task), 0);
+}
+
+/* The backward with the ReLU of the layer below folded into din (sia_layer_kind.backward_relu):
+   on the direct path, each task multiplies a sample's din by [in > 0] right after writing it,
+   the engine's pass over the whole of din from memory saved; the same bits. Returns 0, having
+   written nothing, elsewhere (Winograd, im2col) or without din. */
+static int FN(conv_folds_relu)(const sia_layer *l) {
+    if (sia_winograd && FN(wino_fits)(l)) return 0;
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
+    return p.dw && p.din;
+}
+
+int FN(sia_conv_backward_relu)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                               const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                               int accumulate, int nthreads) {
+    if (!din || !FN(conv_folds_relu)(l)) return 0;
+    FN(conv_backward)(l, din, dW, dz, in, z, W, B, scratch, accumulate, nthreads,
+                      l->kind == SIA_LAYER_CONV2D_T ? FN(conv2d_t_backward_task) : FN(conv2d_backward_task), 1);
+    return 1;
 }

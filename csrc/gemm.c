@@ -123,9 +123,13 @@ void FN(sia_gemm)(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, i
 #if GEMM_X86
     case SIA_SIMD_AVX512: {
         /* 64-byte vectors for the products that avx2 would block; the tiny and small ones
-           (a letters layer is 25 or 10 columns wide) waste fewer lanes in avx2's kernels. */
+           (a letters layer is 25 or 10 columns wide) waste fewer lanes in avx2's kernels, and
+           so do blocked ones of at most one avx2 panel of columns (2 · 32 bytes: 16 floats),
+           which avx512's panels would pad to twice or more (workload F's Dense 16, 128 × 3136
+           by 3136 × 16: 0.36 ms on avx512, 0.23 on avx2; its Dense 3136 from the 2-D latent,
+           dW 3136 × 2 and din 128 × 2: 0.32 and 0.36 ms, 0.21 and 0.23). The same bits. */
         const double work = (double)M * (double)N * (double)K;
-        if (M > 0 && N > 0 && K > 0 && !gemm_tiny_fits_avx2(M, N, K, work) &&
+        if (M > 0 && N > 2 * 32 / (int64_t)sizeof(REAL) && K > 0 && !gemm_tiny_fits_avx2(M, N, K, work) &&
             !gemm_small_fits_avx2(M, N, transA, transB, work)) {
             gemm_run_avx512(C, A, B, M, N, K, transA, transB, accumulate, nthreads);
             return;

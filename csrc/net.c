@@ -21,9 +21,9 @@ const FN(sia_layer_kind) FN(sia_layer_ops)[SIA_N_LAYER] = {
     [SIA_LAYER_DENSE] = {FN(dense_scratch), FN(dense_forward), FN(dense_backward)},
     [SIA_LAYER_DENSE_T] = {FN(dense_scratch), FN(dense_t_forward), FN(dense_t_backward)},
     [SIA_LAYER_CONV2D] = {FN(sia_conv2d_scratch), FN(sia_conv2d_forward), FN(sia_conv2d_backward),
-                          FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad)},
+                          FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad), FN(sia_conv_backward_relu)},
     [SIA_LAYER_CONV2D_T] = {FN(sia_conv2d_t_scratch), FN(sia_conv2d_t_forward), FN(sia_conv2d_t_backward),
-                            FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad)},
+                            FN(sia_conv_fuses_act), FN(sia_conv_fuses_grad), FN(sia_conv_backward_relu)},
     [SIA_LAYER_MAXPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward),
                            .backward_relu = FN(sia_pool_backward_relu)},
     [SIA_LAYER_AVGPOOL] = {FN(sia_pool_scratch), FN(sia_pool_forward), FN(sia_pool_backward)},
@@ -428,6 +428,13 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
         /* the layer below, if there is one (across RESHAPEs), wants dL/da of its output */
         const int64_t below = j - 1;
         const int want_din = j > lowest;
+        /* its ReLU, without a penalty, folded into din when the kind can (backward_relu): no
+           pass of its own over din (the layer below's a is this one's input, A->a[j]) */
+        int64_t under = below;
+        while (want_din && net->layers[under].kind == SIA_LAYER_RESHAPE) under--;
+        const FN(sia_layer_kind) *ops = &FN(sia_layer_ops)[l->kind];
+        const int relu_under = want_din && ops->backward_relu && net->layers[under].act == SIA_RELU &&
+                               net->layers[under].reg == SIA_REG_NONE;
         /* one dense row folds the activation of a layer right below it into dx */
         const int fuse = B == 1 && l->kind == SIA_LAYER_DENSE && want_din &&
                          net->layers[below].kind != SIA_LAYER_RESHAPE &&
@@ -449,9 +456,9 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
                 FN(dense_backward_row)(din, dW, db, dz, A->a[j], W, n_in, n_out, acc,
                                        fuse ? net->layers[below].act : -1,
                                        fuse ? net->layers[below].beta : 0);
-            else
-                FN(sia_layer_ops)[l->kind].backward(l, din, dW, dz, A->a[j], zb, W, A->noise[j], B,
-                                                    A->scratch, acc, net->nthreads);
+            else if (!(folded = relu_under && ops->backward_relu(l, din, dW, dz, A->a[j], zb, W, A->noise[j],
+                                                                  B, A->scratch, acc, net->nthreads)))
+                ops->backward(l, din, dW, dz, A->a[j], zb, W, A->noise[j], B, A->scratch, acc, net->nthreads);
             if (l->kind == SIA_LAYER_DENSE && !acc && B == 1) /* dW = dz xᵀ was written */
                 finite &= FN(rank1_finite)(dz, A->a[j], n_out, n_in);
             else if (l->kind == SIA_LAYER_DENSE && !acc)
@@ -461,14 +468,8 @@ static int FN(net_backward)(FN(sia_net) *net, FN(sia_acts) *A, int64_t B, int ac
             else /* the sums themselves: W, then b right after it */
                 finite &= FN(all_finite)(dW, l->n_params);
         } else {
-            /* the ReLU of a layer right below, without a penalty, folded into din when the kind
-               can: no pass of its own over din (the layer below's a is this one's input) */
-            const sia_layer *lb = want_din ? &net->layers[below] : NULL;
-            const FN(sia_layer_kind) *ops = &FN(sia_layer_ops)[l->kind];
-            folded = lb && ops->backward_relu && lb->kind != SIA_LAYER_RESHAPE && lb->act == SIA_RELU &&
-                     lb->reg == SIA_REG_NONE &&
-                     ops->backward_relu(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL, A->noise[j], B,
-                                        A->scratch, accumulate, net->nthreads);
+            folded = relu_under && ops->backward_relu(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL,
+                                                      A->noise[j], B, A->scratch, accumulate, net->nthreads);
             if (!folded)
                 ops->backward(l, din, NULL, dz, A->a[j], A->z[j + 1], NULL, A->noise[j], B, A->scratch,
                               accumulate, net->nthreads);

@@ -44,6 +44,12 @@ void FN(sia_conv2d_t_backward)(const sia_layer *l, REAL *din, REAL *dW, const RE
 /* Whether a Conv2D or Conv2DTranspose applies its own ReLU (on its direct paths): z is then a. */
 int FN(sia_conv_fuses_act)(const sia_layer *l);
 int FN(sia_conv_fuses_grad)(const sia_layer *l);
+/* Their backward with the ReLU of the layer below folded in, on the direct paths: din = the
+   backward's, times [in > 0] (bit for bit the engine's pass). Returns 0, writing nothing, on
+   the other paths (Winograd, im2col) and without din. */
+int FN(sia_conv_backward_relu)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
+                               const REAL *z, const REAL *W, const REAL *noise, int64_t B, REAL *scratch,
+                               int accumulate, int nthreads);
 int64_t FN(sia_pool_scratch)(const sia_layer *l, int64_t B);
 void FN(sia_pool_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, const REAL *noise,
                       int64_t B, REAL *scratch, int nthreads);

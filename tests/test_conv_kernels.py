@@ -311,6 +311,46 @@ def test_relu_below_folds_into_pool_and_upsampling_backward_bit_for_bit(rng, cas
     assert np.array_equal(folded.view(np.uint8), want.view(np.uint8))
 
 
+CONV_FOLD_CASES = [c for c in CASES if c[0] in (twins.CONV2D, twins.CONV2D_T) and c[2][2] > 1]
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CONV_FOLD_CASES, ids=[IDS[CASES.index(c)] for c in CONV_FOLD_CASES])
+def test_relu_below_folds_into_conv_backward_bit_for_bit(rng, case, dtype, nthreads, simd_path):
+    """relu_below on a convolution: on the direct paths each sample's din is multiplied by
+    [x > 0] as it is written, the bits of the engine's pass over it, dW unchanged; elsewhere
+    (im2col, Winograd) the kind writes nothing and the plain backward runs. Against the twin too."""
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = np.maximum(x, 0).reshape(B, -1).astype(dtype)   # a ReLU's output
+    x[:, ::5] = 0
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    dx, dW = np.full_like(x, np.nan), np.full_like(params, np.nan)
+    assert _core.layer_backward(kind, geom, dx, dW, dz, x, params, False, nthreads) is False
+    folded, dW2 = np.full_like(x, np.nan), np.full_like(params, np.nan)
+    did = _core.layer_backward(kind, geom, folded, dW2, dz, x, params, False, nthreads, True)
+    want = dx * (x > 0).astype(dtype) if did else dx  # not folded: the plain backward ran
+    assert np.array_equal(folded.view(np.uint8), want.view(np.uint8))
+    assert np.array_equal(dW2.view(np.uint8), dW.view(np.uint8))
+    tx, tdW = twin_backward(kind, geom, dz, x.reshape(B, *case[2]), W)
+    np.testing.assert_allclose(folded, tx.reshape(B, -1) * ((x > 0) if did else 1), **TOL[dtype])
+    assert _core.layer_backward(kind, geom, None, dW2, dz, x, params, False, nthreads, True) is False
+
+
+def test_relu_below_folds_into_the_conv_layers_of_workload_f():
+    """The direct paths of the VAE's convolutions (bench/bench_conv.py conv_vae) fold it."""
+    f32 = np.float32
+    layers = [(twins.CONV2D, (14, 14, 32), 64, 3, 2), (twins.CONV2D_T, (7, 7, 64), 64, 3, 2),
+              (twins.CONV2D_T, (14, 14, 64), 32, 3, 2), (twins.CONV2D_T, (28, 28, 32), 1, 3, 1)]
+    for kind, hwc, oc, k, s in layers:
+        kind, geom, x, W, b, params, out = make((kind, 2, hwc, oc, k, s, "same"), np.random.default_rng(0), f32)
+        x = np.maximum(x, 0).reshape(2, -1).astype(f32)
+        dz = np.ones((2, int(np.prod(out[1:]))), f32)
+        assert _core.layer_backward(kind, geom, np.empty_like(x), np.empty_like(params), dz, x, params,
+                                    False, 1, True) is True
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("kind", [twins.CONV2D, twins.CONV2D_T])
 def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind, stride):

@@ -286,6 +286,25 @@ def test_gradients_with_the_relu_folded_into_pool_and_upsampling():
     check_fd(net, np.random.default_rng(11).random((3, 9, 9, 1)), None)
 
 
+def conv_fold_net():
+    """Convolutions right above ReLU layers (conv_vae's decoder in small): each folds the ReLU
+    below it into its din, across a Reshape too (the Dense under the first Conv2DTranspose)."""
+    return built([conv(8, 3, 2, "same", "relu"), conv(8, 3, 2, "same", "relu"), L.Flatten(),
+                  L.Dense(5, "relu"), L.Dense(2 * 2 * 8, "relu"), L.Reshape((2, 2, 8)),
+                  conv_t(8, 3, 2, "same", "relu"), conv_t(8, 3, 2, "same", "relu"),
+                  conv_t(1, 3, 1, "same", "sigmoid")], (8, 8, 1), seed=12)
+
+
+def test_gradients_with_the_relu_folded_into_conv_backward():
+    check_fd(conv_fold_net(), np.random.default_rng(13).random((3, 8, 8, 1)), None)
+
+
+def test_torch_relu_folded_into_conv_backward():
+    net = conv_fold_net()
+    assert net.output_shape == (8, 8, 1)
+    compare_with_torch(net, np.random.default_rng(14).random((4, 8, 8, 1)))
+
+
 @pytest.mark.parametrize("reg", [L1(0.05), L2(0.1), KLSparsity(0.2, 0.3)])
 def test_gradients_of_activity_penalties(reg):
     X = np.random.default_rng(1).random((6, 5))
