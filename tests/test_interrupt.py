@@ -19,6 +19,10 @@ CHILD = textwrap.dedent(r"""
     import numpy as np
     import sia_autoencoder as sa
 
+    # As in a terminal or Jupyter: Python's handler raises KeyboardInterrupt. A child of a shell's
+    # background job (`cmd &` without job control, as some CI runners start their script) inherits
+    # SIGINT ignored, and Python then installs no handler, so Ctrl-C could not be simulated.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cfg = json.loads(sys.argv[1])
     rng = np.random.default_rng(0)
     X = (rng.random((cfg["n"], cfg["layers"][0])) > 0.5).astype(np.float32)
