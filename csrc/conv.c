@@ -106,7 +106,7 @@ static void FN(col2im)(REAL *restrict big, const REAL *restrict cols, const FN(c
  * would cost as much to write and read back as the oc multiply-adds made from each, so these
  * paths read the patches in place, one run of kw·C values per row ky (cells kx0 .. kx1 inside
  * the big image). */
-enum { CONV_OUTER_OC = 4, CONV_DOT8_KW = 5 };
+enum { CONV_OUTER_OC = 4, CONV_DOT1_KW = 5 };
 
 /* The patch's rows in the big image: its run of row ky starts at run0 + ky·rowlen (NULL when
    the row lies outside); cells kx0 .. kx1 of each run are inside. */
@@ -250,6 +250,12 @@ typedef struct {
     int64_t gh, gw, si, sj, rowlen, kh, run;
 } FN(conv_src);
 
+/* A padded image of the direct paths: each sample's (H, W, C) moved down t and right l into
+   (Hp, Wp, C), just large enough for the grid (gh, gw) of kh × kw patches at strides (sh, sw). */
+typedef struct {
+    int64_t H, W, C, t, l, gh, gw, sh, sw, kh, kw, Hp, Wp;
+} FN(conv_pimg);
+
 /* dzm (n,) = dz · [z > 0], the ReLU's backward from its output z, as a multiply (0 · NaN stays
    NaN), the same bits as the engine's pass (net.c's act_grad_scale). dzm may be dz (in place:
    each element is read before it is written). */
@@ -286,11 +292,13 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
 /* The panel micro-kernels (conv_body.c), once per vector width: 64 bytes for x86-64-v4, run
    when sia_simd is avx512 (SIA_SIMD narrows them as it narrows the product); 32 bytes as
    GEMM_CLONES for avx2 and the baseline. Both take W as conv_pack packs it (panels of the
-   32-byte vector's VL or 2·VL lanes), and give the same bits. The other kernels of this file stay
-   32-byte on every path: the dot kernels (conv_dot_sample, conv_dot8_image) fold their lanes,
-   an order that depends on the width; conv_dwk_micro reads whole vectors into the padded image's
-   slack of VL; conv_dwk3_image in 64-byte vectors has half the chains (3·nc) and ran 2-4% slower
-   (D's and E's last layers, AMD EPYC Zen 4). */
+   32-byte vector's VL or 2·VL lanes), and give the same bits. So does the one-channel forward
+   from the image itself (conv_dot1_image), whose 64-byte accumulator holds the two 32-byte ones
+   of a patch and folds them in the same tree. The other kernels of this file stay 32-byte on
+   every path: the dot kernel on the padded image (conv_dot_sample) folds its lanes, an order that
+   depends on the width; conv_dwk_micro reads whole vectors into the padded image's slack of VL;
+   conv_dwk3_image in 64-byte vectors has half the chains (3·nc) and ran 2-4% slower (D's and
+   E's last layers, AMD EPYC Zen 4). */
 #if GEMM_X86
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
@@ -304,6 +312,29 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
 #define CONV_SFX
 #define CONV_CLONES GEMM_CLONES
 #include "conv_body.c"
+
+/* One output channel from the image itself (conv_body.c's conv_dot1_image): column stride 1,
+   whole vectors of channels, a kernel at most CONV_DOT1_KW wide; at least 4 patches of a row
+   inside the image, and at most kw − 1 at either end that reach outside it. */
+static int FN(conv_dot1_fits)(const FN(conv_pimg) *p, int64_t N) {
+    const int64_t jhi0 = p->W - p->kw + p->l + 1, jhi = jhi0 < p->gw ? jhi0 : p->gw;
+    return N == 1 && p->sw == 1 && p->C % GEMM_VL == 0 && p->kw <= CONV_DOT1_KW && p->l >= 0 &&
+           p->l < p->kw && jhi - p->l >= 4 && p->gw - jhi < p->kw;
+}
+
+/* z (gh, gw) = b + the convolution of img (H, W, C) itself with w (kh, kw, C), as p places the
+   patches; through the ReLU if relu. On avx512, the 64-byte kernel when the channels make whole
+   pairs of 32-byte vectors (its accumulators are their pairs); the same bits either way. */
+static void FN(conv_dot1_sample)(REAL *z, const REAL *img, const FN(conv_pimg) *p, const REAL *w,
+                                 REAL b, int relu) {
+#if GEMM_X86
+    if (sia_simd_conv_bytes() == 64 && p->C % (2 * GEMM_VL) == 0) {
+        FN(conv_dot1_image_avx512)(z, img, p, w, b, relu);
+        return;
+    }
+#endif
+    FN(conv_dot1_image)(z, img, p, w, b, relu);
+}
 
 /* z of one sample, the N values of patch (i, j) at z + i·zi + j·zj, = b + the convolution of s
    with Wp (N panels, see conv_pack), bp (npad,) the bias in panels (zeros for none); through the
@@ -424,12 +455,6 @@ static void FN(conv_dwk_sample)(REAL *restrict dw, const FN(conv_src) *s, const 
 #undef CONV_DWK_CASE
             }
 }
-
-/* A padded image of the direct paths: each sample's (H, W, C) moved down t and right l into
-   (Hp, Wp, C), just large enough for the grid (gh, gw) of kh × kw patches at strides (sh, sw). */
-typedef struct {
-    int64_t H, W, C, t, l, gh, gw, sh, sw, kh, kw, Hp, Wp;
-} FN(conv_pimg);
 
 static FN(conv_pimg) FN(conv_pimg_of)(int64_t H, int64_t W, int64_t C, int64_t t, int64_t l,
                                       int64_t gh, int64_t gw, int64_t sh, int64_t sw, int64_t kh,
@@ -566,6 +591,14 @@ static void FN(conv_pack_phases)(REAL *restrict Wp, const REAL *restrict W, cons
 static void FN(conv_phased_sample)(REAL *big, const FN(conv_phases) *ph, REAL *pad, const REAL *small,
                                    const REAL *Wp, const REAL *bp, int relu) {
     const FN(conv_pimg) *q = &ph->pad;
+    if (ph->sh == 1 && ph->sw == 1) { /* one phase: to one channel, from the small image itself */
+        const FN(conv_pimg) one = {.H = q->H, .W = q->W, .C = ph->C, .t = q->t, .l = q->l, .gh = ph->H,
+                                   .gw = ph->W, .sh = 1, .sw = 1, .kh = ph->kh, .kw = ph->kw};
+        if (FN(conv_dot1_fits)(&one, ph->N)) {
+            FN(conv_dot1_sample)(big, small, &one, Wp, bp[0], relu);
+            return;
+        }
+    }
     FN(conv_pad)(pad, small, q->H, q->W, q->C, q->Hp, q->Wp, q->t, q->l);
     const int64_t C = ph->C, N = ph->N, rowlen = q->Wp * C;
     const int64_t zi = ph->sh * ph->W * N, zj = ph->sw * N; /* a phase's next row, column */
@@ -595,70 +628,8 @@ static void FN(conv_phased_sample)(REAL *big, const FN(conv_phases) *ph, REAL *p
  * The dot kernel above reads a padded copy of the image, which costs as much as its products
  * when there are many input channels (a 28 × 28 × 32 image is 100 KB to copy, for 9 · 32
  * multiply-adds per output). When the columns have stride 1 and the channels make whole
- * vectors, conv_dot8_image reads the image in place instead: 8 patches of an output row at a
- * time, the rows and columns outside the image skipped (the padding's zeros add nothing). */
-
-/* acc[r] (r < 8) += the dot products of run ky of the patches r of a group of 8 side by side
- * (patch r's column kx is pixel u = r + kx of the image row `row`, pixels [lo, hi) inside) with
- * wk (kw pixels of C): each vector of a pixel is loaded once and multiplied into the up to kw
- * patches that hold it. acc[r] sums over c, then kx: an order of the shapes alone. */
-GEMM_INLINE void FN(conv_dot8_run)(vreal *acc, const REAL *restrict row, int64_t x0,
-                                   const REAL *restrict wk, int64_t C, int lo, int hi, const int kw) {
-    for (int64_t c = 0; c < C; c += GEMM_VL) {
-        vreal w[CONV_DOT8_KW];
-#pragma GCC unroll 8
-        for (int kx = 0; kx < kw; kx++) w[kx] = *(const vreal_u *)(wk + kx * C + c);
-#pragma GCC unroll 16
-        for (int u = 0; u < 8 + kw - 1; u++) {
-            if (u < lo || u >= hi) continue;
-            const vreal x = *(const vreal_u *)(row + (x0 + u) * C + c);
-#pragma GCC unroll 8
-            for (int kx = 0; kx < kw; kx++)
-                if (u - kx >= 0 && u - kx < 8) acc[u - kx] += x * w[kx];
-        }
-    }
-}
-
-static int FN(conv_dot8_fits)(const FN(conv_pimg) *p, int64_t N) {
-    return N == 1 && p->sw == 1 && p->C % GEMM_VL == 0 && p->kw <= CONV_DOT8_KW && p->gw >= 8;
-}
-
-/* z (gh·gw,) of one sample = b + patch · w (w (kh, kw, C)), the patches of the grid of p over
-   img (H, W, C) itself; groups of 8 patches of a row, the last one ending at the row's end. */
-GEMM_INLINE void FN(conv_dot8_rows)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
-                                    const REAL *restrict w, REAL b, int relu, const int kw) {
-    const int64_t C = p->C, rowlen = p->W * C;
-    for (int64_t i = 0; i < p->gh; i++) {
-        const int64_t y0 = i * p->sh - p->t;
-        const int64_t ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->H ? p->H - y0 : p->kh;
-        for (int64_t j = 0; j < p->gw; j += 8) {
-            const int64_t j0 = j + 8 <= p->gw ? j : p->gw - 8, x0 = j0 - p->l;
-            const int64_t lo = x0 < 0 ? -x0 : 0, hi = p->W - x0 < 8 + kw - 1 ? p->W - x0 : 8 + kw - 1;
-            vreal acc[8];
-            for (int r = 0; r < 8; r++) acc[r] = (vreal){0};
-            for (int64_t ky = ky0; ky < ky1; ky++)
-                FN(conv_dot8_run)(acc, img + (y0 + ky) * rowlen, x0, w + ky * kw * C, C, (int)lo, (int)hi, kw);
-            for (int h = 0; h < 8; h += GEMM_VL) {
-                const vreal v = gemm_fold(acc + h);
-                for (int l = 0; l < GEMM_VL; l++) {
-                    const REAL t = b + v[l];
-                    z[i * p->gw + j0 + h + l] = relu ? (t > 0 ? t : 0) : t;
-                }
-            }
-        }
-    }
-}
-GEMM_CLONES
-static void FN(conv_dot8_image)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
-                                const REAL *restrict w, REAL b, int relu) {
-    switch (p->kw) {
-    case 1: FN(conv_dot8_rows)(z, img, p, w, b, relu, 1); break;
-    case 2: FN(conv_dot8_rows)(z, img, p, w, b, relu, 2); break;
-    case 3: FN(conv_dot8_rows)(z, img, p, w, b, relu, 3); break;
-    case 4: FN(conv_dot8_rows)(z, img, p, w, b, relu, 4); break;
-    default: FN(conv_dot8_rows)(z, img, p, w, b, relu, CONV_DOT8_KW); break;
-    }
-}
+ * vectors, the forward (conv_body.c's conv_dot1_image, through conv_dot1_sample above) and the
+ * dW rows below read the image in place instead, the cells outside it skipped. */
 
 /* dW (R, K) += Σ_p dz[p, o] patch_p over one sample (conv_dwk_sample's sums) from the image
  * itself, for a 3-wide kernel at column stride 1 over nc <= 4 vectors of channels: for each row
@@ -1069,8 +1040,8 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
             FN(conv_phased_sample)(j->z + b * n_out, &p->ph, pad, j->in + b * n_in, j->shared, bp, relu);
             continue;
         }
-        if (FN(conv_dot8_fits)(&p->pf, p->Nf)) { /* one channel out: from the image itself */
-            FN(conv_dot8_image)(j->z + b * n_out, j->in + b * n_in, &p->pf, j->shared, bp[0], relu);
+        if (FN(conv_dot1_fits)(&p->pf, p->Nf)) { /* one channel out: from the image itself */
+            FN(conv_dot1_sample)(j->z + b * n_out, j->in + b * n_in, &p->pf, j->shared, bp[0], relu);
             continue;
         }
         const FN(conv_src) s = FN(conv_pimg_src)(&p->pf, pad, j->in + b * n_in);

@@ -190,6 +190,205 @@ static void CV(conv_dw_tiles)(REAL *restrict dwt, const FN(conv_src) *s, const R
     }
 }
 
+/* ---- one output channel, from the image itself ----
+ * z (gh, gw) of one sample = b + Σ_k patch_(i, j)[k] w[k], w (kh, kw, C), the patches of p's grid
+ * over img (H, W, C) itself (no padded copy), at column stride 1, C a multiple of GEMM_VL. The
+ * cells outside the image add nothing: a patch's rows ky outside are skipped, and so are its
+ * columns kx outside, which only the at most kw − 1 patches at each end of a row have.
+ *
+ * The inner patches of an output row (all kw columns inside: jlo = l <= j < jhi) go in groups
+ * of G side by side over a window of G + kw − 1 pixels inside the image: for each row ky and
+ * vector of channels, the kw vectors of w stay in registers and each pixel's vector is loaded
+ * once and multiplied into the up to kw patches that hold it; no checks. The row's first group
+ * also gives the patches left of it (j < jlo) from the same pixels, in kw − 1 more accumulators,
+ * and its last group the patches right of it (j >= jhi). A patch's sum, the same on both widths:
+ *   32 bytes  two accumulators, a0 over the even vectors of channels and a1 over the odd ones
+ *             (a0 alone when there is one), each a chain in the order (ky, vector, kx), G = 4:
+ *             8 chains in 16 ymm registers, for 2 FMA units of 4 cycles (avx2);
+ *   64 bytes  (channels in whole pairs of 32-byte vectors) one zmm accumulator, whose halves are
+ *             a0 and a1; G = 16, the last group of a row 4, 8, 12 or 16 wide: up to 16 chains
+ *             in the 32 zmm registers, at least what one zmm FMA a cycle (Zen 4) needs;
+ * then v = a0 + a1 (the halves), folded by gemm_fold (the same tree in every slot), then b + v,
+ * through the ReLU if relu. The bits depend on the shapes alone: not on the width, the group or
+ * the thread. A last group that would pass the row's end starts earlier instead, writing some
+ * outputs a second time with the same bits. */
+#define CONV_DOT1_H (CONV_VBYTES == 64 ? 1 : 2) /* accumulators of a patch */
+#define CONV_DOT1_G (CONV_VBYTES == 64 ? 16 : 4) /* patches of a group, at most */
+#if CONV_VBYTES == 64 /* x in a register (the 32-byte clones include plain x86-64's, without ymm) */
+#define CONV_DOT1_KEEP(x, p) __asm__("" : "+v"(x), "+r"(p))
+#else
+#define CONV_DOT1_KEEP(x, p) __asm__("" : "+r"(p))
+#endif
+
+#if CONV_VBYTES == 64
+/* v (CV vectors) -> one vector whose lane r is Σ_l v[r][l], in the tree of the 32-byte path:
+ * first the two halves lane by lane (a0 + a1, see above), then gemm_fold's pairs at distance 1,
+ * 2, .. CV/4. Each butterfly step at distance s puts its even input in the lanes without bit s
+ * and its odd one in those with it, so the input q goes to lane CV/2·(q & 1) + q / 2 first. */
+GEMM_INLINE cvec CV(conv_fold_halves)(const cvec *v) {
+    typedef CONV_CAT(FN(gemm_ivec), CONV_SFX) civec;
+    cvec a[CONV_VL];
+    for (int q = 0; q < CONV_VL; q++) a[q] = v[(q & 1) * (CONV_VL / 2) + q / 2];
+    int n = CONV_VL;
+#define CONV_FOLD_STEP(s)                                                                      \
+    if ((s) < CONV_VL) {                                                                       \
+        civec lo, hi;                                                                          \
+        for (int l = 0; l < CONV_VL; l++) {                                                    \
+            lo[l] = (l & (s)) ? CONV_VL + l - (s) : l;                                         \
+            hi[l] = (l & (s)) ? CONV_VL + l : l + (s);                                         \
+        }                                                                                      \
+        n /= 2;                                                                                \
+        for (int r = 0; r < CONV_VL / 2; r++)                                                  \
+            if (r < n)                                                                         \
+                a[r] = __builtin_shuffle(a[2 * r], a[2 * r + 1], lo) +                         \
+                       __builtin_shuffle(a[2 * r], a[2 * r + 1], hi);                          \
+    }
+    CONV_FOLD_STEP(CONV_VL / 2)
+    CONV_FOLD_STEP(CONV_VL / 4 >= 1 ? 1 : CONV_VL)
+    CONV_FOLD_STEP(CONV_VL / 4 >= 2 ? 2 : CONV_VL)
+    CONV_FOLD_STEP(CONV_VL / 4 >= 4 ? 4 : CONV_VL)
+#undef CONV_FOLD_STEP
+    return a[0];
+}
+#endif
+
+/* z[0 .. G) (patches j0 .. j0 + G − 1 of an output row), and the el patches left of it (z[-e],
+   e = 1..el) and er right of it (z[G + e], e < er), from the window of pixels at row0 (nky rows
+   rowlen apart, pixel u at row0 + u·C) and w0 (its rows kw·C apart). */
+GEMM_INLINE void CV(conv_dot1_group)(REAL *restrict z, const REAL *restrict row0, int64_t rowlen,
+                                     const REAL *restrict w0, int64_t C, int64_t nky, int el, int er,
+                                     REAL b, int relu, const int G, const int KW) {
+    cvec acc[CONV_DOT1_G][CONV_DOT1_H], lft[CONV_DOT1_KW - 1][CONV_DOT1_H], rgt[CONV_DOT1_KW - 1][CONV_DOT1_H];
+    for (int h = 0; h < CONV_DOT1_H; h++) {
+        for (int r = 0; r < G; r++) acc[r][h] = (cvec){0};
+        for (int e = 0; e < KW - 1; e++) lft[e][h] = rgt[e][h] = (cvec){0};
+    }
+    const int64_t nv = C / CONV_VL;
+    for (int64_t ky = 0; ky < nky; ky++) {
+        const REAL *row = row0 + ky * rowlen, *wk = w0 + ky * KW * C;
+        for (int64_t m = 0; m < nv; m += CONV_DOT1_H)
+#pragma GCC unroll 2
+            for (int h = 0; h < CONV_DOT1_H; h++) {
+                if (CONV_DOT1_H > 1 && m + h >= nv) break;
+                const REAL *px = row + (m + h) * CONV_VL, *pw = wk + (m + h) * CONV_VL;
+                cvec wv[CONV_DOT1_KW];
+#pragma GCC unroll 8
+                for (int kx = 0; kx < KW; kx++) wv[kx] = *(const cvec_u *)(pw + kx * C);
+                const REAL *pu = px;
+#pragma GCC unroll 24
+                for (int u = 0; u < G + KW - 1; u++, pu += C) {
+                    /* one load of the pixel into a register, and its address one add after the
+                       last (not G + kw − 1 offsets hoisted into spilled registers) */
+                    cvec x = *(const cvec_u *)pu;
+                    CONV_DOT1_KEEP(x, pu);
+#pragma GCC unroll 8
+                    for (int kx = 0; kx < KW; kx++)
+                        if (u - kx >= 0 && u - kx < G) acc[u - kx][h] += x * wv[kx];
+                }
+                if (el) /* patch −e holds pixel u as its column kx = u + e */
+#pragma GCC unroll 8
+                    for (int u = 0; u < KW - 1; u++) {
+                        const cvec x = *(const cvec_u *)(px + u * C);
+#pragma GCC unroll 8
+                        for (int kx = u + 1; kx < KW; kx++) lft[kx - u - 1][h] += x * wv[kx];
+                    }
+                if (er) /* patch G + e holds pixel u as its column kx = u − G − e */
+#pragma GCC unroll 8
+                    for (int u = G; u < G + KW - 1; u++) {
+                        const cvec x = *(const cvec_u *)(px + u * C);
+#pragma GCC unroll 8
+                        for (int kx = 0; kx <= u - G; kx++) rgt[u - G - kx][h] += x * wv[kx];
+                    }
+            }
+    }
+    /* the sums: the group's patches in folds of FL, each stored whole (through a copy on the stack
+       for a last fold of fewer); then, in the row's first or last group, the patches beside it */
+#if CONV_VBYTES == 64
+    typedef cvec fvec;
+    typedef cvec_u fvec_u;
+#define CONV_DOT1_SUM(a) ((a)[0])
+#define CONV_DOT1_FL CONV_VL
+#define CONV_DOT1_FOLD CV(conv_fold_halves)
+#else
+    typedef vreal fvec;
+    typedef vreal_u fvec_u;
+#define CONV_DOT1_SUM(a) ((a)[0] + (a)[1])
+#define CONV_DOT1_FL GEMM_VL
+#define CONV_DOT1_FOLD gemm_fold
+#endif
+    for (int q = 0; q < G; q += CONV_DOT1_FL) {
+        fvec v[CONV_DOT1_FL];
+        for (int l = 0; l < CONV_DOT1_FL; l++) v[l] = q + l < G ? CONV_DOT1_SUM(acc[q + l]) : (fvec){0};
+        fvec t = b + CONV_DOT1_FOLD(v);
+        if (relu) t = CV(conv_relu)(t);
+        if (q + CONV_DOT1_FL <= G) *(fvec_u *)(z + q) = t;
+        else memcpy(z + q, &t, (size_t)(G - q) * sizeof(REAL));
+    }
+    if (el || er) /* the 2 (kw − 1) beside it: left ones e = 1.., then right ones e = 0.. */
+        for (int q = 0; q < 2 * KW - 2; q += CONV_DOT1_FL) {
+            fvec v[CONV_DOT1_FL];
+            for (int l = 0, k = q; l < CONV_DOT1_FL; l++, k++)
+                v[l] = k < KW - 1 ? CONV_DOT1_SUM(lft[k]) : k < 2 * KW - 2 ? CONV_DOT1_SUM(rgt[k - KW + 1]) : (fvec){0};
+            fvec t = b + CONV_DOT1_FOLD(v);
+            if (relu) t = CV(conv_relu)(t);
+            for (int l = 0, k = q; l < CONV_DOT1_FL && k < 2 * KW - 2; l++, k++) {
+                if (k < KW - 1 && k < el) z[-1 - k] = t[l];
+                if (k >= KW - 1 && k - KW + 1 < er) z[G + k - KW + 1] = t[l];
+            }
+        }
+#undef CONV_DOT1_SUM
+#undef CONV_DOT1_FL
+#undef CONV_DOT1_FOLD
+}
+
+/* The rows of the sample, the inner patches [jlo, jhi) of each in groups (conv_dot1_image). */
+GEMM_INLINE void CV(conv_dot1_rows)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
+                                    const REAL *restrict w, REAL b, int relu, const int KW) {
+    const int64_t C = p->C, rowlen = p->W * C, jlo = p->l;
+    const int64_t jhi = p->W - KW + p->l + 1 < p->gw ? p->W - KW + p->l + 1 : p->gw;
+    for (int64_t i = 0; i < p->gh; i++, z += p->gw) {
+        const int64_t y0 = i * p->sh - p->t;
+        const int64_t ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->H ? p->H - y0 : p->kh;
+        const REAL *row = img + (y0 + ky0) * rowlen - p->l * C, *w0 = w + ky0 * KW * C;
+        for (int64_t j = jlo; j < jhi;) {
+            /* the row's rest in even groups of about equal widths, at most G, at least 4 (the last
+               one ending at jhi, starting earlier if it must) */
+            const int64_t rem = jhi - j, left = (rem + CONV_DOT1_G - 1) / CONV_DOT1_G;
+            int g = CONV_VBYTES == 32 ? 4 : (int)(((rem + left - 1) / left + 1) / 2 * 2);
+            if (g > CONV_DOT1_G) g = CONV_DOT1_G;
+            if (g > jhi - jlo) g = (int)((jhi - jlo) / 2 * 2);
+            if (g < 4) g = 4;
+            const int64_t j0 = j + g <= jhi ? j : jhi - g;
+            const int el = j0 == jlo ? (int)jlo : 0, er = j0 + g == jhi ? (int)(p->gw - jhi) : 0;
+#define CONV_DOT1_CASE(G_) case G_: CV(conv_dot1_group)(z + j0, row + j0 * C, rowlen, w0, C, ky1 - ky0, el, er, b, relu, G_, KW); break;
+            switch (g) {
+#if CONV_VBYTES == 64
+            CONV_DOT1_CASE(16) CONV_DOT1_CASE(14) CONV_DOT1_CASE(12) CONV_DOT1_CASE(10)
+            CONV_DOT1_CASE(8) CONV_DOT1_CASE(6)
+#endif
+            default: CONV_DOT1_CASE(4)
+            }
+#undef CONV_DOT1_CASE
+            j = j0 + g;
+        }
+    }
+}
+
+CONV_CLONES
+static void CV(conv_dot1_image)(REAL *restrict z, const REAL *restrict img, const FN(conv_pimg) *p,
+                                const REAL *restrict w, REAL b, int relu) {
+    switch (p->kw) {
+    case 1: CV(conv_dot1_rows)(z, img, p, w, b, relu, 1); break;
+    case 2: CV(conv_dot1_rows)(z, img, p, w, b, relu, 2); break;
+    case 3: CV(conv_dot1_rows)(z, img, p, w, b, relu, 3); break;
+    case 4: CV(conv_dot1_rows)(z, img, p, w, b, relu, 4); break;
+    default: CV(conv_dot1_rows)(z, img, p, w, b, relu, CONV_DOT1_KW); break;
+    }
+}
+#undef CONV_DOT1_KEEP
+#undef CONV_DOT1_G
+#undef CONV_DOT1_H
+
 #if CONV_VBYTES == 64
 /* The 3 × 3 kernels over one channel (run 3, K 9: a grayscale image's first layer, and the din of
  * a layer to one channel; its dW), with the 32 registers of x86-64-v4:

@@ -111,6 +111,25 @@ CASES = [
     (twins.CONV2D, 2, (4, 10, 16), 2, 3, 1, "same"),
     (twins.CONV2D, 2, (3, 9, 4), 1, 3, 1, "same"),     # small enough for the finite differences
     (twins.CONV2D, 1, (3, 10, 4), 1, 3, 1, "valid"),
+    # one channel out from the image itself, both widths (conv_body.c's conv_dot1_image): rows
+    # in groups of 4 to 16 inner patches plus the kw − 1 at each end that reach outside (one
+    # group with both, several, a last one that starts earlier), 'valid' (no ends), kernels 2, 4
+    # and 5 wide, channels in pairs of 32-byte vectors (64-byte accumulators) or not (32-byte
+    # ones on every path: 24 floats, 12 doubles), and rows of 3 inner patches (the padded path)
+    (twins.CONV2D, 2, (7, 13, 32), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (5, 37, 16), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (4, 6, 16), 1, 3, 1, "same"),
+    (twins.CONV2D, 1, (5, 5, 16), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (6, 23, 48), 1, 3, 1, "valid"),
+    (twins.CONV2D, 2, (5, 19, 16), 1, 5, 1, "same"),
+    (twins.CONV2D, 2, (5, 11, 32), 1, (2, 4), 1, "same"),
+    (twins.CONV2D, 2, (6, 17, 24), 1, 3, (2, 1), "same"),
+    (twins.CONV2D, 2, (5, 15, 12), 1, 3, 1, "same"),
+    (twins.CONV2D_T, 2, (6, 29, 32), 1, 3, 1, "same"),
+    (twins.CONV2D_T, 2, (5, 9, 16), 1, 3, 1, "valid"),
+    (twins.CONV2D_T, 2, (4, 14, 24), 1, (2, 5), 1, "same"),
+    (twins.CONV2D_T, 1, (3, 4, 16), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (6, 15, 1), 16, 3, 1, "same"),      # din to one channel, 16 of dz
     # 3 × 3 over one channel (conv_k9_sample, conv_dw9_sample on avx512): whole tiles and a rest
     (twins.CONV2D, 2, (11, 9, 1), 32, 3, 1, "same"),
     (twins.CONV2D, 1, (7, 7, 1), 16, 3, 1, "valid"),

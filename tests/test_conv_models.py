@@ -39,7 +39,8 @@ def test_the_issue_example_runs_and_encodes_to_7x7x32(rng):
 @pytest.mark.skipif("avx512" not in SIMD_PATHS, reason="the CPU has no AVX-512")
 def test_training_gives_the_same_bits_on_avx512_and_avx2(rng):
     """Fused ReLUs, Winograd, strides 1 and 2 and channel counts that are not multiples of 16
-    through the conv kernels of both widths: a few epochs end on the same weights."""
+    through the conv kernels of both widths, and one output channel from the image itself
+    (Conv2D and Conv2DTranspose, 32 and 16 channels in): a few epochs end on the same weights."""
     X = rng.random((20, 12, 12, 1)).astype(np.float32)
 
     def run(path):
@@ -48,7 +49,9 @@ def test_training_gives_the_same_bits_on_avx512_and_avx2(rng):
             ae = Autoencoder(encoder=[L.Conv2D(24, 3, padding="same", activation="relu"),
                                       L.Conv2D(24, 3, padding="same", activation="relu"),
                                       L.Conv2D(40, 3, strides=2, padding="same", activation="relu")],
-                             decoder=[L.Conv2DTranspose(20, 3, strides=2, padding="same", activation="relu"),
+                             decoder=[L.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+                                      L.Conv2DTranspose(1, 3, padding="same", activation="relu"),
+                                      L.Conv2D(16, 3, padding="same", activation="relu"),
                                       L.Conv2D(1, 3, padding="same", activation="sigmoid")],
                              input_shape=(12, 12, 1), seed=5, threads=2)
             ae.fit(X, epochs=2, batch_size=8)
@@ -225,6 +228,13 @@ CONV_NETS = {
          L.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu"),
          L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
          L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (12, 12, 1)),
+    # one output channel from the image itself, inside the network: its ReLU fused forward
+    # (Conv2D and the stride-1 Conv2DTranspose) and backward, and din to one channel
+    "one-channel-relu": (lambda: (
+        [L.Conv2D(16, 3, padding="same", activation="relu"), L.Conv2D(1, 3, padding="same", activation="relu")],
+        [L.Conv2D(8, 3, padding="same", activation="relu"),
+         L.Conv2DTranspose(1, 3, padding="same", activation="relu"), L.Conv2D(1, 1, activation="sigmoid")]),
+        (9, 14, 1)),
     "valid-stride-transpose": (lambda: (
         [L.Conv2D(3, (3, 2), strides=(2, 1), activation="tanh"), L.Conv2D(5, 2, strides=2)],
         [L.Conv2DTranspose(3, 2, strides=2, activation="relu"),
