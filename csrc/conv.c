@@ -757,7 +757,7 @@ static FN(conv_plan) FN(conv_plan_for)(const sia_layer *l, const FN(conv_geom) *
 }
 
 /* Whether the forward applies the layer's activation itself (ReLU, on a direct path or
-   Winograd's): the engine then skips its pass over z and reads a = z (net.c). */
+   Winograd's, winograd.c and winograd2.c): the engine then skips its pass over z and reads a = z (net.c). */
 int FN(sia_conv_fuses_act)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
     return l->act == SIA_RELU && FN(conv_plan_for)(l, &g).fwd;
@@ -793,6 +793,20 @@ static void FN(wino_forward)(const sia_layer *l, REAL *z, const REAL *in, const 
 static void FN(wino_backward)(const sia_layer *l, REAL *din, REAL *dW, const REAL *dz, const REAL *in,
                               const REAL *W, int64_t B, REAL *scratch, int64_t shared,
                               int accumulate, int nthreads);
+/* The Winograd path of 3 × 3 stride-2 Conv2DTranspose forwards (winograd2.c, after winograd.c),
+   for the shapes where it beats the phases (wino2_fits); their backward stays direct, and so
+   folds the ReLUs as the direct paths do. */
+static int FN(wino2_fits)(const sia_layer *l);
+static int64_t FN(wino2_scratch)(const sia_layer *l, int64_t *shared);
+static void FN(wino2_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,
+                              REAL *scratch, int64_t shared, int nthreads);
+
+/* REALs of a task's slice on the Winograd path that layer l fits (0 for none, -1 on overflow);
+   *shared: those before the slices. */
+static int64_t FN(conv_wino_scratch)(const sia_layer *l, int64_t *shared) {
+    const int64_t s = FN(wino_scratch)(l, shared);
+    return s ? s : FN(wino2_scratch)(l, shared);
+}
 
 /* A task's scratch: a piece's im2col rows, then a partial dW and db (backward); or, for the
    direct paths, the padded images, dW and db; or Winograd's slice, the largest. -1 on overflow. */
@@ -800,7 +814,7 @@ static int64_t FN(conv_task_scratch)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
     int64_t cols, w, s, ws;
-    const int64_t wslice = FN(wino_scratch)(l, &ws);
+    const int64_t wslice = FN(conv_wino_scratch)(l, &ws);
     if (p.shared < 0 || wslice < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
         !sia_mul_ok(l->in_c * l->kh * l->kw, l->out_c, &w) || !sia_add_ok(cols, w, &s) ||
         !sia_add_ok(s, l->out_c, &s))
@@ -814,7 +828,7 @@ static int64_t FN(conv_shared)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
     int64_t ws;
     const int64_t shared = FN(conv_plan_for)(l, &g).shared;
-    return FN(wino_scratch)(l, &ws) < 0 || shared < 0 ? -1 : shared > ws ? shared : ws;
+    return FN(conv_wino_scratch)(l, &ws) < 0 || shared < 0 ? -1 : shared > ws ? shared : ws;
 }
 
 /* The shared part (the packed weights), then SIA_LAYER_TASKS slices. */
@@ -1120,6 +1134,10 @@ static void FN(conv_forward)(const sia_layer *l, REAL *z, const REAL *in, const 
     if (B <= 0) return;
     if (sia_winograd && FN(wino_fits)(l)) {
         FN(wino_forward)(l, z, in, W, B, scratch, FN(conv_shared)(l), nthreads);
+        return;
+    }
+    if (sia_winograd && FN(wino2_fits)(l)) {
+        FN(wino2_forward)(l, z, in, W, B, scratch, FN(conv_shared)(l), nthreads);
         return;
     }
     const FN(conv_geom) g = FN(conv_geometry)(l);

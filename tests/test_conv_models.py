@@ -228,6 +228,16 @@ CONV_NETS = {
          L.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu"),
          L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
          L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (12, 12, 1)),
+    # the same with a Conv2DTranspose wide enough for F(2, 2) on its phases (csrc/winograd2.c,
+    # 4 × 4 × 48 -> 8 × 8 × 24, as F's 14 × 14 × 64 -> 28 × 28 × 32) and one that stays direct
+    "conv-vae-layers-winograd": (lambda: (
+        [L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2D(16, 3, strides=2, padding="same", activation="relu"), L.Flatten(),
+         L.Dense(4, activation="relu")],
+        [L.Dense(4 * 4 * 48, activation="relu"), L.Reshape((4, 4, 48)),
+         L.Conv2DTranspose(24, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
+         L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (16, 16, 1)),
     # one output channel from the image itself, inside the network: its ReLU fused forward
     # (Conv2D and the stride-1 Conv2DTranspose) and backward, and din to one channel
     "one-channel-relu": (lambda: (
@@ -252,6 +262,26 @@ def test_conv_autoencoder_loss_and_gradient_match_pytorch(name):
     X = rng.random((5, *shape))
     total = ae.net.loss(X.reshape(5, -1), X.reshape(5, -1), "bce", grad=True)
     check_against_torch(ae, X, total, ae.net.grads.copy())
+
+
+def test_the_winograd_net_takes_the_stride2_transpose_path():
+    """conv-vae-layers-winograd's first Conv2DTranspose goes by F(2, 2) (other bits than the
+    direct path's, the same numbers), so the PyTorch comparison above covers it."""
+    make, shape = CONV_NETS["conv-vae-layers-winograd"]
+    rng = np.random.default_rng(9)
+    X = rng.random((5, *shape)).reshape(5, -1)
+    got = []
+    for on in (True, False):
+        old = _core._set_winograd(on)
+        try:
+            encoder, decoder = make()
+            ae = Autoencoder(encoder=encoder, decoder=decoder, input_shape=shape, dtype="float64", seed=5)
+            got.append((ae.net.loss(X, X, "bce", grad=True), ae.net.grads.copy()))
+        finally:
+            _core._set_winograd(old)
+    assert not np.array_equal(got[0][1], got[1][1])
+    assert abs(got[0][0] - got[1][0]) <= 1e-12 * abs(got[1][0])
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-9, atol=1e-12)
 
 
 def test_conv_vae_loss_and_gradient_match_pytorch():

@@ -526,3 +526,35 @@ def layer_net_loss_grad(ints, reals, params, X, Y, loss, noise=None, kl_weight=1
             din = upsample_backward(img(dz, rec[5:8]), tuple(rec[8:10]))
         dz = din.reshape(B, -1)
     return (total, recon, kl, pen), grads
+
+
+# Winograd's F(2, 2) on the phases of a 3 × 3 stride-2 Conv2DTranspose (csrc/winograd2.c): tiles
+# of 2 × 2 input pixels, 4 × 4 outputs each.
+WINO2_BT = np.array([[1, -1, 0], [0, 1, 0], [0, -1, 1]], float)
+WINO2_G = np.array([[1, 0], [1, 1], [0, 1]], float)
+WINO2_AT = np.array([[1, 1, 0], [0, 1, 1]], float)
+
+
+def wino2_conv2d_t_forward(x, W, b, out_hw):
+    """conv2d_t_forward for W (ic, 3, 3, oc) at stride 2, crop (0, 0), as winograd2.c computes it.
+    Tile (ty, tx) reads the 3 × 3 input window d at (2ty − 1, 2tx − 1) (zero outside) and gives
+    z[4ty + u, 4tx + v]: (even, even) Aᵀ [(G h Gᵀ) ⊙ (Bᵀ d B)] A with h = W[:, ::-2, ::-2];
+    (even, odd) Aᵀ [G W[:, ::-2, 1] ⊙ Bᵀ d[:, 1 + s]]; (odd, even) its transpose with W[:, 1, ::-2];
+    (odd, odd) x W[:, 1, 1]; the cells past out_hw cropped."""
+    B, H, Wd, C = x.shape
+    (oh, ow), oc = out_hw, W.shape[3]
+    th, tw = -(-oh // 4), -(-ow // 4)
+    xp = np.zeros((B, 2 * th + 1, 2 * tw + 1, C))
+    h, w = min(H, 2 * th), min(Wd, 2 * tw)
+    xp[:, 1:1 + h, 1:1 + w] = x[:, :h, :w]
+    d = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))[:, ::2, ::2]  # (B, th, tw, C, 3, 3)
+    Wt = W.transpose(0, 3, 1, 2)                                                         # (ic, oc, 3, 3)
+    Uee = WINO2_G @ Wt[:, :, ::-2, ::-2] @ WINO2_G.T                                     # (ic, oc, 3, 3)
+    Ueo, Uoe = Wt[:, :, ::-2, 1] @ WINO2_G.T, Wt[:, :, 1, ::-2] @ WINO2_G.T              # (ic, oc, 3)
+    Z = np.zeros((B, th, tw, oc, 4, 4))
+    Z[..., 0::2, 0::2] = WINO2_AT @ np.einsum("btuchw,cohw->btuohw", WINO2_BT @ d @ WINO2_BT.T, Uee) @ WINO2_AT.T
+    Z[..., 0::2, 1::2] = WINO2_AT @ np.einsum("btucis,coi->btuois", WINO2_BT @ d[..., :, 1:], Ueo)
+    Z[..., 1::2, 0::2] = np.einsum("btucrj,coj->btuorj", d[..., 1:, :] @ WINO2_BT.T, Uoe) @ WINO2_AT.T
+    Z[..., 1::2, 1::2] = np.einsum("btucrs,co->btuors", d[..., 1:, 1:], W[:, 1, 1, :])
+    z = Z.transpose(0, 1, 4, 2, 5, 3).reshape(B, 4 * th, 4 * tw, oc)
+    return z[:, :oh, :ow] + b
