@@ -298,7 +298,9 @@ static void FN(conv_tiles)(int64_t n, int most, int64_t *nt, int64_t *low, int64
    every path: the dot kernel on the padded image (conv_dot_sample) folds its lanes, an order that
    depends on the width; conv_dwk_micro reads whole vectors into the padded image's slack of VL;
    conv_dwk3_image in 64-byte vectors has half the chains (3·nc) and ran 2-4% slower (D's and
-   E's last layers, AMD EPYC Zen 4). */
+   E's last layers, AMD EPYC Zen 4); for one output channel at stride 1 over one or two 64-byte
+   vectors of channels, conv_dw33_image (conv_body.c) makes its sums instead, the whole 3 × 3 dW
+   in 9·nc zmm accumulators over one pass of the image (D's last layer's backward 1.23x). */
 #if GEMM_X86
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
@@ -1107,6 +1109,9 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     FN(conv_task_samples)(j, i, &s0, &s1);
     /* a Conv2D's dW rows from its input itself, no padded copy (conv_dwk3_image) */
     const int inplace = !p->t && p->dw == 2 && FN(conv_dwk3_fits)(&p->pb);
+#if GEMM_X86 /* one output channel, 3 × 3 at stride 1: the whole dW in zmm registers, the same bits */
+    const int dw33 = inplace && p->R == 1 && sia_simd_conv_bytes() == 64 && FN(conv_dw33_fits_avx512)(&p->pb);
+#endif
     for (int64_t b = s0; b < s1; b++) {
         const REAL *dz = j->dz + b * n_out, *in = j->in + b * n_in;
         if (j->zr) {
@@ -1118,6 +1123,10 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
         else FN(conv_sum_rows)(dbp, dz, oc, 0, n_out / oc);
         REAL *din = j->din ? j->din + b * n_in : NULL;
         if (inplace) {
+#if GEMM_X86
+            if (dw33) FN(conv_dw33_image_avx512)(dWp, in, &p->pb, rows);
+            else
+#endif
             FN(conv_dwk3_image)(dWp, in, &p->pb, rows, p->R);
             if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
         } else {

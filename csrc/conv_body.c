@@ -390,6 +390,70 @@ static void CV(conv_dot1_image)(REAL *restrict z, const REAL *restrict img, cons
 #undef CONV_DOT1_H
 
 #if CONV_VBYTES == 64
+/* dW (1, 3, 3, C) += Σ_p dz[p] patch_p over one sample, from the image img (H, W, C) itself, for
+ * one output channel, a 3 × 3 kernel at stride 1 and C in nc = 1 or 2 vectors: conv_dwk3_image's
+ * sums, each element's patches added in order (the same bits), but the whole dW in 9·nc
+ * accumulators (18 chains) over one pass of the image, where conv_dwk3_image makes three of 3·nc
+ * 32-byte ones: each pixel's vectors are loaded once and multiplied into the up to 9 taps
+ * (ky, kx) whose patch (i = y + t − ky, j = x + l − kx) holds it, from three rows of dz. Rows and
+ * columns of patches outside the grid are skipped; the inner pixels of inner rows, unchecked. */
+static int CV(conv_dw33_fits)(const FN(conv_pimg) *p) {
+    return p->sh == 1 && p->sw == 1 && p->kh == 3 && p->kw == 3 && p->C % CONV_VL == 0 &&
+           p->C / CONV_VL <= 2;
+}
+GEMM_INLINE void CV(conv_dw33_pixel)(cvec (*acc)[3][2], const REAL *restrict px,
+                                     const REAL *const *d, const int *ok, int64_t j0, int64_t gw,
+                                     const int NC, const int CHK_KY, const int CHK_KX) {
+    cvec x[2];
+    for (int m = 0; m < NC; m++) x[m] = *(const cvec_u *)(px + m * CONV_VL);
+    for (int ky = 0; ky < 3; ky++) {
+        if (CHK_KY && !ok[ky]) continue;
+        for (int kx = 0; kx < 3; kx++) {
+            if (CHK_KX && (j0 - kx < 0 || j0 - kx >= gw)) continue;
+            const REAL g = d[ky][j0 - kx];
+            for (int m = 0; m < NC; m++) acc[ky][kx][m] += g * x[m];
+        }
+    }
+}
+GEMM_INLINE void CV(conv_dw33_rows)(REAL *restrict dw, const REAL *restrict img, const FN(conv_pimg) *p,
+                                    const REAL *restrict dz, const int NC) {
+    cvec acc[3][3][2];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++)
+            for (int m = 0; m < NC; m++) acc[ky][kx][m] = (cvec){0};
+    const int64_t C = p->C, W = p->W, gw = p->gw, l = p->l;
+    /* the columns x whose three patches j = x + l − kx are all in the grid: [xa, xb) */
+    const int64_t xa = 2 - l > 0 ? 2 - l : 0, xb0 = gw - l < W ? gw - l : W, xb = xb0 > xa ? xb0 : xa;
+    for (int64_t y = 0; y < p->H; y++) {
+        const REAL *row = img + y * W * C, *d[3];
+        int ok[3], all = 1;
+        for (int ky = 0; ky < 3; ky++) {
+            const int64_t i = y + p->t - ky;
+            ok[ky] = i >= 0 && i < p->gh;
+            all &= ok[ky];
+            d[ky] = dz + i * gw; /* the row of dz of patches (i, ·) */
+        }
+        int64_t x = 0;
+        for (; x < xa && x < W; x++) CV(conv_dw33_pixel)(acc, row + x * C, d, ok, x + l, gw, NC, 1, 1);
+        if (all)
+            for (; x < xb; x++) CV(conv_dw33_pixel)(acc, row + x * C, d, ok, x + l, gw, NC, 0, 0);
+        else
+            for (; x < xb; x++) CV(conv_dw33_pixel)(acc, row + x * C, d, ok, x + l, gw, NC, 1, 0);
+        for (; x < W; x++) CV(conv_dw33_pixel)(acc, row + x * C, d, ok, x + l, gw, NC, 1, 1);
+    }
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++)
+            for (int m = 0; m < NC; m++) {
+                cvec_u *w = (cvec_u *)(dw + (ky * 3 + kx) * C + m * CONV_VL);
+                *w = *w + acc[ky][kx][m];
+            }
+}
+static void CV(conv_dw33_image)(REAL *restrict dw, const REAL *restrict img, const FN(conv_pimg) *p,
+                                const REAL *restrict dz) {
+    if (p->C == CONV_VL) CV(conv_dw33_rows)(dw, img, p, dz, 1);
+    else CV(conv_dw33_rows)(dw, img, p, dz, 2);
+}
+
 /* The 3 × 3 kernels over one channel (run 3, K 9: a grayscale image's first layer, and the din of
  * a layer to one channel; its dW), with the 32 registers of x86-64-v4:
  *   forward  a group's 9 × nv vectors of W stay in registers over all the sample's patches, 6 at

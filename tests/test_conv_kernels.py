@@ -130,6 +130,9 @@ CASES = [
     (twins.CONV2D_T, 2, (4, 14, 24), 1, (2, 5), 1, "same"),
     (twins.CONV2D_T, 1, (3, 4, 16), 1, 3, 1, "same"),
     (twins.CONV2D, 2, (6, 15, 1), 16, 3, 1, "same"),      # din to one channel, 16 of dz
+    # dW of one output channel in zmm registers (conv_dw33_image): grids 2 wide, all edges
+    (twins.CONV2D, 2, (3, 2, 32), 1, 3, 1, "same"),
+    (twins.CONV2D, 2, (6, 4, 16), 1, 3, 1, "valid"),
     # 3 × 3 over one channel (conv_k9_sample, conv_dw9_sample on avx512): whole tiles and a rest
     (twins.CONV2D, 2, (11, 9, 1), 32, 3, 1, "same"),
     (twins.CONV2D, 1, (7, 7, 1), 16, 3, 1, "valid"),
