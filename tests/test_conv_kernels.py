@@ -373,6 +373,33 @@ def test_relu_below_folds_into_the_conv_layers_of_workload_f():
                                     False, 1, True) is True
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in (twins.CONV2D, twins.CONV2D_T)], ids=str)
+def test_forward_and_din_bits_depend_on_the_shapes_alone(rng, case, dtype, simd_path):
+    """Each sample's forward and din are one chain per element in an order fixed by the shapes:
+    the same bits on 1 and 2 threads, and for a sample alone as within its batch (every kernel,
+    among them the one-channel ones that cut a row into groups)."""
+    kind, geom, x, W, b, params, out = make(case, rng, dtype)
+    B = x.shape[0]
+    x = x.reshape(B, -1).astype(dtype)
+    dz = rng.normal(size=(B, int(np.prod(out[1:])))).astype(dtype)
+    got = {}
+    for nthreads in (1, 2):
+        z, dx, dW = np.empty_like(dz), np.empty_like(x), np.empty_like(params)
+        _core.layer_forward(kind, geom, z, x, params, nthreads)
+        _core.layer_backward(kind, geom, dx, dW, dz, x, params, False, nthreads)
+        got[nthreads] = (z, dx)
+    for a, c in zip(got[1], got[2]):
+        assert np.array_equal(a.view(np.uint8), c.view(np.uint8))
+    z, dx = got[1]
+    for i in range(B):
+        zi, dxi, dWi = np.empty_like(dz[i:i + 1]), np.empty_like(x[i:i + 1]), np.empty_like(params)
+        _core.layer_forward(kind, geom, zi, x[i:i + 1], params, 2)
+        _core.layer_backward(kind, geom, dxi, dWi, dz[i:i + 1], x[i:i + 1], params, False, 2)
+        assert np.array_equal(zi[0].view(np.uint8), z[i].view(np.uint8))
+        assert np.array_equal(dxi[0].view(np.uint8), dx[i].view(np.uint8))
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("kind", [twins.CONV2D, twins.CONV2D_T])
 def test_many_samples_and_pieces_give_the_same_as_one_at_a_time(rng, kind, stride):
