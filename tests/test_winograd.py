@@ -60,6 +60,17 @@ def run(geom, x, params, dz, dtype, nthreads=1, winograd=True):
     return z, dx, dW
 
 
+def on_avx512_and_avx2(f):
+    """(f() on the avx512 path, f() on the avx2 path), the process's path restored after."""
+    old = _core._set_simd_path("avx512")
+    try:
+        wide = f()
+        _core._set_simd_path("avx2")
+        return wide, f()
+    finally:
+        _core._set_simd_path(old)
+
+
 def test_the_twin_is_the_convolution(rng):
     """The Winograd twin against the direct one, 'same' and 'valid', odd sizes."""
     for B, hwc, oc, padding in CASES[2:5]:
@@ -98,13 +109,7 @@ def test_avx512_and_avx2_give_the_same_bits(rng, case, dtype, nthreads, winograd
     on avx512 keep avx2's chains: z, dx and dW are the same bits on both paths."""
     geom, x, W, b, params, pad, out = make(case, rng, dtype)
     dz = rng.normal(size=out)
-    old = _core._set_simd_path("avx512")
-    try:
-        wide = run(geom, x, params, dz, dtype, nthreads)
-        _core._set_simd_path("avx2")
-        narrow = run(geom, x, params, dz, dtype, nthreads)
-    finally:
-        _core._set_simd_path(old)
+    wide, narrow = on_avx512_and_avx2(lambda: run(geom, x, params, dz, dtype, nthreads))
     for a, c in zip(wide, narrow):
         assert np.array_equal(a.view(np.uint8), c.view(np.uint8))
 
@@ -324,13 +329,7 @@ def test_stride2_transpose_gives_the_same_bits_on_avx512_and_avx2(rng, case, dty
     chains; the transforms are 32-byte on both."""
     geom, x, W, b, params, out = make_t(case, rng, dtype)
     dz = rng.normal(size=out)
-    old = _core._set_simd_path("avx512")
-    try:
-        wide = run_t(geom, x, params, dz, dtype, nthreads)
-        _core._set_simd_path("avx2")
-        narrow = run_t(geom, x, params, dz, dtype, nthreads)
-    finally:
-        _core._set_simd_path(old)
+    wide, narrow = on_avx512_and_avx2(lambda: run_t(geom, x, params, dz, dtype, nthreads))
     for a, c in zip(wide, narrow):
         assert np.array_equal(a.view(np.uint8), c.view(np.uint8))
 
