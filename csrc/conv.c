@@ -353,19 +353,19 @@ static void FN(conv_fwd_sample)(REAL *z, int64_t zi, int64_t zj, const FN(conv_s
     FN(conv_fwd_panels)(z, zi, zj, s, Wp, bp, N, relu);
 }
 
-/* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample, oc a multiple of VL. On avx512, the
+/* dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one sample (dz's rows ldz apart), oc a multiple of VL. On avx512, the
    columns that make whole 64-byte vectors go to the 64-byte kernels, the rest (one 32-byte
    vector) to the 32-byte ones. */
-static void FN(conv_dw_sample)(REAL *dwt, const FN(conv_src) *s, const REAL *dz, int64_t oc) {
+static void FN(conv_dw_sample)(REAL *dwt, const FN(conv_src) *s, const REAL *dz, int64_t ldz, int64_t oc) {
     int64_t o = 0;
 #if GEMM_X86
     if (sia_simd_conv_bytes() == 64) {
         o = oc / (2 * GEMM_VL) * (2 * GEMM_VL);
-        if (o && FN(conv_dw9_fits_avx512)(s)) FN(conv_dw9_sample_avx512)(dwt, s, dz, oc, o);
-        else if (o) FN(conv_dw_tiles_avx512)(dwt, s, dz, oc, 0, o);
+        if (o && ldz == oc && FN(conv_dw9_fits_avx512)(s)) FN(conv_dw9_sample_avx512)(dwt, s, dz, oc, o);
+        else if (o) FN(conv_dw_tiles_avx512)(dwt, s, dz, ldz, oc, 0, o);
     }
 #endif
-    if (o < oc) FN(conv_dw_tiles)(dwt, s, dz, oc, o, oc);
+    if (o < oc) FN(conv_dw_tiles)(dwt, s, dz, ldz, oc, o, oc);
 }
 
 /* z of one sample (patch (i, j)'s at z + i·zi + j·zj) = b + patch · w, for one output channel with runs of at
@@ -803,6 +803,13 @@ static int64_t FN(wino2_scratch)(const sia_layer *l, int64_t *shared);
 static void FN(wino2_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,
                               REAL *scratch, int64_t shared, int nthreads);
 
+/* The weight gradient of 3 × 3 stride-2 layers of both kinds by F(2, 2) (winograd2.c), beside
+   the direct backward's din, db and ReLUs, for the shapes of wino2dw_fits. */
+typedef struct FN(conv_job) FN(conv_job);
+static int FN(wino2dw_fits)(const sia_layer *l);
+static int64_t FN(wino2dw_scratch)(const sia_layer *l);
+static void FN(wino2dw_backward)(const FN(conv_job) *cj, REAL *dW, int accumulate, int nthreads);
+
 /* REALs of a task's slice on the Winograd path that layer l fits (0 for none, -1 on overflow);
    *shared: those before the slices. */
 static int64_t FN(conv_wino_scratch)(const sia_layer *l, int64_t *shared) {
@@ -816,12 +823,13 @@ static int64_t FN(conv_task_scratch)(const sia_layer *l) {
     const FN(conv_geom) g = FN(conv_geometry)(l);
     const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
     int64_t cols, w, s, ws;
-    const int64_t wslice = FN(conv_wino_scratch)(l, &ws);
-    if (p.shared < 0 || wslice < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
+    const int64_t wslice = FN(conv_wino_scratch)(l, &ws), dwslice = FN(wino2dw_scratch)(l);
+    if (p.shared < 0 || wslice < 0 || dwslice < 0 || !sia_mul_ok(FN(conv_rows)(&g), g.kh * g.kw * g.C, &cols) ||
         !sia_mul_ok(l->in_c * l->kh * l->kw, l->out_c, &w) || !sia_add_ok(cols, w, &s) ||
         !sia_add_ok(s, l->out_c, &s))
         return -1;
     s = s > p.slice ? s : p.slice;
+    s = s > dwslice ? s : dwslice;
     return s > wslice ? s : wslice;
 }
 
@@ -842,7 +850,7 @@ int64_t FN(sia_conv2d_scratch)(const sia_layer *l, int64_t B) {
 int64_t FN(sia_conv2d_t_scratch)(const sia_layer *l, int64_t B) { return FN(sia_conv2d_scratch)(l, B); }
 
 /* One call of a kind's forward or backward, cut into tasks of whole units. */
-typedef struct {
+struct FN(conv_job) {
     const sia_layer *l;
     FN(conv_geom) g;
     FN(conv_plan) plan;
@@ -853,7 +861,7 @@ typedef struct {
     REAL *shared, *scratch; /* the packed weights (direct paths); the tasks' slices */
     int64_t B, unit, rows, slice, ntasks;
     int gemm_threads;
-} FN(conv_job);
+};
 
 /* Tasks for B samples in units of `unit`: at most nthreads, SIA_LAYER_TASKS and the units. */
 static int64_t FN(layer_ntasks)(int64_t B, int64_t unit, int nthreads) {
@@ -1131,7 +1139,7 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
             if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
         } else {
             const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
-            if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R);
+            if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R, p->R);
             else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
             if (din && p->t) FN(conv_direct_sample)(din, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
             else if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
@@ -1213,6 +1221,10 @@ static void FN(conv_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
         if (plan.t) FN(conv_pack)(Wd, W, plan.Nd, plan.Kd, g.kh);
         else FN(conv_pack_phases)(Wd, W, &plan.ph);
         memset(Wd + plan.Kd * plan.npd, 0, (size_t)plan.npd * sizeof(REAL));
+    }
+    if (direct && sia_winograd && FN(wino2dw_fits)(l)) {
+        FN(wino2dw_backward)(&j, dW, accumulate, nthreads);
+        return;
     }
     sia_pool_run(nthreads, j.ntasks, direct ? FN(conv_direct_backward_task) : task, &j);
     if (direct) FN(conv_direct_reduce)(&j, dW, accumulate);

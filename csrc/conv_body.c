@@ -159,11 +159,11 @@ GEMM_INLINE void CV(conv_dw_micro)(REAL *restrict dwt, int64_t ldw, const FN(con
 }
 
 /* Columns [o_lo, o_hi) (a multiple of CV wide) of dWᵀ (K, oc) += Σ_p patch_pᵀ dz[p, :] over one
-   sample. Tiles of k stay inside one run (their values at constant offsets from the patch);
+   sample (dz's rows ldz apart). Tiles of k stay inside one run (their values at constant offsets from the patch);
    vectors of o in pairs. */
 CONV_CLONES
 static void CV(conv_dw_tiles)(REAL *restrict dwt, const FN(conv_src) *s, const REAL *restrict dz,
-                              int64_t oc, int64_t o_lo, int64_t o_hi) {
+                              int64_t ldz, int64_t oc, int64_t o_lo, int64_t o_hi) {
     for (int64_t o0 = o_lo; o0 < o_hi; o0 += 2 * CONV_VL) {
         const int nv = o_hi - o0 >= 2 * CONV_VL ? 2 : 1;
         int64_t nt, low, taller;
@@ -174,7 +174,7 @@ static void CV(conv_dw_tiles)(REAL *restrict dwt, const FN(conv_src) *s, const R
                 REAL *w = dwt + (ky * s->run + k) * oc + o0;
                 const int64_t off = ky * s->rowlen + k;
                 k += mr;
-#define CONV_DW_CASE(m, v) case m: CV(conv_dw_micro)(w, oc, s, off, dz + o0, oc, m, v); break;
+#define CONV_DW_CASE(m, v) case m: CV(conv_dw_micro)(w, oc, s, off, dz + o0, ldz, m, v); break;
                 if (nv > 1) {
                     switch (mr) { CONV_DW_CASE(1, 2) CONV_DW_CASE(2, 2) CONV_DW_CASE(3, 2)
                                   CONV_DW_CASE(4, 2) CONV_DW_CASE(5, 2) CONV_DW_CASE(6, 2)

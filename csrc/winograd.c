@@ -413,7 +413,7 @@ static void FN(wino_backward_task)(void *ctx, int64_t i) {
             for (int xi = 0; xi < 16; xi++) {
                 const FN(conv_src) s = {.img = V + xi * lv, .gh = 1, .gw = m, .si = 0,
                                         .sj = ic, .rowlen = 0, .kh = 1, .run = ic};
-                FN(conv_dw_sample)(dU + xi * ic * oc, &s, M + xi * lm, oc);
+                FN(conv_dw_sample)(dU + xi * ic * oc, &s, M + xi * lm, oc, oc);
             }
         }
         if (j->din) FN(wino_conv)(j->din, j->dz, &j->p.d, j->Ud, j->p.npd, j->zb, 0, j, V, M, zeros, u, ue);

@@ -348,3 +348,258 @@ static int64_t FN(wino2_scratch)(const sia_layer *l, int64_t *shared) {
     *shared = p.shared;
     return p.slice;
 }
+
+/* ---- the weight gradient of the 3 × 3 stride-2 layers by F(2, 2) ----
+ *
+ * Both kinds' dW is one correlation of a "small" image (h, w, Cs) with a "big" one padded as
+ * conv.c's pb (Hp = 2h + 1, Wp = 2w + 1, Cb channels; zeros where the patches reach outside):
+ *   dW[cs, ky, kx, cb] = Σ_{n, i, j} small[n, i, j, cs] big'[n, 2i + ky, 2j + kx, cb]
+ *   Conv2D           small = dz (oh, ow, oc), big = in (ih, iw, ic): dW (oc, 3, 3, ic)
+ *   Conv2DTranspose  small = in (ih, iw, ic), big = dz (oh, ow, oc): dW (ic, 3, 3, oc)
+ * (Cs the small's channels, Cb the big's: W's first and last axes either way). In one dimension
+ * the taps split by parity. The even ones, dW[2a'] = Σ_i x[i] e[i + a'] (a' < 2, e[m] = big'[2m]),
+ * are over a tile of two small pixels h = (x[2t], x[2t + 1]) and d = e[2t .. 2t + 2] F(2, 2) with
+ * the kernel's roles swapped (the small tile is the "filter", the taps the "outputs"):
+ *   (dW[0], dW[2]) += Aᵀ [(G h) ⊙ (Bᵀ d)],  G h = (h0, h0 + h1, h1),  Bᵀ d = (d0 − d1, d1, d2 − d1),
+ *   Aᵀ = [1 1 0; 0 1 1] (the forward's matrices above): 3 products where the direct way makes 4;
+ * the odd tap dW[1] = Σ_i x[i] big'[2i + 1] stays direct, 2 products a tile. In two dimensions a
+ * tile (ty, tx) is 2 × 2 small pixels X[r][s] and the 5 × 5 big' window P[u][v] at (4ty, 4tx):
+ *   ee (a, b)  (G X Gᵀ)[a][b]  · (Bᵀ D B)[a][b],  D[k][l] = P[2k][2l]         groups 0 .. 8
+ *   eo (a, s)  (G X)[a][s]     · (Bᵀ Do)[a][s],   Do[k][s] = P[2k][2s + 1]      groups 9 + a
+ *   oe (r, b)  (X Gᵀ)[r][b]    · (Dd B)[r][b],    Dd[r][l] = P[2r + 1][2l]      groups 12 + b
+ *   oo (r, s)  X[r][s]         · P[2r + 1][2s + 1]                              group 15
+ * 9 + 6 + 6 + 4 = 25 products per tile and channel pair instead of 36, summed over every tile
+ * of every sample before the kernel-side transform, which runs once at the end:
+ *   dU[g] (Cs, Cb) += Xt[g]ᵀ Gt[g]   (rows: the tiles' values of group g, the products' K),
+ *   dW = Aᵀ dU A on the even axes (wino2dw_unpack).
+ * The K of a product is thousands of tiles: conv.c's dWᵀ tiles (conv_dw_sample) run it, the
+ * rows of Xt as the patches, those of Gt (Cb padded with zeros to whole vectors) as dz. A tile
+ * whose second row (column) of small pixels lies outside the image gives no rows to the values
+ * that need it (a = 2, r = 1), so partial tiles cost what the direct way does, and never
+ * multiply a value by a pixel that is not there.
+ *
+ * The tasks take units of whole samples as the direct paths do, each sample's din, db and the
+ * ReLUs as conv_direct_backward_task makes them; then the unit's tiles in pieces of at most T
+ * (Xt and Gt in L2), transformed and multiplied into the task's dU. Each element of dU is one
+ * chain over the task's rows in order: dW depends on the shapes and the thread count alone
+ * (the tasks' dU added in task order), and is the same on avx512 and avx2 (the transforms are
+ * additions, the products conv_dw_sample's chains). */
+
+/* WINO2DW_PIECE: REALs of a piece's Xt and Gt together at most (T tiles, 9 rows of Cs and 25 of Cbp). */
+enum { WINO2DW_MIN_C = 32, WINO2DW_PIECE = 262144, WINO2DW_G = 16 };
+
+/* Rows per tile of group g. */
+static inline int64_t FN(wino2dw_mult)(int g) { return g < 9 ? 1 : g < 15 ? 2 : 4; }
+
+/* Whether layer l's dW goes by F(2, 2) (its shapes alone; sia_winograd switches it off): both
+   channel counts from WINO2DW_MIN_C, the big image's in whole 64-byte vectors (the products'
+   dUᵀ tiles all zmm on avx512), and a small image of whole tiles (h, w even; partial tiles
+   multiply zero rows). Measured (the whole backward, paired calls against the direct path, 1
+   thread, float32, 128 images, AMD EPYC Zen 4 under a load of ~2.8 on its 2 cores):
+   Conv2DTranspose 14 × 14 × 64 -> 32 (workload F's largest) 1.06×, 14 × 14 × 32 -> 32 1.02×,
+   8 × 8 × 64 -> 64 1.11×, 6 × 6 × 48 -> 48 1.11×, 4 × 4 × 64 -> 64 1.25×; Conv2D 28 × 28 × 32 -> 64
+   1.07×, 16 × 16 × 64 -> 64 1.09×, 16 × 16 × 48 -> 40 1.09×; Conv2DTranspose 10 × 10 × 33 -> 32
+   'valid' 1.34× (33 channels: the direct dW by rows); but 24 channels 0.86-0.89×, a big image of
+   40 channels 0.98×, and a 7 × 7 small image (F's other two, 16 tiles for 12.25) 0.95-1.0×. */
+static int FN(wino2dw_fits)(const sia_layer *l) {
+    const int t = l->kind == SIA_LAYER_CONV2D_T;
+    const int64_t h = t ? l->in_h : l->out_h, w = t ? l->in_w : l->out_w;
+    return (t || l->kind == SIA_LAYER_CONV2D) && l->kh == 3 && l->kw == 3 && l->sh == 2 && l->sw == 2 &&
+           l->pad_t >= 0 && l->pad_l >= 0 && l->in_c >= WINO2DW_MIN_C && l->out_c >= WINO2DW_MIN_C &&
+           (t ? l->out_c : l->in_c) % (2 * GEMM_VL) == 0 && h > 0 && w > 0 && h % 2 == 0 && w % 2 == 0 &&
+           l->out_h > 0 && l->out_w > 0 && l->in_h > 0 && l->in_w > 0;
+}
+
+typedef struct {
+    int64_t h, w, Cs;             /* the small image */
+    int64_t Hp, Wp, Cb, Cbp;      /* the padded big image (pb), its channels, padded to VL */
+    int64_t th, tw, P;            /* tiles of 2 × 2 small pixels, P a sample */
+    int64_t T, unit;              /* tiles per piece at most; samples per unit */
+    int64_t sb, sd, n_small;      /* REALs of a padded big image, of the din phases' padded image
+                                     (Conv2D), of a sample's dz */
+    int64_t ox, og, nu, zeros;    /* REALs of a piece's Xt, Gt; of dU and db; of the zero row */
+    int64_t slice;                /* REALs of a task's slice */
+} FN(wino2dw_plan);
+
+/* The plan of layer l (wino2dw_fits) beside the direct plan p; -1 in slice on overflow. */
+static FN(wino2dw_plan) FN(wino2dw_plan_for)(const sia_layer *l, const FN(conv_plan) *p) {
+    FN(wino2dw_plan) q = {0};
+    const int t = l->kind == SIA_LAYER_CONV2D_T;
+    q.h = t ? l->in_h : l->out_h, q.w = t ? l->in_w : l->out_w, q.Cs = t ? l->in_c : l->out_c;
+    q.Cb = p->pb.C, q.Hp = p->pb.Hp, q.Wp = p->pb.Wp;
+    q.Cbp = (q.Cb + GEMM_VL - 1) / GEMM_VL * GEMM_VL;
+    q.th = (q.h + 1) / 2, q.tw = (q.w + 1) / 2, q.P = q.th * q.tw;
+    const int64_t per = 9 * q.Cs + 25 * q.Cbp;
+    q.T = WINO2DW_PIECE / per > 8 ? WINO2DW_PIECE / per : 8;
+    q.unit = q.T / q.P > 1 ? q.T / q.P : 1;
+    q.sb = FN(conv_pimg_size)(&p->pb);
+    q.sd = t ? 0 : FN(conv_pimg_size)(&p->ph.pad);
+    q.n_small = l->out_h * l->out_w * l->out_c;
+    q.zeros = (q.Cs > q.Cbp ? q.Cs : q.Cbp) + 2 * GEMM_VL;
+    int64_t a, b, s;
+    if (q.sb < 0 || q.sd < 0 || !sia_mul_ok(q.T, per, &a) || !sia_mul_ok(16 * q.Cs, q.Cbp, &q.nu) ||
+        !sia_add_ok(q.nu, l->out_c, &q.nu) || !sia_add_ok(q.sb, CONV_ALIGN, &b) ||
+        !sia_mul_ok(b, q.unit, &b) || !sia_mul_ok(q.n_small, q.unit, &s) || !sia_add_ok(s, b, &s) ||
+        !sia_add_ok(s, q.sd, &s)) {
+        q.slice = -1;
+        return q;
+    }
+    q.ox = 9 * q.T * q.Cs, q.og = 25 * q.T * q.Cbp; /* no overflow: T·per is a */
+    if (!sia_add_ok(s, q.ox + q.og, &s) || !sia_add_ok(s, q.nu + q.zeros + 8 * CONV_ALIGN, &q.slice))
+        q.slice = -1;
+    return q;
+}
+
+/* The group of value q of a tile (wino2dw_tf_small's order). */
+static inline int FN(wino2dw_group)(int q) {
+    return q < 9 ? q : q < 15 ? 9 + (q - 9) / 2 : q < 21 ? 12 + (q - 15) / 2 : 15;
+}
+
+/* The row of M = G X Gᵀ (wino2dw_tf_small) that is the small side of value q: ee (a, b) M[a][b],
+   eo (a, s) M[a][2s], oe (r, b) M[2r][b], oo (r, s) M[2r][2s]. */
+static inline int FN(wino2dw_mrow)(int q) {
+    return q < 9 ? q : q < 15 ? 3 * ((q - 9) / 2) + 2 * ((q - 9) % 2)
+           : q < 21 ? 6 * ((q - 15) % 2) + (q - 15) / 2 : 6 * ((q - 21) / 2) + 2 * ((q - 21) % 2);
+}
+
+/* The transforms (wino2dw_body.c), once per vector width, as conv.c's conv_body.c: 64 bytes for
+   x86-64-v4, run when sia_simd is avx512, else 32 as GEMM_CLONES; additions lane by lane, so
+   the same bits on both. */
+#if GEMM_X86
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v4")
+#define W2_VBYTES 64
+#define W2_SFX _avx512
+#define W2_CLONES
+#include "wino2dw_body.c"
+#pragma GCC pop_options
+#endif
+#define W2_VBYTES 32
+#define W2_SFX
+#define W2_CLONES GEMM_CLONES
+#include "wino2dw_body.c"
+
+/* dW (Cs, 3, 3, Cb) [+]= the kernel-side transform of dU (16 of (Cs, Cbp)): Aᵀ on the even
+   axes, the odd ones as they are. */
+static void FN(wino2dw_unpack)(REAL *restrict dW, const REAL *restrict dU, int64_t Cs, int64_t Cb,
+                               int64_t Cbp, int accumulate) {
+    for (int64_t c = 0; c < Cs; c++)
+        for (int64_t o = 0; o < Cb; o++) {
+            REAL u[16], w[9];
+            for (int g = 0; g < 16; g++) u[g] = dU[(g * Cs + c) * Cbp + o];
+            for (int a = 0; a < 2; a++) {
+                for (int b = 0; b < 2; b++) { /* ee: (Aᵀ U A)[a][b] */
+                    const REAL r0 = u[3 * a + b] + u[3 * (a + 1) + b];
+                    const REAL r1 = u[3 * a + b + 1] + u[3 * (a + 1) + b + 1];
+                    w[6 * a + 2 * b] = r0 + r1;
+                }
+                w[6 * a + 1] = u[9 + a] + u[10 + a]; /* eo: (2a, 1) */
+                w[3 + 2 * a] = u[12 + a] + u[13 + a]; /* oe: (1, 2a) */
+            }
+            w[4] = u[15];
+            REAL *d = dW + c * 9 * Cb + o;
+            for (int e = 0; e < 9; e++) d[e * Cb] = accumulate ? d[e * Cb] + w[e] : w[e];
+        }
+}
+
+typedef struct {
+    const FN(conv_job) *cj;
+    FN(wino2dw_plan) q;
+} FN(wino2dw_job);
+
+/* Task i's buffers: the unit's padded big images (sbA apart), the din phases' padded image, the
+   unit's dz through the ReLU's backward, the zero row, Xt, Gt; returns its dU (then db). */
+static REAL *FN(wino2dw_slice)(const FN(wino2dw_job) *j, int64_t i, REAL **pads, REAL **padz,
+                               REAL **dzm, REAL **zeros, REAL **Xt, REAL **Gt) {
+    const FN(wino2dw_plan) *q = &j->q;
+    const int64_t sbA = q->sb + CONV_ALIGN;
+    REAL *s = FN(conv_aligned)(j->cj->scratch + i * q->slice);
+    *pads = s;
+    *padz = FN(conv_aligned)(s + q->unit * sbA);
+    *dzm = FN(conv_aligned)(*padz + q->sd);
+    *zeros = FN(conv_aligned)(*dzm + q->unit * q->n_small);
+    *Xt = FN(conv_aligned)(*zeros + q->zeros);
+    *Gt = FN(conv_aligned)(*Xt + q->ox);
+    return FN(conv_aligned)(*Gt + q->og);
+}
+
+/* As conv_direct_backward_task, sample by sample: dz through the ReLU, db, din (the direct
+ * ways), the ReLU of the layer below; then dU += the products of the unit's tiles (see above). */
+static void FN(wino2dw_task)(void *ctx, int64_t i) {
+    const FN(wino2dw_job) *j = ctx;
+    const FN(conv_job) *cj = j->cj;
+    const FN(conv_plan) *p = &cj->plan;
+    const FN(wino2dw_plan) *q = &j->q;
+    const sia_layer *l = cj->l;
+    const int64_t ic = l->in_c, oc = l->out_c, n_in = l->in_h * l->in_w * ic, n_out = q->n_small;
+    const int64_t sbA = q->sb + CONV_ALIGN;
+    REAL *pads, *padz, *dzm, *zeros, *Xt, *Gt;
+    REAL *dU = FN(wino2dw_slice)(j, i, &pads, &padz, &dzm, &zeros, &Xt, &Gt), *db = dU + 16 * q->Cs * q->Cbp;
+    const REAL *Wd = cj->shared + (p->Kf + 1) * p->npf, *bd = Wd + p->Kd * p->npd;
+    memset(dU, 0, (size_t)q->nu * sizeof(REAL));
+    memset(zeros, 0, (size_t)q->zeros * sizeof(REAL));
+    const int64_t units = (cj->B + q->unit - 1) / q->unit;
+    int64_t s0 = sia_part_start(i, units, (int)cj->ntasks) * q->unit;
+    int64_t s1 = sia_part_start(i + 1, units, (int)cj->ntasks) * q->unit;
+    if (s1 > cj->B) s1 = cj->B;
+    for (int64_t u = s0, ue; u < s1; u = ue) {
+        ue = u + q->unit < s1 ? u + q->unit : s1;
+        for (int64_t b = u; b < ue; b++) {
+            const REAL *dz = cj->dz + b * n_out, *in = cj->in + b * n_in;
+            if (cj->zr) {
+                FN(conv_relu_grad)(dzm + (b - u) * n_out, dz, cj->zr + b * n_out, n_out);
+                dz = dzm + (b - u) * n_out;
+            }
+            FN(conv_sum_rows)(db, dz, oc, 0, n_out / oc);
+            REAL *din = cj->din ? cj->din + b * n_in : NULL;
+            const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pads + (b - u) * sbA, p->t ? dz : in);
+            if (din && p->t) FN(conv_direct_sample)(din, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
+            else if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+            if (din && cj->relu_below) FN(conv_relu_grad)(din, din, in, n_in);
+        }
+        const REAL *small = p->t ? cj->in + u * n_in : cj->zr ? dzm : cj->dz + u * n_out;
+        WINO_FOR_PIECES(q, q->T, u, ue, t, m) {
+#if GEMM_X86
+            if (sia_simd_conv_bytes() == 64) FN(wino2dw_in_avx512)(Xt, Gt, small, pads, sbA, q, t, t + m, u, zeros);
+            else
+#endif
+            FN(wino2dw_in)(Xt, Gt, small, pads, sbA, q, t, t + m, u, zeros);
+            for (int e = 0; e < 25; e++) { /* value e's rows, 25 apart, into its group's dU */
+                const FN(conv_src) s = {.img = Xt + FN(wino2dw_mrow)(e) * q->Cs, .gh = 1, .gw = m, .si = 0, .sj = 9 * q->Cs,
+                                        .rowlen = 0, .kh = 1, .run = q->Cs};
+                FN(conv_dw_sample)(dU + FN(wino2dw_group)(e) * q->Cs * q->Cbp, &s, Gt + e * q->Cbp,
+                                   25 * q->Cbp, q->Cbp);
+            }
+        }
+    }
+}
+
+/* Backward of a layer that wino2dw_fits on conv.c's direct plan, B > 0: din, and dW and db
+   [+]= the tasks' partial sums in task order. cj: conv_backward's job (the packed din W in
+   its shared part). */
+static void FN(wino2dw_backward)(const FN(conv_job) *cj, REAL *dW, int accumulate, int nthreads) {
+    FN(wino2dw_job) j = {.cj = cj, .q = FN(wino2dw_plan_for)(cj->l, &cj->plan)};
+    FN(conv_job) c = *cj;
+    c.ntasks = FN(layer_ntasks)(cj->B, j.q.unit, nthreads);
+    j.cj = &c;
+    sia_pool_run(nthreads, c.ntasks, FN(wino2dw_task), &j);
+    REAL *pads, *padz, *dzm, *zeros, *Xt, *Gt, *sum = FN(wino2dw_slice)(&j, 0, &pads, &padz, &dzm, &zeros, &Xt, &Gt);
+    for (int64_t t = 1; t < c.ntasks; t++) {
+        const REAL *part = FN(wino2dw_slice)(&j, t, &pads, &padz, &dzm, &zeros, &Xt, &Gt);
+        for (int64_t k = 0; k < j.q.nu; k++) sum[k] += part[k];
+    }
+    const int64_t oc = cj->l->out_c, nw = 9 * j.q.Cs * j.q.Cb;
+    FN(wino2dw_unpack)(dW, sum, j.q.Cs, j.q.Cb, j.q.Cbp, accumulate);
+    const REAL *db = sum + 16 * j.q.Cs * j.q.Cbp;
+    for (int64_t o = 0; o < oc; o++) dW[nw + o] = accumulate ? dW[nw + o] + db[o] : db[o];
+}
+
+/* REALs of a task's slice for layer l's dW by F(2, 2) (0 when it does not wino2dw_fits, -1 on
+   overflow). */
+static int64_t FN(wino2dw_scratch)(const sia_layer *l) {
+    if (!FN(wino2dw_fits)(l)) return 0;
+    const FN(conv_geom) g = FN(conv_geometry)(l);
+    const FN(conv_plan) p = FN(conv_plan_for)(l, &g);
+    if (p.shared < 0) return -1;
+    return FN(wino2dw_plan_for)(l, &p).slice;
+}

@@ -190,6 +190,19 @@ def check_against_torch(model, X, total, grads, noise=None, kl_weight=0.0):
     assert np.max(np.abs(grads - want)) <= 1e-10 * np.max(np.abs(want))
 
 
+def conv_vae_layers(convs, grid, transposes, size):
+    """(make, input shape) of a net of workload F's kinds of layers: two 3 × 3 stride-2 Conv2D
+    of `convs` channels, a Dense bottleneck, a Dense to `grid`, two 3 × 3 stride-2
+    Conv2DTranspose of `transposes` channels and a stride-1 one to one channel, on size × size."""
+    def make():
+        return ([L.Conv2D(c, 3, strides=2, padding="same", activation="relu") for c in convs] +
+                [L.Flatten(), L.Dense(4, activation="relu")],
+                [L.Dense(int(np.prod(grid)), activation="relu"), L.Reshape(grid)] +
+                [L.Conv2DTranspose(c, 3, strides=2, padding="same", activation="relu") for c in transposes] +
+                [L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")])
+    return make, (size, size, 1)
+
+
 CONV_NETS = {
     "unsam": (unsam, (28, 28, 1)),
     "strided-dense-transpose": (lambda: (
@@ -220,24 +233,14 @@ CONV_NETS = {
         (6, 7, 1)),
     # workload F's layers, smaller: stride-2 convolutions and transposed convolutions with
     # their ReLU fused forward and backward; din and the transposed forward by their phases
-    "conv-vae-layers": (lambda: (
-        [L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2D(16, 3, strides=2, padding="same", activation="relu"), L.Flatten(),
-         L.Dense(4, activation="relu")],
-        [L.Dense(3 * 3 * 16, activation="relu"), L.Reshape((3, 3, 16)),
-         L.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (12, 12, 1)),
+    "conv-vae-layers": conv_vae_layers((8, 16), (3, 3, 16), (16, 8), 12),
     # the same with a Conv2DTranspose wide enough for F(2, 2) on its phases (csrc/winograd2.c,
     # 4 × 4 × 48 -> 8 × 8 × 24, as F's 14 × 14 × 64 -> 28 × 28 × 32) and one that stays direct
-    "conv-vae-layers-winograd": (lambda: (
-        [L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2D(16, 3, strides=2, padding="same", activation="relu"), L.Flatten(),
-         L.Dense(4, activation="relu")],
-        [L.Dense(4 * 4 * 48, activation="relu"), L.Reshape((4, 4, 48)),
-         L.Conv2DTranspose(24, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu"),
-         L.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")]), (16, 16, 1)),
+    "conv-vae-layers-winograd": conv_vae_layers((8, 16), (4, 4, 48), (24, 8), 16),
+    # with a Conv2D (8 × 8 × 32 -> 4 × 4 × 32) and a Conv2DTranspose (4 × 4 × 32 -> 8 × 8 × 32)
+    # whose dW goes by F(2, 2) (csrc/winograd2.c, wino2dw_fits), their ReLUs fused backward and
+    # the layer below's folded into din as on the direct path
+    "conv-vae-layers-winograd-dw": conv_vae_layers((32, 32), (4, 4, 32), (32, 8), 16),
     # one output channel from the image itself, inside the network: its ReLU fused forward
     # (Conv2D and the stride-1 Conv2DTranspose) and backward, and din to one channel
     "one-channel-relu": (lambda: (
@@ -264,10 +267,12 @@ def test_conv_autoencoder_loss_and_gradient_match_pytorch(name):
     check_against_torch(ae, X, total, ae.net.grads.copy())
 
 
-def test_the_winograd_net_takes_the_stride2_transpose_path():
+@pytest.mark.parametrize("name", ["conv-vae-layers-winograd", "conv-vae-layers-winograd-dw"])
+def test_the_winograd_net_takes_the_stride2_transpose_path(name):
     """conv-vae-layers-winograd's first Conv2DTranspose goes by F(2, 2) (other bits than the
-    direct path's, the same numbers), so the PyTorch comparison above covers it."""
-    make, shape = CONV_NETS["conv-vae-layers-winograd"]
+    direct path's, the same numbers), and so do the dW of conv-vae-layers-winograd-dw's second
+    Conv2D and first Conv2DTranspose: the PyTorch comparison above covers them."""
+    make, shape = CONV_NETS[name]
     rng = np.random.default_rng(9)
     X = rng.random((5, *shape)).reshape(5, -1)
     got = []

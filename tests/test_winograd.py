@@ -284,7 +284,8 @@ def test_stride2_transpose_matches_twin_and_the_direct_path(rng, case, dtype, nt
     z0, dx0, dW0 = run_t(geom, x, params, dz, dtype, nthreads, winograd=False)
     assert not np.array_equal(z, z0)  # the Winograd path ran
     np.testing.assert_allclose(z, z0, **TOL[dtype])
-    assert np.array_equal(dx, dx0) and np.array_equal(dW, dW0)  # the backward is the direct one
+    assert np.array_equal(dx, dx0)  # din is the direct one; dW by F(2, 2) for some (test_winograd_dw.py)
+    np.testing.assert_allclose(dW, dW0, **TOL[dtype])
     want_dx, want_dW, want_db = twins.conv2d_t_backward(dz, x, W, (2, 2), (0, 0))
     np.testing.assert_allclose(dx.reshape(x.shape), want_dx, **TOL[dtype])
     np.testing.assert_allclose(dW, np.concatenate([want_dW.ravel(), want_db]), **TOL[dtype])
@@ -297,8 +298,9 @@ def test_stride2_transpose_outside_the_gate_is_the_direct_path(rng, case, dtype,
     geom, x, W, b, params, out = make_t(case[:4], rng, dtype, s=case[4])
     dz = rng.normal(size=out)
     on, off = run_t(geom, x, params, dz, dtype), run_t(geom, x, params, dz, dtype, winograd=False)
-    for got, want in zip(on, off):
+    for got, want in zip(on[:2], off[:2]):
         assert np.array_equal(got, want)
+    np.testing.assert_allclose(on[2], off[2], **TOL[dtype])  # dW may go by F(2, 2) (test_winograd_dw.py)
     np.testing.assert_allclose(on[0].reshape(out), twins.conv2d_t_forward(x, W, b, (case[4],) * 2, tuple(geom[10:]),
                                                                          out[1:3]), **TOL[dtype])
 

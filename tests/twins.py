@@ -558,3 +558,36 @@ def wino2_conv2d_t_forward(x, W, b, out_hw):
     Z[..., 1::2, 1::2] = np.einsum("btucrs,co->btuors", d[..., 1:, 1:], W[:, 1, 1, :])
     z = Z.transpose(0, 1, 4, 2, 5, 3).reshape(B, 4 * th, 4 * tw, oc)
     return z[:, :oh, :ow] + b
+
+
+def wino2_dw(small, big, pad):
+    """dW (Cs, 3, 3, Cb) = Σ_{n, i, j} small[n, i, j] ⊗ big[n, 2i + ky − pt, 2j + kx − pl] (zero
+    outside big), the weight gradient of both kinds of 3 × 3 stride-2 layers (Conv2D: small = dz,
+    big = the input; Conv2DTranspose: small = the input, big = dz), as winograd2.c's F(2, 2):
+    tile (ty, tx) is small's 2 × 2 pixels X (zero past its edge) and the 5 × 5 window P of big
+    at (4ty − pt, 4tx − pl); with M = G X Gᵀ (3 × 3) the tile gives, summed over all tiles,
+      ee (Bᵀ P[::2, ::2] B) ⊙ M,  eo (Bᵀ P[::2, 1::2]) ⊙ M[:, ::2],  oe (P[1::2, ::2] B) ⊙ M[::2, :],
+      oo P[1::2, 1::2] ⊙ M[::2, ::2],
+    then dW[2a, 2b] = (Aᵀ ee A)[a, b], dW[2a, 1] = Aᵀ Σ_s eo, dW[1, 2b] = Σ_r oe A, dW[1, 1] = Σ oo."""
+    B, h, w, Cs = small.shape
+    _, H, W, Cb = big.shape
+    pt, pl = pad
+    th, tw = -(-h // 2), -(-w // 2)
+    xs = np.zeros((B, 2 * th, 2 * tw, Cs))
+    xs[:, :h, :w] = small
+    bp = np.zeros((B, max(4 * th + 1, H + pt), max(4 * tw + 1, W + pl), Cb))
+    bp[:, pt:pt + H, pl:pl + W] = big
+    bp = bp[:, :4 * th + 1, :4 * tw + 1]
+    X = xs.reshape(B, th, 2, tw, 2, Cs).transpose(0, 1, 3, 5, 2, 4)                    # (B, th, tw, Cs, 2, 2)
+    P = np.lib.stride_tricks.sliding_window_view(bp, (5, 5), axis=(1, 2))[:, ::4, ::4]  # (B, th, tw, Cb, 5, 5)
+    M = WINO2_G @ X @ WINO2_G.T                                                        # (B, th, tw, Cs, 3, 3)
+    ee = np.einsum("btucij,btudij->cdij", M, WINO2_BT @ P[..., ::2, ::2] @ WINO2_BT.T)
+    eo = np.einsum("btucis,btudis->cdi", M[..., :, ::2], WINO2_BT @ P[..., ::2, 1::2])
+    oe = np.einsum("btucrj,btudrj->cdj", M[..., ::2, :], P[..., 1::2, ::2] @ WINO2_BT.T)
+    oo = np.einsum("btucrs,btudrs->cd", M[..., ::2, ::2], P[..., 1::2, 1::2])
+    dW = np.zeros((Cs, Cb, 3, 3))
+    dW[..., ::2, ::2] = WINO2_AT @ ee @ WINO2_AT.T
+    dW[..., ::2, 1] = eo @ WINO2_AT.T
+    dW[..., 1, ::2] = oe @ WINO2_AT.T
+    dW[..., 1, 1] = oo
+    return dW.transpose(0, 2, 3, 1)
