@@ -55,16 +55,20 @@ GEMM_INLINE void CV(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar, cons
                                     int relu) {
     const int64_t pw = CONV_VBYTES == 64 ? CONV_VL : nv * CONV_VL;
     const int64_t hs = CONV_VBYTES == 64 ? hs_any : CONV_VL;
+    const int64_t kh = s->kh, run = s->run, rowlen = s->rowlen;
+    /* callers have taps (K = kh·run > 0): told, GCC keeps acc in registers, where it kept a copy
+       on the stack for loops that might not run (stored at each tile's start and end) */
+    if (kh < 1 || run < 1) __builtin_unreachable();
     cvec acc[CONV_TILE][2];
     const cvec c0 = *(const cvec_u *)bias;
     cvec c1 = c0;
     if (nv > 1) c1 = *(const cvec_u *)(bias + CONV_VL);
     for (int r = 0; r < mr; r++) acc[r][0] = c0, acc[r][1] = c1;
-    for (int64_t ky = 0; ky < s->kh; ky++) {
+    for (int64_t ky = 0; ky < kh; ky++) {
         const REAL *a[CONV_TILE];
-        for (int r = 0; r < mr; r++) a[r] = ar[r] + ky * s->rowlen;
-        const REAL *b = Bp + ky * s->run * pw;
-        for (int64_t t = 0; t < s->run; t++, b += pw) {
+        for (int r = 0; r < mr; r++) a[r] = ar[r] + ky * rowlen;
+        const REAL *b = Bp + ky * run * pw;
+        for (int64_t t = 0; t < run; t++, b += pw) {
             const cvec b0 = *(const cvec_u *)b;
             cvec b1 = b0;
             if (nv > 1) b1 = *(const cvec_u *)(b + hs);
@@ -78,6 +82,11 @@ GEMM_INLINE void CV(conv_fwd_micro)(REAL *const *zr, const REAL *const *ar, cons
     if (relu) /* the layer's ReLU, as activation.c's: x > 0 ? x : 0 */
         for (int r = 0; r < mr; r++)
             for (int h = 0; h < nv; h++) acc[r][h] = CV(conv_relu)(acc[r][h]);
+    if (nc == nv * CONV_VL) { /* whole vectors: straight from the registers */
+        for (int r = 0; r < mr; r++)
+            for (int h = 0; h < nv; h++) *(cvec_u *)(zr[r] + h * CONV_VL) = acc[r][h];
+        return;
+    }
     for (int r = 0; r < mr; r++)
         for (int h = 0; h < nv; h++) {
             if ((h + 1) * CONV_VL <= nc) {
@@ -105,6 +114,7 @@ static void CV(conv_fwd_panels)(REAL *restrict z, int64_t zi, int64_t zj, const 
                                 const REAL *restrict Wp, const REAL *restrict bp, int64_t N, int relu) {
     const int64_t P = s->gh * s->gw, K = s->kh * s->run, pw = FN(conv_pw)(N, s->run);
     const int64_t npad = (N + pw - 1) / pw * pw;
+    const int scatter = zj > N; /* outputs sw > 1 pixels apart: a phase's (conv_prefetch_out) */
     for (int64_t o0 = 0; o0 < N; o0 += 2 * CONV_VL) {
         const int nv = npad - o0 > CONV_VL ? 2 : 1;
         const int nc = (int)(N - o0 < nv * CONV_VL ? N - o0 : nv * CONV_VL);
@@ -118,6 +128,8 @@ static void CV(conv_fwd_panels)(REAL *restrict z, int64_t zi, int64_t zj, const 
             const REAL *ar[CONV_TILE];
             REAL *zr[CONV_TILE];
             FN(conv_tile_ptrs)(ar, zr, s, z + o0, zi, zj, &i, &j, mr);
+            if (scatter && t + 1 < nt) /* the next tile's outputs, for writing */
+                FN(conv_prefetch_out)(z + o0, zi, zj, s->gw, i, j, (int)(low + (t + 1 < taller)), nc);
 #define CONV_FWD_CASE(m, v) case m: CV(conv_fwd_micro)(zr, ar, s, B, hs, bias, m, v, nc, relu); break;
             if (nv > 1) {
                 switch (mr) { CONV_FWD_CASE(1, 2) CONV_FWD_CASE(2, 2) CONV_FWD_CASE(3, 2)
