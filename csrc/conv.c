@@ -815,8 +815,8 @@ static void FN(wino_backward)(const sia_layer *l, REAL *din, REAL *dW, const REA
                               const REAL *W, int64_t B, REAL *scratch, int64_t shared,
                               int accumulate, int nthreads);
 /* The Winograd path of 3 × 3 stride-2 Conv2DTranspose forwards (winograd2.c, after winograd.c),
-   for the shapes where it beats the phases (wino2_fits); their backward stays direct, and so
-   folds the ReLUs as the direct paths do. */
+   for the shapes where it beats the phases (wino2_fits); their backward is the direct one (dW
+   by F(2, 2) where wino2dw_fits, below), and so folds the ReLUs as the direct paths do. */
 static int FN(wino2_fits)(const sia_layer *l);
 static int64_t FN(wino2_scratch)(const sia_layer *l, int64_t *shared);
 static void FN(wino2_forward)(const sia_layer *l, REAL *z, const REAL *in, const REAL *W, int64_t B,

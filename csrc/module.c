@@ -1396,9 +1396,9 @@ static PyObject *py_conv_vector_bits(PyObject *self, PyObject *args) {
     return PyLong_FromLong(8L * sia_simd_conv_bytes());
 }
 
-/* _set_winograd(on) -> the previous setting: whether 3 × 3 stride-1 Conv2D layers and 3 × 3
-   stride-2 Conv2DTranspose forwards go by Winograd where their shapes suit it (sia.h); the
-   tests compare both paths. */
+/* _set_winograd(on) -> the previous setting: whether 3 × 3 stride-1 Conv2D layers, 3 × 3
+   stride-2 Conv2DTranspose forwards and the dW of 3 × 3 stride-2 layers go by Winograd where
+   their shapes suit it (sia.h); the tests compare both paths. */
 static PyObject *py_set_winograd(PyObject *self, PyObject *args) {
     int on;
     if (!PyArg_ParseTuple(args, "p", &on)) return NULL;

@@ -19,7 +19,7 @@
 #include "vae.c"
 #include "conv.c"
 #include "winograd.c"  /* conv.c's 3 × 3 stride-1 Conv2D path */
-#include "winograd2.c" /* and its 3 × 3 stride-2 Conv2DTranspose forward */
+#include "winograd2.c" /* and its 3 × 3 stride-2 Conv2DTranspose forward, stride-2 dW */
 #include "pooling.c"
 /* the engine and the one trainer */
 #include "net.c"

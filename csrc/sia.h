@@ -257,8 +257,9 @@ const char *sia_simd_name(int path);
 /* The vector bytes of conv.c's panel micro-kernels on the current path: 64 on avx512, else 32. */
 int sia_simd_conv_bytes(void);
 /* Conv2D layers with a 3 × 3 kernel at stride 1 and enough channels go by Winograd's F(2 × 2,
-   3 × 3) (winograd.c), and the forward of the Conv2DTranspose layers with a 3 × 3 kernel at
-   stride 2 whose shapes it suits by F(2, 2) on its phases (winograd2.c), while this is set (the
+   3 × 3) (winograd.c), the forward of the Conv2DTranspose layers with a 3 × 3 kernel at
+   stride 2 whose shapes it suits by F(2, 2) on its phases, and the dW of the 3 × 3 stride-2
+   layers of both kinds whose shapes it suits by F(2, 2) (winograd2.c), while this is set (the
    default; simd.c); the tests clear it to compare with the direct paths (_core._set_winograd). */
 extern int sia_winograd;
 

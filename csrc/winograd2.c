@@ -1,6 +1,7 @@
 /* winograd2.c (template, see real.h): the forward of a Conv2DTranspose with a 3 × 3 kernel at
  * stride 2, cropped at the bottom and right only (pt = pl = 0: Keras' 'same' and 'valid'), by
  * Winograd's F(2, 2) on its phases. conv.c's forward comes here for the layers that wino2_fits.
+ * (Below it, the weight gradient of 3 × 3 stride-2 layers of both kinds by F(2, 2).)
  *
  * Shapes (channels last, as conv.c): in (B, ih, iw, ic), W (ic, 3, 3, oc), b (oc), z (B, oh, ow, oc).
  * In one dimension, z[2m] = x[m] w0 + x[m − 1] w2 and z[2m + 1] = x[m] w1 (the phases of conv.c's
