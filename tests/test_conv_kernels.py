@@ -172,6 +172,10 @@ CASES = [
     (twins.CONV2D_T, 2, (3, 4, 6), 4, 2, 3, "same"),
     (twins.CONV2D_T, 2, (5, 5, 8), 8, 4, 2, "same"),
     (twins.CONV2D_T, 2, (5, 5, 8), 8, (3, 2), (2, 3), "valid"),
+    # phases whose outputs end in part of a vector (24 of 2 × 16 floats, 20 of 2 × 8 doubles), odd
+    # grids: the tiles' partial stores and the prefetches of the next tile's outputs
+    (twins.CONV2D_T, 2, (5, 7, 8), 24, 3, 2, "same"),
+    (twins.CONV2D, 2, (11, 9, 20), 8, 3, 2, "same"),        # din to 20 channels by phases
     (twins.MAXPOOL, 1, (4, 4, 1), None, 2, 2, "valid"),
     (twins.MAXPOOL, 3, (7, 5, 3), None, 2, 2, "valid"),
     (twins.MAXPOOL, 2, (7, 5, 3), None, 2, 2, "same"),
