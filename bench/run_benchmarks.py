@@ -802,9 +802,9 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
               "does not take) cannot run a step in less than its products' flops at the one-thread "
               f"float32 FMA peak ({peak1:.1f} GFLOP/s), whatever the rest costs: that bounds the "
               "ratio to PyTorch that any direct implementation could reach here. sia's Winograd "
-              "layers (D's three 32-channel convolutions; the forward of F's 14×14×64 → 28×28×32 "
-              "Conv2DTranspose, by F(2, 2) on its phases) do fewer multiplications, which is how "
-              "D can pass that bound.", "",
+              "layers (D's three 32-channel convolutions; the forward and the weight gradient of F's "
+              "14×14×64 → 28×28×32 Conv2DTranspose, by F(2, 2) on its phases) do fewer "
+              "multiplications, which is how D can pass that bound.", "",
               "| workload | GFLOP per step (128 images) | at the peak, ms per step | PyTorch, ms per step (1 thread) | best possible × PyTorch | measured × PyTorch |",
               "|---|---:|---:|---:|---:|---:|"]
         steps = -(-n_rows // 128)
