@@ -1119,6 +1119,17 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
  *   dW[c, k] += Σ_p in[p, c] patch_p[k]   (the same kernels, in's rows for dz's)
  *   db[o]    += Σ over the output pixels of dz[·, o]
  *   din[p, c] = Σ_k patch_p[k] W[c, k]    (a direct convolution of pb, any stride). */
+/* One sample's din on the direct plan (its packed din W in j's shared part): a Conv2DTranspose's
+   a direct convolution of s, the patches of its padded dz; a Conv2D's the scatter of dz by its
+   phases (padz their padded image). */
+static void FN(conv_din_sample)(const FN(conv_job) *j, REAL *din, const FN(conv_src) *s, REAL *padz,
+                                const REAL *dz) {
+    const FN(conv_plan) *p = &j->plan;
+    const REAL *Wd = j->shared + (p->Kf + 1) * p->npf, *bd = Wd + p->Kd * p->npd;
+    if (p->t) FN(conv_direct_sample)(din, j->l->in_w * j->l->in_c, j->l->in_c, s, Wd, bd, p->Nd, 0);
+    else FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+}
+
 static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     const FN(conv_job) *j = ctx;
     const FN(conv_plan) *p = &j->plan;
@@ -1160,8 +1171,7 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
             const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
             if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R, p->R);
             else FN(conv_dwk_sample)(dWp, &s, rows, p->R);
-            if (din && p->t) FN(conv_direct_sample)(din, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
-            else if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+            if (din) FN(conv_din_sample)(j, din, &s, padz, dz);
         }
         /* the layer below's ReLU, while the sample's din and input are still in cache */
         if (din && j->relu_below) FN(conv_relu_grad)(din, din, in, n_in);

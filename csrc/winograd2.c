@@ -536,7 +536,6 @@ static void FN(wino2dw_task)(void *ctx, int64_t i) {
     const int64_t sbA = q->sb + CONV_ALIGN;
     REAL *pads, *padz, *dzm, *zeros, *Xt, *Gt;
     REAL *dU = FN(wino2dw_slice)(j, i, &pads, &padz, &dzm, &zeros, &Xt, &Gt), *db = dU + 16 * q->Cs * q->Cbp;
-    const REAL *Wd = cj->shared + (p->Kf + 1) * p->npf, *bd = Wd + p->Kd * p->npd;
     memset(dU, 0, (size_t)q->nu * sizeof(REAL));
     memset(zeros, 0, (size_t)q->zeros * sizeof(REAL));
     const int64_t units = (cj->B + q->unit - 1) / q->unit;
@@ -554,8 +553,7 @@ static void FN(wino2dw_task)(void *ctx, int64_t i) {
             FN(conv_sum_rows)(db, dz, oc, 0, n_out / oc);
             REAL *din = cj->din ? cj->din + b * n_in : NULL;
             const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pads + (b - u) * sbA, p->t ? dz : in);
-            if (din && p->t) FN(conv_direct_sample)(din, l->in_w * ic, ic, &s, Wd, bd, p->Nd, 0);
-            else if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+            if (din) FN(conv_din_sample)(cj, din, &s, padz, dz);
             if (din && cj->relu_below) FN(conv_relu_grad)(din, din, in, n_in);
         }
         const REAL *small = p->t ? cj->in + u * n_in : cj->zr ? dzm : cj->dz + u * n_out;
