@@ -448,23 +448,37 @@ def fma_peak():
         return {}
 
 
-def adam_floor():
-    """{dtype: µs per Adam step on workload A's 2,977 parameters}, from bench/adam_floor.c
-    compiled here with the system's cc (as the core's AVX2 + FMA clone), or {} without one."""
+def adam_floor(n=None):
+    """{dtype: µs per Adam step on n parameters (default workload A's 2,977)}, from
+    bench/adam_floor.c compiled here with the system's cc as the core's clones of the update
+    (x86-64-v3, and x86-64-v4 where the CPU has AVX-512), the faster of them; {} without a cc."""
     src = os.path.join(HERE, "adam_floor.c")
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = os.path.join(tmp, "adam_floor")
-        try:
-            subprocess.run(["cc", "-O3", "-march=x86-64-v3", "-fno-math-errno", src, "-o", exe, "-lm"],
-                           check=True, capture_output=True)
-            out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            wide = "avx512f" in f.read()
+    except OSError:
+        wide = False
     floor = {}
-    for line in out.splitlines():  # "float32  Adam (sqrt and divide)    1.168 us/step ..."
-        if "Adam (sqrt and divide)" in line:
-            floor[line.split()[0]] = float(line.split("us/step")[0].split()[-1])
+    with tempfile.TemporaryDirectory() as tmp:
+        for march in ["x86-64-v3"] + (["x86-64-v4"] if wide else []):
+            exe = os.path.join(tmp, "adam_floor_" + march)
+            try:
+                subprocess.run(["cc", "-O3", "-march=" + march, "-fno-math-errno", src, "-o", exe, "-lm"],
+                               check=True, capture_output=True)
+                out = subprocess.run([exe] + ([str(n)] if n else []), check=True, capture_output=True,
+                                     text=True).stdout
+            except (OSError, subprocess.CalledProcessError):
+                continue
+            for line in out.splitlines():  # "float32  Adam (sqrt and divide)    1.168 us/step ..."
+                if "Adam (sqrt and divide)" in line:
+                    us = float(line.split("us/step")[0].split()[-1])
+                    floor[line.split()[0]] = min(us, floor.get(line.split()[0], us))
     return floor
+
+
+def n_params(layers):
+    """Weights and biases of a dense network of these layer sizes."""
+    return sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
 
 
 # ---------------------------------------------------------------- the report
@@ -605,7 +619,7 @@ def main():
             n_rows = b_rows or 10_000
             flops = matmul_flops_per_epoch(MNIST, n_rows)
             steps = -(-n_rows // 128)
-            gflops = {"peak": peak, "flops_per_epoch": flops, "rows": {}}
+            gflops = {"peak": peak, "flops_per_epoch": flops, "steps": steps, "rows": {}}
             for t in threads:
                 job = dict(threads=t, dtypes=dtypes, runs=max(5, runs))
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--gemm-worker",
@@ -649,6 +663,8 @@ def main():
     full_d = (d60k(threads) if "D" in workloads and not args.quick and not args.no_d60k
               and "torch" in systems else {})
     floor = adam_floor() if "A-online" in workloads and "sia" in systems else {}
+    if gflops and "torch" in systems:
+        gflops["adam"] = adam_floor(n_params(MNIST))
     lines = report(results, workloads, systems, threads, dtypes, info, extra, notes, gflops, runs,
                    run_time, args, b_rows, floor, cflops, full_d, conv_rows)
     print("\n".join(lines))
@@ -773,6 +789,8 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
                      f"`_core.gemm` on B's shapes, its {gflops.get('simd', '?')} path). Peak: the FMA "
                      "throughput probe of `bench/bench_gemm.py` at the widest vector the CPU runs "
                      f"({pk.get('bits') or 'n/a'} bits), per dtype: ")
+    if gflops and gflops.get("adam"):
+        b_floor(L, results, gflops)
     if cflops:
         gflops_table(L, "D", cflops, "convolutions",
                      "Convolution flops per epoch: 2·images·pixels·out_c·9·in_c for the forward "
@@ -837,7 +855,7 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
         L += ["", "## Adam alone bounds A-online", "",
               "An online epoch of A is 32 Adam steps over 2,977 parameters, whatever the rest of "
               "the step costs. `bench/adam_floor.c` times that update alone, as the core computes "
-              "it (one flat loop, AVX2 + FMA), in this run:", "",
+              "it (one flat loop; the faster of its AVX2 and AVX-512 builds), in this run:", "",
               "| dtype | Adam step alone | at most, in epochs/s | that bound × NumPy's A-online (1 thread) |",
               "|---|---:|---:|---:|"]
         for d, us in floor.items():
@@ -858,8 +876,56 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
           "python bench/run_benchmarks.py           # full, writes this file",
           "python bench/bench_gemm.py               # the matrix product alone",
           "cc -O3 -march=x86-64-v3 -fno-math-errno bench/adam_floor.c -lm && ./a.out   # Adam alone",
+          f"./a.out {n_params(MNIST)}   # Adam alone on workload B's parameters",
           "```"]
     return L
+
+
+def b_floor(L, results, gflops):
+    """Append to L the bound on a step of B: its products at the FMA peak plus Adam alone on its
+    parameters (bench/adam_floor.c), against PyTorch's step and issue 17's goal of 0.6× its time."""
+    steps, n = gflops["steps"], n_params(MNIST)
+    step_flops = gflops["flops_per_epoch"] / steps
+    rows, verdicts = [], []
+    for (t, dtype), (_, inside, p) in sorted(gflops["rows"].items(), key=lambda x: (x[0][1], x[0][0])):
+        us, sia, torch = (gflops["adam"].get(dtype), _median(results, "B", t, "sia", dtype),
+                          _median(results, "B", t, "torch", dtype))
+        if not (us and p and sia and torch):
+            continue
+        adam = us * 1e-6 / t  # with 2 threads: as if the update split perfectly over the cores
+        floor, goal = step_flops / (p * 1e9) + adam, 0.6 * torch / steps
+        need = step_flops / (goal - adam) / 1e9 if goal > adam else None
+        rows.append(f"| {dtype} | {t} | {1e3 * step_flops / (p * 1e9):.2f} | {1e3 * adam:.2f} | "
+                    f"{1e3 * floor:.2f} | {1e3 * torch / steps:.2f} | {floor * steps / torch:.2f} | "
+                    f"{sia / torch:.2f} | " + (f"{need:.0f} GFLOP/s ({100 * need / p:.0f}%) |" if need
+                                               else "— |") +
+                    (f" {inside:.0f} ({100 * inside / p:.0f}%) |" if inside else " — |"))
+        if dtype == "float32":
+            verdicts.append(
+                f"{t} thread{'s' if t > 1 else ''}: " +
+                ("the floor is above 0.6× PyTorch's step, so the goal is out of reach here"
+                 if floor > goal else
+                 f"the floor is {floor * steps / torch:.2f}× PyTorch's step, so it does not rule the "
+                 f"goal out, but the goal needs the products at {100 * need / p:.0f}% of the peak "
+                 f"with nothing but Adam beside them in a step, and they run at "
+                 f"{100 * inside / p:.0f}% timed alone" if inside else "—"))
+    if not rows:
+        return
+    L += ["", "## The FMA peak and Adam bound B", "",
+          f"A step of B (128 rows) multiplies {step_flops / 1e9:.3f} GFLOP and updates "
+          f"{n:,} parameters by Adam. It cannot take less than those products at the FMA peak "
+          "plus that update alone: `bench/adam_floor.c " + str(n) + "` times one pass of Adam "
+          "over them as the core computes it (the faster of its AVX2 and AVX-512 builds, arrays "
+          "warm in cache); with 2 threads the table counts half of it, as if the update split "
+          "perfectly over the cores. Issue 17's goal is an epoch in at most 0.6× PyTorch's "
+          "time; the last columns give the products' rate that goal needs if nothing but Adam "
+          "took time beside them, and their rate timed alone (the table above).", "",
+          "| dtype | threads | products at the peak, ms | Adam alone, ms | floor, ms per step | "
+          "PyTorch, ms per step | floor ÷ PyTorch | sia ÷ PyTorch | products for 0.6× | "
+          "products timed alone |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows
+    if verdicts:
+        L += ["", "float32, " + "; ".join(verdicts) + "."]
 
 
 def gflops_table(L, workload, data, inside, intro):
@@ -921,6 +987,17 @@ def targets(results, workloads, threads, dtypes, gflops, cflops=None):
                 out.append(f"- {w}, {d}, {t} thread{'s' if t > 1 else ''}: sia is {r:.1f}× "
                            f"{'PyTorch' if other == 'torch' else 'NumPy'} (goal ≥ {goal}×): "
                            f"**{'met' if r >= goal else 'not met'}**")
+    if "B" in workloads and "float32" in dtypes:  # issue 17: 1 and 2 threads
+        for t in threads:
+            r = ratio("B", t, "torch", "float32")
+            if r is not None:
+                out.append(f"- B, float32, {t} thread{'s' if t > 1 else ''}: time ratio sia/PyTorch "
+                           f"{1 / r:.2f} (issue 17's goal ≤ 0.6): **{'met' if 1 / r <= 0.6 else 'not met'}**")
+            whole, inside, p = (gflops or {}).get("rows", {}).get((t, "float32"), (None,) * 3)
+            if inside and p:
+                out.append(f"- B, float32, {t} thread{'s' if t > 1 else ''}: {inside:.1f} GFLOP/s in "
+                           f"the products = {100 * inside / p:.0f}% of the widest peak, {p:.1f} "
+                           f"GFLOP/s (issue 17's goal ≥ 70%): **{'met' if inside >= 0.7 * p else 'not met'}**")
     if "B" in workloads and 2 in threads and "float32" in dtypes:
         r = ratio("B", 2, "torch", "float32")
         if r is not None:
