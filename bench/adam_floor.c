@@ -2,8 +2,8 @@
  * parameters, vectorized for the -march it is built with), in float32 and float64, with and
  * without its square root and division. By default on the letters network (workload A, 2,977
  * parameters): it bounds an online epoch from below, since A-online takes 32 optimizer steps per
- * epoch whatever the rest costs. With a count n, on n parameters (workload B's 1,083,696: there
- * the loop streams its four arrays from memory, and bounds a step of B with its products).
+ * epoch whatever the rest costs. With a count n, on n parameters (workload B's 1,083,696: its
+ * four arrays then outgrow the L2 cache, and the update bounds a step of B with its products).
  *
  *   cc -O3 -march=x86-64-v3 -fno-math-errno bench/adam_floor.c -o /tmp/adam_floor -lm && /tmp/adam_floor [n]
  *
