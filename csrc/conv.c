@@ -1120,8 +1120,8 @@ static void FN(conv_direct_forward_task)(void *ctx, int64_t i) {
  *   db[o]    += Σ over the output pixels of dz[·, o]
  *   din[p, c] = Σ_k patch_p[k] W[c, k]    (a direct convolution of pb, any stride). */
 /* One sample's din on the direct plan (its packed din W in j's shared part): a Conv2DTranspose's
-   a direct convolution of s, the patches of its padded dz; a Conv2D's the scatter of dz by its
-   phases (padz their padded image). */
+   is a direct convolution of s, the patches of its padded dz; a Conv2D's is the scatter of dz by
+   its phases (padz their padded image; s is not read, and may be NULL). */
 static void FN(conv_din_sample)(const FN(conv_job) *j, REAL *din, const FN(conv_src) *s, REAL *padz,
                                 const REAL *dz) {
     const FN(conv_plan) *p = &j->plan;
@@ -1139,7 +1139,6 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
     REAL *pad = FN(conv_aligned)(j->scratch + i * j->slice);
     REAL *padz = FN(conv_aligned)(pad + FN(conv_pimg_size)(&p->pb));
     REAL *dWp = FN(conv_direct_dw)(j, i), *dbp = dWp + p->R * p->Kw;
-    const REAL *Wd = j->shared + (p->Kf + 1) * p->npf, *bd = Wd + p->Kd * p->npd;
     memset(dWp, 0, (size_t)(p->R * p->Kw + oc) * sizeof(REAL));
     memset(pad + FN(conv_pimg_size)(&p->pb) - GEMM_VL, 0, GEMM_VL * sizeof(REAL)); /* dwk's slack */
     REAL *dzm = dWp + p->R * p->Kw + oc; /* the sample's dz through the ReLU's backward */
@@ -1166,7 +1165,7 @@ static void FN(conv_direct_backward_task)(void *ctx, int64_t i) {
             else
 #endif
             FN(conv_dwk3_image)(dWp, in, &p->pb, rows, p->R);
-            if (din) FN(conv_phased_sample)(din, &p->ph, padz, dz, Wd, bd, 0);
+            if (din) FN(conv_din_sample)(j, din, NULL, padz, dz);
         } else {
             const FN(conv_src) s = FN(conv_pimg_src)(&p->pb, pad, p->t ? dz : in);
             if (p->dw == 1) FN(conv_dw_sample)(dWp, &s, rows, p->R, p->R);
