@@ -519,13 +519,27 @@ def fmt_ratio(a, b):
     return "—" if a is None or b is None else f"{b / a:.2f}×" if b / a < 10 else f"{b / a:.0f}×"
 
 
+def names(ap, option, text, known, aliases=None):
+    """The comma-separated names of `text`, each one of `known` or an alias of one (aliases maps it
+    to its name); otherwise the parser's error, naming the option, what it got and what it takes.
+    (An unknown system used to run as PyTorch under its own name, and then had no column.)"""
+    aliases = aliases or {}
+    out = [aliases.get(n, n) for n in text.split(",") if n]
+    bad = [n for n in out if n not in known]
+    if bad or not out:
+        ap.error(f"{option}: got {text!r}; expected a comma-separated subset of {', '.join(known)}"
+                 + (f" ({', '.join(f'{a} for {n}' for a, n in aliases.items())})" if aliases else ""))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description="sia_autoencoder vs NumPy vs PyTorch (issue 7)")
     ap.add_argument("--quick", action="store_true", help="3 runs of ~0.15 s, B on 2,560 rows; prints only")
     ap.add_argument("--runs", type=int, help="timed runs per cell (default 7, quick 3)")
     ap.add_argument("--run-time", type=float, help="seconds per timed run (default 0.6, quick 0.15)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated subset of sia, numpy, torch ('pytorch' for torch)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--pause", type=float, default=0.3,
@@ -553,10 +567,10 @@ def main():
     runs = args.runs or (3 if args.quick else 7)
     run_time = args.run_time or (0.15 if args.quick else 0.6)
     out_md = args.out or (None if args.quick else os.path.join(ROOT, "docs", "benchmarks.md"))
-    workloads = [w for w in args.workloads.split(",") if w]
-    systems = [s for s in args.systems.split(",") if s]
+    workloads = names(ap, "--workloads", args.workloads, WORKLOADS)
+    systems = names(ap, "--systems", args.systems, SYSTEMS, {"pytorch": "torch"})
     threads = [int(t) for t in args.threads.split(",")]
-    dtypes = [d for d in args.dtypes.split(",") if d]
+    dtypes = names(ap, "--dtypes", args.dtypes, ("float32", "float64"))
     b_rows = args.b_rows or (2560 if args.quick else None)
     b_rows = None if b_rows == 10_000 else b_rows
     conv_rows = args.conv_rows or (1280 if args.quick else None)
