@@ -52,6 +52,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SYSTEMS = ("sia", "numpy", "torch")
+DTYPES = ("float32", "float64")
 
 LETTERS = [35, 25, 15, 10, 2, 10, 15, 25, 35]
 MNIST = [784, 512, 256, 32, 256, 512, 784]
@@ -521,8 +522,7 @@ def fmt_ratio(a, b):
 
 def names(ap, option, text, known, aliases=None):
     """The comma-separated names of `text`, each one of `known` or an alias of one (aliases maps it
-    to its name); otherwise the parser's error, naming the option, what it got and what it takes.
-    (An unknown system used to run as PyTorch under its own name, and then had no column.)"""
+    to its name); otherwise the parser's error, naming the option, what it got and what it takes."""
     aliases = aliases or {}
     out = [aliases.get(n, n) for n in text.split(",") if n]
     bad = [n for n in out if n not in known]
@@ -541,7 +541,7 @@ def main():
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help="comma-separated subset of sia, numpy, torch ('pytorch' for torch)")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--dtypes", default=",".join(DTYPES))
     ap.add_argument("--pause", type=float, default=0.3,
                     help="seconds of sleep before each timed run (idle threads stop spinning)")
     ap.add_argument("--b-rows", type=int, help="rows of workload B (default 10,000, quick 2,560)")
@@ -570,7 +570,7 @@ def main():
     workloads = names(ap, "--workloads", args.workloads, WORKLOADS)
     systems = names(ap, "--systems", args.systems, SYSTEMS, {"pytorch": "torch"})
     threads = [int(t) for t in args.threads.split(",")]
-    dtypes = names(ap, "--dtypes", args.dtypes, ("float32", "float64"))
+    dtypes = names(ap, "--dtypes", args.dtypes, DTYPES)
     b_rows = args.b_rows or (2560 if args.quick else None)
     b_rows = None if b_rows == 10_000 else b_rows
     conv_rows = args.conv_rows or (1280 if args.quick else None)
@@ -948,7 +948,7 @@ def gflops_table(L, workload, data, inside, intro):
     in its ``inside`` (products, convolutions) alone, against the peak."""
     pk = data["peak"]
     peaks = "; ".join(f"{d}: " + (", ".join(f"{t} thread(s) {g:.1f}" for t, g in pk.get(d, {}).items())
-                                  or "n/a") for d in ("float32", "float64"))
+                                  or "n/a") for d in DTYPES)
     L += ["", f"## GFLOP/s in workload {workload}", "", intro + peaks + " GFLOP/s.", "",
           f"| dtype | threads | whole step GFLOP/s | in the {inside} GFLOP/s | peak | % of peak ({inside}) |",
           "|---|---|---:|---:|---:|---:|"]

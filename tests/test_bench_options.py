@@ -39,7 +39,7 @@ def test_names_keep_known_ones_in_order_and_map_aliases(bench):
 @pytest.mark.parametrize("option, text", [("--systems", "sia,foo"), ("--workloads", "G"), ("--dtypes", "float16"),
                                           ("--systems", ",")])
 def test_unknown_names_are_refused_with_what_was_expected(bench, option, text):
-    known = {"--systems": bench.SYSTEMS, "--workloads": bench.WORKLOADS, "--dtypes": ("float32", "float64")}[option]
+    known = {"--systems": bench.SYSTEMS, "--workloads": bench.WORKLOADS, "--dtypes": bench.DTYPES}[option]
     with pytest.raises(Refused) as e:
         bench.names(Parser(), option, text, known)
     assert option in str(e.value) and repr(text) in str(e.value) and ", ".join(known) in str(e.value)
