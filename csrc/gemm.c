@@ -23,7 +23,9 @@
  *
  * Threads (pool.c) claim tasks, strips of C's tiles (by columns when there are enough), one at
  * a time from a shared counter, and run the loops above on them with their own buffers; the
- * caller claims too, and does them all if no worker gets the CPU. Every C element is the FMA
+ * caller claims too, and does them all if no worker gets the CPU. Strips of columns all read
+ * all of op(A): a first run of tasks packs it once into the caller's shared buffer (when it
+ * fits), instead of every strip packing its own copy. Every C element is the FMA
  * chain over k inside each pc block, added to C block by block in pc order. The pc blocks
  * depend on K alone, so none of that depends on which thread computes the tile: results are
  * bit-identical for any nthreads.

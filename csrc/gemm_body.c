@@ -29,6 +29,8 @@
 #define gemm_small_fits GEMM_CAT(gemm_small_fits, GEMM_SFX)
 #define gemm_job GEMM_CAT(gemm_job, GEMM_SFX)
 #define gemm_task GEMM_CAT(gemm_task, GEMM_SFX)
+#define gemm_pack_task GEMM_CAT(gemm_pack_task, GEMM_SFX)
+#define gemm_kblock GEMM_CAT(gemm_kblock, GEMM_SFX)
 #define gemm_run GEMM_CAT(gemm_run, GEMM_SFX)
 
 /* vreal: one vector (8 or 16 floats, 4 or 8 doubles); vreal_u: the same, at any REAL alignment. */
@@ -364,17 +366,23 @@ GEMM_INLINE void gemm_micro(REAL *c, int64_t ldc, const REAL *restrict a, int64_
 #undef GEMM_MICRO_CASE
 }
 
+/* The K blocks: even ones (784 gives 4 × 196, not 3 × 256 + 16). They depend on K alone, which
+   is what makes the sums the same for any number of threads. */
+static int64_t gemm_kblock(int64_t K) {
+    const int64_t nkb = (K + GEMM_KC - 1) / GEMM_KC;
+    return (K + nkb - 1) / nkb;
+}
+
 /* C (M, N) = op(A) · op(B) [+ C] over one rectangle of MR × NR tiles, row tiles [t0, t1) ×
  * column tiles [u0, u1), with the calling thread's buffers Bp (KC, NC) and Ap (MC, KC).
  * Rectangles share nothing but the inputs, so a thread needs no other to finish its own. The
  * buffers come in as arguments: left to find its thread-local addresses itself, GCC recomputes
- * them inside the micro-kernel loop. */
+ * them inside the micro-kernel loop. Apre, when not NULL, is all of op(A) packed already
+ * (gemm_pack_task), and Ap goes unused. */
 static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N, int64_t K,
-                         int transA, int transB, int accumulate, REAL *Bp, REAL *Ap, int64_t t0,
-                         int64_t t1, int64_t u0, int64_t u1) {
-    /* Even K blocks (784 gives 4 × 196, not 3 × 256 + 16); they depend on K alone, which is
-       what makes the sums the same for any T. */
-    const int64_t nkb = (K + GEMM_KC - 1) / GEMM_KC, kb = (K + nkb - 1) / nkb;
+                         int transA, int transB, int accumulate, REAL *Bp, REAL *Ap,
+                         const REAL *Apre, int64_t t0, int64_t t1, int64_t u0, int64_t u1) {
+    const int64_t kb = gemm_kblock(K), mt = (M + GEMM_MR - 1) / GEMM_MR;
     /* A small op(A) stays in L1 whatever its layout: the micro-kernel reads it in place. The
        arithmetic is the same either way. */
     const int pack_a = (double)M * (double)K * sizeof(REAL) > GEMM_INPLACE_A;
@@ -390,7 +398,9 @@ static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64
             const int overwrite = pc == 0 && !accumulate;
             for (int64_t ic = t0; ic < t1; ic += GEMM_MC / GEMM_MR) {
                 const int64_t ie = ic + GEMM_MC / GEMM_MR < t1 ? ic + GEMM_MC / GEMM_MR : t1;
-                for (int64_t ir = ic; ir < ie && pack_a; ir++) {
+                /* The packed panels of rows ic .. ie-1: packed here, or in Apre's block pc. */
+                const REAL *ap = Apre ? Apre + pc * mt * GEMM_MR + ic * kc * GEMM_MR : Ap;
+                for (int64_t ir = ic; ir < ie && pack_a && !Apre; ir++) {
                     const int64_t i0 = ir * GEMM_MR;
                     gemm_pack_a(Ap + (ir - ic) * kc * GEMM_MR, A, M, K, transA, pc, kc, i0,
                                 (int)(M - i0 < GEMM_MR ? M - i0 : GEMM_MR));
@@ -403,7 +413,7 @@ static void gemm_blocked(REAL *C, const REAL *A, const REAL *B, int64_t M, int64
                         const int64_t i0 = ir * GEMM_MR;
                         const int mr = (int)(M - i0 < GEMM_MR ? M - i0 : GEMM_MR);
                         if (pack_a)
-                            gemm_micro(C + i0 * N + j0, N, Ap + (ir - ic) * kc * GEMM_MR, 1, GEMM_MR,
+                            gemm_micro(C + i0 * N + j0, N, ap + (ir - ic) * kc * GEMM_MR, 1, GEMM_MR,
                                        bp, kc, mr, nr, overwrite);
                         else if (!transA)
                             gemm_micro(C + i0 * N + j0, N, A + i0 * K + pc, K, 1, bp, kc, mr, nr, overwrite);
@@ -532,14 +542,31 @@ typedef struct {
     int64_t mt, nt;
     int by_cols;
     int64_t ntasks;
+    REAL *Apre;      /* all of op(A), packed once for every task, or NULL */
+    int64_t npack;   /* tasks of that packing */
 } gemm_job;
+
+/* Part i of npack of the packing of all of op(A) into Apre: its row panels, for every K block
+   (block pc's panels start at pc · mt · MR, where gemm_blocked looks for them). */
+static void gemm_pack_task(void *ctx, int64_t i) {
+    const gemm_job *j = ctx;
+    const int64_t kb = gemm_kblock(j->K), s0 = j->mt * i / j->npack, s1 = j->mt * (i + 1) / j->npack;
+    for (int64_t pc = 0; pc < j->K; pc += kb) {
+        const int64_t kc = pc + kb < j->K ? kb : j->K - pc;
+        for (int64_t ir = s0; ir < s1; ir++) {
+            const int64_t i0 = ir * GEMM_MR;
+            gemm_pack_a(j->Apre + pc * j->mt * GEMM_MR + ir * kc * GEMM_MR, j->A, j->M, j->K,
+                        j->transA, pc, kc, i0, (int)(j->M - i0 < GEMM_MR ? j->M - i0 : GEMM_MR));
+        }
+    }
+}
 
 /* Strip i of the job, on whichever thread claimed it, with that thread's buffers. */
 static void gemm_task(void *ctx, int64_t i) {
     const gemm_job *j = ctx;
     const int64_t n = j->by_cols ? j->nt : j->mt, s0 = n * i / j->ntasks, s1 = n * (i + 1) / j->ntasks;
     gemm_blocked(j->C, j->A, j->B, j->M, j->N, j->K, j->transA, j->transB, j->accumulate,
-                 gemm_bpack, gemm_apack, j->by_cols ? 0 : s0, j->by_cols ? j->mt : s1,
+                 gemm_bpack, gemm_apack, j->Apre, j->by_cols ? 0 : s0, j->by_cols ? j->mt : s1,
                  j->by_cols ? s0 : 0, j->by_cols ? s1 : j->nt);
 }
 
@@ -564,14 +591,24 @@ static void gemm_run(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N
         /* Tasks: GEMM_TASKS_PER_THREAD strips per thread, of columns when there are enough
            (each task then packs only its part of B), else of rows (every task packs all of B,
            which is then narrow). */
-        gemm_job job = {C, A, B, M, N, K, transA, transB, accumulate, mt, nt, 0, 0};
+        gemm_job job = {C, A, B, M, N, K, transA, transB, accumulate, mt, nt, 0, 0, NULL, 0};
         job.by_cols = nt >= 2 * nthreads || nt >= mt;
         const int64_t strips = job.by_cols ? nt : mt, want = (int64_t)nthreads * GEMM_TASKS_PER_THREAD;
         job.ntasks = strips < want ? strips : want;
+        /* Strips of columns all need all of op(A): packed once, shared, by a first run of tasks
+           over its row panels, rather than by every strip (each thread's share of the packing
+           went from 2 copies to half of one). Only when it fits the caller's shared buffer;
+           the packed values, and so the sums, are the same. */
+        if (job.by_cols && (double)M * (double)K * sizeof(REAL) > GEMM_INPLACE_A &&
+            (double)(mt * GEMM_MR) * (double)K * sizeof(REAL) <= SIA_GEMM_SHARED_BYTES) {
+            job.Apre = sia_gemm_shared.FN(a);
+            job.npack = mt < want ? mt : want;
+            sia_pool_run(nthreads, job.npack, gemm_pack_task, &job);
+        }
         sia_pool_run(nthreads, job.ntasks, gemm_task, &job);
         return;
     }
-    gemm_blocked(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack, gemm_apack, 0, mt, 0, nt);
+    gemm_blocked(C, A, B, M, N, K, transA, transB, accumulate, gemm_bpack, gemm_apack, NULL, 0, mt, 0, nt);
 }
 
 /* ---- the end of one path: its names go back to being free for the next ---- */
@@ -598,6 +635,8 @@ static void gemm_run(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N
 #undef gemm_small_fits
 #undef gemm_job
 #undef gemm_task
+#undef gemm_pack_task
+#undef gemm_kblock
 #undef gemm_run
 #undef GEMM_FOLD
 #undef GEMM_BUTTERFLY

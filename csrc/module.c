@@ -401,15 +401,16 @@ static int check_optim_f32(const sia_optim *o) {
     return 0;
 }
 
-/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay]) -> t + 1,
-   or t (nothing written) when a value of the step would not be finite */
+/* optim_step(p, m, v, g, kind, lr, momentum, beta1, beta2, eps, t[, rho, weight_decay, nthreads])
+   -> t + 1, or t (nothing written) when a value of the step would not be finite */
 static PyObject *py_optim_step(PyObject *self, PyObject *args) {
     PyObject *op, *om, *ov, *og;
     int kind;
     double lr, momentum, beta1, beta2, eps, rho = 0.9, weight_decay = 0;
     long long t;
-    if (!PyArg_ParseTuple(args, "OOOOidddddL|dd", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
-                          &beta2, &eps, &t, &rho, &weight_decay))
+    int nthreads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOidddddL|ddi", &op, &om, &ov, &og, &kind, &lr, &momentum, &beta1,
+                          &beta2, &eps, &t, &rho, &weight_decay, &nthreads))
         return NULL;
     sia_optim o;
     PyArrayObject *p = get_array(op, "p", NPY_NOTYPE, 1, 1), *m, *v, *g;
@@ -419,9 +420,12 @@ static PyObject *py_optim_step(PyObject *self, PyObject *args) {
         (PyArray_TYPE(p) == NPY_FLOAT32 && check_optim_f32(&o)))
         return NULL;
     int64_t n = PyArray_SIZE(p);
+    nthreads = clamp_threads(nthreads);
     Py_BEGIN_ALLOW_THREADS /* refused (t unchanged, nothing written) when a value would not be finite */
-    if (PyArray_TYPE(p) == NPY_FLOAT64) sia_optim_step_f64(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
-    else sia_optim_step_f32(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, &o);
+    if (PyArray_TYPE(p) == NPY_FLOAT64)
+        sia_optim_step_threads_f64(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, nthreads, &o);
+    else
+        sia_optim_step_threads_f32(PyArray_DATA(p), PyArray_DATA(m), PyArray_DATA(v), PyArray_DATA(g), n, nthreads, &o);
     Py_END_ALLOW_THREADS
     return PyLong_FromLongLong(o.t);
 }

@@ -318,8 +318,9 @@ int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_
     return SIA_OK;
 }
 
-/* ---- the update of a data-parallel step (vae.c, train.c) ----
- * g (n) and more ((parts - 1) n, one buffer after another): the gradients of a step's parts.
+/* ---- the update on several threads: of a data-parallel step (vae.c, train.c), or of a whole one ----
+ * g (n) and more ((grads - 1) n, one buffer after another): the gradients of a step's parts
+ * (grads = parts), or the step's one gradient (grads = 1, more = NULL).
  * The update uses their sum in the order of the parts, ((g + more_1) + more_2) + ..., the last
  * term added inside the update (g receives the partial sums), one slice of whole 64-byte lines
  * per task, on up to `parts` threads: a first run sums each slice and bounds it (bad[i] = 0 when
@@ -331,7 +332,7 @@ typedef struct {
     REAL *p, *m, *v, *g;
     const REAL *more;
     int64_t n;
-    int parts, run;
+    int grads, parts, run;
     const sia_optim *opt;
     sia_optim_k k;
     const double *seen;        /* PARTS_SUM: bounds on p, m, v from the last step, or NULL */
@@ -353,10 +354,10 @@ static void FN(parts_update_task)(void *ctx, int64_t i) {
     c->bad[i] = 0;
     if (c->run != PARTS_STORE) c->next[i][0] = c->next[i][1] = c->next[i][2] = 0;
     if (a >= b) return;
-    const REAL *h = c->more + (int64_t)(c->parts - 2) * c->n + a;
+    const REAL *h = c->grads > 1 ? c->more + (int64_t)(c->grads - 2) * c->n + a : NULL;
     if (c->run == PARTS_SUM || c->run == PARTS_BOUND) {
         if (c->run == PARTS_SUM)
-            for (int q = 1; q < c->parts - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
+            for (int q = 1; q < c->grads - 1; q++) FN(vec_add)(c->g + a, c->more + (q - 1) * c->n + a, b - a);
         double q[5];
         FN(optim_maxima)(q, c->p + a, c->m + a, c->v + a, c->g + a, h, b - a, c->opt,
                          c->run == PARTS_SUM ? c->seen : NULL);
@@ -367,9 +368,10 @@ static void FN(parts_update_task)(void *ctx, int64_t i) {
                                  c->run == PARTS_STORE);
 }
 
-int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
-                             int parts, sia_optim *opt) {
-    FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .parts = parts, .opt = opt};
+static int FN(optim_step_sliced)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int grads,
+                                 int64_t n, int parts, sia_optim *opt) {
+    FN(parts_update) c = {.p = p, .m = m, .v = v, .g = g, .more = more, .n = n, .grads = grads,
+                          .parts = parts, .opt = opt};
     sia_optim_begin(opt, &c.k);
     c.run = PARTS_SUM; /* the sum of the parts, and its bound from opt->seen when there are */
     c.seen = opt->seen_t && opt->seen_t == opt->t - 1 ? opt->seen : NULL;
@@ -402,4 +404,21 @@ int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *mor
         opt->seen_t = opt->t;
     }
     return SIA_OK;
+}
+
+int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
+                             int parts, sia_optim *opt) {
+    return FN(optim_step_sliced)(p, m, v, g, more, parts, n, parts, opt);
+}
+
+/* Below this many parameters the update stays on one thread: a few tens of µs, about what
+   waking a worker and waiting for it cost. */
+#define OPTIM_THREAD_PARAMS 65536
+
+int FN(sia_optim_step_threads)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, int nthreads,
+                               sia_optim *opt) {
+    if (nthreads < 2 || n < OPTIM_THREAD_PARAMS) return FN(sia_optim_step)(p, m, v, g, n, opt);
+    /* With one gradient the slices never write g (they sum no parts into it). */
+    return FN(optim_step_sliced)(p, m, v, (REAL *)g, NULL, 1, n,
+                                 nthreads < SIA_PARTS ? nthreads : SIA_PARTS, opt);
 }

@@ -24,6 +24,8 @@
 #define POOL_TASK_BITS 24
 #define POOL_SPIN_NS 50000
 
+_Thread_local sia_shared_buffer sia_gemm_shared __attribute__((aligned(64)));
+
 static struct {
     pthread_mutex_t busy;                 /* held by the caller that owns the current run */
     pthread_mutex_t lock;                 /* with wake: sleeping workers */

@@ -242,6 +242,15 @@ int64_t sia_now_ns(void);
    runs all of them when the workers are busy or not scheduled: a task's result must not depend
    on the thread that runs it. */
 void sia_pool_run(int nthreads, int64_t n, void (*task)(void *ctx, int64_t i), void *ctx);
+/* The calling thread's buffer for data that the tasks of its pool runs share (gemm.c: op(A)
+   packed once for all the strips of a threaded product). Only a caller writes its own; tasks
+   read it between the runs' ends. */
+#define SIA_GEMM_SHARED_BYTES (1 << 20)
+typedef union {
+    float a_f32[SIA_GEMM_SHARED_BYTES / sizeof(float)];
+    double a_f64[SIA_GEMM_SHARED_BYTES / sizeof(double)];
+} sia_shared_buffer; /* a REAL's part: sia_gemm_shared.FN(a) */
+extern _Thread_local sia_shared_buffer sia_gemm_shared;
 
 /* Vector paths (simd.c), narrowest first. The matrix product (gemm.c) and conv.c's panel
    micro-kernels run the one in sia_simd:

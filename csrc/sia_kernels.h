@@ -90,6 +90,10 @@ int FN(sia_optim_step)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, sia_
  * slice: the same values whichever thread runs which slice. Returns as sia_optim_step. */
 int FN(sia_optim_step_parts)(REAL *p, REAL *m, REAL *v, REAL *g, const REAL *more, int64_t n,
                              int parts, sia_optim *opt);
+/* sia_optim_step on up to nthreads threads (at most SIA_PARTS), each updating a slice, when n
+ * is large enough to gain from it: the same values as sia_optim_step, whatever the threads. */
+int FN(sia_optim_step_threads)(REAL *p, REAL *m, REAL *v, const REAL *g, int64_t n, int nthreads,
+                               sia_optim *opt);
 
 /* ---- noise.c ----
  * x (n,) in place: salt-and-pepper (p: set to 0 or 1 at random), bit flip (p: x -> 1 - x),

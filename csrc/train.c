@@ -253,7 +253,7 @@ int FN(sia_train)(FN(sia_net) *net, FN(sia_trainer) *tr, sia_train_state *st, do
         st->row = 0;
         const int parts = sia_step_parts(tr->parts, B < A->cap ? B : A->cap, tr->widest); /* the first chunk's */
         const int applied = parts > 1 ? FN(sia_optim_step_parts)(net->params, m, v, net->grads, tr->pgrads, P, parts, opt)
-                                      : FN(sia_optim_step)(net->params, m, v, net->grads, P, opt);
+                                      : FN(sia_optim_step_threads)(net->params, m, v, net->grads, P, net->nthreads, opt);
         if (applied != SIA_OK) { /* an updated parameter would not be finite: the step is out */
             st->step_loss = st->step_recon = st->step_kl = st->step_reg = 0;
             return SIA_EDIVERGED;

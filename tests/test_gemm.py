@@ -133,8 +133,11 @@ def test_writes_only_C_and_reads_only(M, N, K, transA, transB, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
 @pytest.mark.parametrize("accumulate", [0, 1])
+# Threaded strips of columns with op(A) packed once and shared (the first three: B's layers,
+# and an edge panel with two K blocks) or, past the shared buffer's 1 MB, packed by every strip
+# (600, 300, 517); strips of rows (200, 70, 600 on avx512); and products too small for threads.
 @pytest.mark.parametrize("M,N,K", [(128, 784, 512), (512, 784, 128), (31, 515, 333),
-                                   (200, 70, 600), (128, 32, 256), (13, 33, 300),
+                                   (600, 300, 517), (200, 70, 600), (128, 32, 256), (13, 33, 300),
                                    (32, 64, 64), (31, 17, 33), (1000, 3, 2)])
 def test_bit_identical_for_any_nthreads(M, N, K, transA, transB, accumulate, dtype):
     """Every C element is reduced over k in one order whatever the thread count."""

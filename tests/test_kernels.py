@@ -140,6 +140,44 @@ def test_one_optimizer_step_against_closed_form(rng, dtype, kind):
         np.testing.assert_allclose(v, want_v, **tol)
 
 
+OPTIMIZERS = ["GD", "MOMENTUM", "ADAM", "RMSPROP", "ADADELTA", "ADAMW", "NADAM"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", OPTIMIZERS)
+def test_optimizer_step_on_threads_gives_one_threads_bits(rng, dtype, kind):
+    """A large update runs as slices on up to 4 threads (the step of a whole batch at 2 threads
+    and more): every element's arithmetic is the same, so the bits are those of one thread, and
+    they match the twin. 100,003 parameters: past the threshold, and slices that end mid-line."""
+    n = 100_003
+    p0, g = rng.normal(size=n), rng.normal(size=n)
+    m0, v0 = rng.uniform(0.0, 0.1, size=n), rng.uniform(0.0, 0.1, size=n)  # Adadelta's m is a mean square
+    args = (0.03, 0.8, 0.9, 0.999, 1e-7, 4, 0.9, 0.01)  # lr .. t, rho, weight_decay
+    code = getattr(_core, kind)
+    results = []
+    for nthreads in (1, 2, 3, 4):
+        p, m, v = p0.astype(dtype), m0.astype(dtype), v0.astype(dtype)
+        assert _core.optim_step(p, m, v, g.astype(dtype), code, *args, nthreads) == 5
+        results.append((p, m, v))
+    for nthreads, got in zip((2, 3, 4), results[1:]):
+        for name, a, b in zip("pmv", got, results[0]):
+            assert np.array_equal(a, b), f"{name} at nthreads={nthreads} differs from nthreads=1"
+    want_p, want_m, want_v, _ = twins.optim_step(p0, m0, v0, g, getattr(twins, kind), *args[:6],
+                                                 rho=args[6], weight_decay=args[7])
+    np.testing.assert_allclose(results[0][0], want_p, **TOL[dtype])
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 4])
+def test_optimizer_step_on_threads_refuses_a_step_that_overflows(rng, nthreads):
+    """One parameter of the last slice would overflow float32: no slice writes, t stays."""
+    n = 100_003
+    p0, g = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+    g[n - 5] = 3e38
+    p, m, v = p0.copy(), np.zeros(n, np.float32), np.zeros(n, np.float32)
+    assert _core.optim_step(p, m, v, g, _core.GD, 10.0, 0.0, 0.9, 0.999, 1e-8, 7, 0.9, 0.0, nthreads) == 7
+    assert np.array_equal(p, p0) and not m.any() and not v.any()
+
+
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
 @pytest.mark.parametrize("t", [0, 3, 10, 20, 25, 30, 34, 63, 64, 65, 66, 100, 200, 421, 422, 10**6])
 def test_adam_bias_correction_late_steps(rng, beta, t):
