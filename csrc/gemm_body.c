@@ -595,10 +595,10 @@ static void gemm_run(REAL *C, const REAL *A, const REAL *B, int64_t M, int64_t N
         job.by_cols = nt >= 2 * nthreads || nt >= mt;
         const int64_t strips = job.by_cols ? nt : mt, want = (int64_t)nthreads * GEMM_TASKS_PER_THREAD;
         job.ntasks = strips < want ? strips : want;
-        /* Strips of columns all need all of op(A): packed once, shared, by a first run of tasks
-           over its row panels, rather than by every strip (each thread's share of the packing
-           went from 2 copies to half of one). Only when it fits the caller's shared buffer;
-           the packed values, and so the sums, are the same. */
+        /* Strips of columns all need all of op(A): a first run of tasks packs it once, over its
+           row panels, into the caller's shared buffer when it fits there, and every strip reads
+           it from there; else each strip packs its own. The packed values, and so the sums,
+           are the same either way. */
         if (job.by_cols && (double)M * (double)K * sizeof(REAL) > GEMM_INPLACE_A &&
             (double)(mt * GEMM_MR) * (double)K * sizeof(REAL) <= SIA_GEMM_SHARED_BYTES) {
             job.Apre = sia_gemm_shared.FN(a);
