@@ -30,11 +30,12 @@ OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to the thread coun
 torch.set_num_threads(threads), sia ``threads=``; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
 removed (they can pin OpenBLAS to slower kernels). Each subprocess warms up (one epoch plus a
 doubling calibration) alone, then waits for orders: the timed runs go in ``--runs`` rounds, each
-round timing every system once per dtype, in an order that rotates from round to round, with a
-pause of ``--pause`` s before each run. A run trains enough whole epochs to last about
-``--run-time`` seconds; the reported time per epoch is the median over the runs. Interleaving
-the systems makes a ratio a comparison under the same conditions: on a machine shared with other
-jobs, a burst of load lands on every system's runs alike instead of on one system's cell.
+round timing every system at every thread count once per dtype, in an order that rotates from
+round to round, with a pause of ``--pause`` s before each run. A run trains enough whole epochs
+to last about ``--run-time`` seconds; the reported time per epoch is the median over the runs.
+Interleaving the systems and the thread counts makes a ratio a comparison under the same
+conditions (sia against another system, or sia's 2 threads against its 1): on a machine shared
+with other jobs, a burst of load lands on every cell's runs alike instead of on one cell.
 """
 import argparse
 import datetime
@@ -305,32 +306,34 @@ class Server:
 
 
 def interleaved_runs(jobs, runs, dtypes, pause):
-    """{system: result} for one workload and thread count. The systems' servers start one at a
-    time (each warms up and calibrates alone), then the timed runs go in rounds: each round
-    runs every system once per dtype, in an order that rotates from round to round, so that a
-    change in the machine's load touches every system alike. Between two systems' runs the
-    parent sleeps `pause` seconds, so that the idle threads of one (OpenBLAS, OpenMP) stop
+    """{key: result} for one workload, a key per server: (system, thread count). The servers
+    start one at a time (each warms up and calibrates alone), then the timed runs go in rounds:
+    each round runs every server once per dtype, in an order that rotates from round to round,
+    so that a change in the machine's load touches every system and every thread count alike.
+    A ratio between two cells of the workload (sia against PyTorch, or sia's 2 threads against
+    its 1) is thus measured side by side, not minutes apart. Between two runs the parent sleeps
+    `pause` seconds, so that the idle threads of one (OpenBLAS, OpenMP, sia's pool) stop
     spinning before the next one is timed."""
     servers, results = {}, {}
     try:
-        for system, job in jobs.items():
+        for key, job in jobs.items():
             try:
-                servers[system] = Server(job)
+                servers[key] = Server(job)
             except RuntimeError as exc:
-                results[system] = {"error": str(exc)}
+                results[key] = {"error": str(exc)}
         times = {s: {d: [] for d in dtypes} for s in servers}
         order = list(servers)
         for r in range(runs):
             for dtype in dtypes:
                 for k in range(len(order)):
-                    system = order[(r + k) % len(order)]
+                    key = order[(r + k) % len(order)]
                     time.sleep(pause)
-                    times[system][dtype].append(servers[system].run(dtype))
-        for system, srv in servers.items():
-            results[system] = {"info": srv.hello["info"], "results": {
-                d: {"times": times[system][d], "epochs_per_run": srv.hello["ready"][d]["E"],
+                    times[key][dtype].append(servers[key].run(dtype))
+        for key, srv in servers.items():
+            results[key] = {"info": srv.hello["info"], "results": {
+                d: {"times": times[key][d], "epochs_per_run": srv.hello["ready"][d]["E"],
                     "first_loss": srv.hello["ready"][d]["first_loss"],
-                    "median": float(np.median(times[system][d]))} for d in dtypes}}
+                    "median": float(np.median(times[key][d]))} for d in dtypes}}
     finally:
         for srv in servers.values():
             srv.close()
@@ -599,8 +602,8 @@ def main():
                     pickle.dump({"X": X64.astype(dtype), "weights": weights, "params": flat}, f)
                 init[dtype] = path
                 notes[wname] = source
+            jobs = {}  # every system at every thread count, timed in the same rounds
             for t in threads:
-                jobs = {}
                 for system in systems:
                     if system == "numpy" and w["kind"] == "conv":
                         results[(wname, t, system)] = {"error": "no NumPy version"}
@@ -612,19 +615,19 @@ def main():
                             results[(wname, t, system)] = {"error": f"sia_autoencoder.vae: {exc}"}
                             print(f"  {wname} {t}t {system}: skipped ({exc})")
                             continue
-                    jobs[system] = dict(system=system, workload=wname, threads=t, dtypes=dtypes,
-                                        init=init, run_time=run_time)
-                t0 = time.perf_counter()
-                for system, r in interleaved_runs(jobs, runs, dtypes, args.pause).items():
-                    results[(wname, t, system)] = r
-                    if "error" in r:
-                        print(f"  {wname} {t}t {system}: skipped ({r['error']})")
-                        continue
-                    extra.setdefault(system, r["info"])
-                    cells = "  ".join(f"{d} {fmt_rate(v['median'])}/s (loss1 {v['first_loss']:.6g})"
-                                      for d, v in r["results"].items())
-                    print(f"  {wname:<8} {t}t {system:<5} {cells}")
-                print(f"  [{wname} {t}t: {time.perf_counter() - t0:.0f} s]")
+                    jobs[(system, t)] = dict(system=system, workload=wname, threads=t, dtypes=dtypes,
+                                             init=init, run_time=run_time)
+            t0 = time.perf_counter()
+            for (system, t), r in interleaved_runs(jobs, runs, dtypes, args.pause).items():
+                results[(wname, t, system)] = r
+                if "error" in r:
+                    print(f"  {wname} {t}t {system}: skipped ({r['error']})")
+                    continue
+                extra.setdefault(system, r["info"])
+                cells = "  ".join(f"{d} {fmt_rate(v['median'])}/s (loss1 {v['first_loss']:.6g})"
+                                  for d, v in r["results"].items())
+                print(f"  {wname:<8} {t}t {system:<5} {cells}")
+            print(f"  [{wname}: {time.perf_counter() - t0:.0f} s]")
 
         # GFLOP/s of B: the whole step, and sia's gemm calls alone, against the FMA probe.
         gflops = None
@@ -756,10 +759,12 @@ def report(results, workloads, systems, threads, dtypes, info, extra, notes, gfl
           "load_fashion_mnist`), in their stored order, both systems built by "
           "`bench/bench_conv.py` from the same weights (sia's `get_weights()`, PyTorch's shapes); "
           "PyTorch computes BCE from the logits, as sia does; F's ε is drawn by each system.",
-          f"- The runs are interleaved: {runs} rounds, each timing every system once per dtype, in "
-          "an order that rotates between rounds, after a pause of "
-          f"{args.pause} s (so that idle BLAS/OpenMP threads of the previous system have stopped "
-          "spinning). A change in the machine's load thus reaches every system alike.",
+          f"- The runs are interleaved: for each workload, {runs} rounds, each timing every system "
+          "at every thread count once per dtype, in an order that rotates between rounds, after "
+          f"a pause of {args.pause} s (so that idle BLAS/OpenMP threads of the previous run have "
+          "stopped spinning). A change in the machine's load thus reaches every cell of a "
+          "workload alike, and its ratios (sia against the others, sia's 2 threads against its "
+          "1) compare runs made side by side.",
           "- Ratios are sia's epochs/s over the other system's (> 1: sia is faster).",
           "- Loss of the first epoch is printed by the script for every system as a check that "
           "they train the same network (the VAE's ε is drawn by each system itself)."]
