@@ -8,8 +8,12 @@ before a change) in the same process, each layer alternating the two builds, so 
 measured under the same load. One thread is timed on the thread's CPU clock (steadier on a
 shared machine), more on the wall clock; each figure is the best of --runs.
 
+With ``--split`` it also times the weight gradient alone (``layer_backward`` without din) and
+gives din as the difference, so that a slow backward can be traced to one of its two products.
+
     python bench/conv_layers.py --net F --threads 1 2
     python bench/conv_layers.py --net F --old /tmp/old_core --threads 1
+    python bench/conv_layers.py --net F --threads 1 --split
 """
 import argparse
 import glob
@@ -67,6 +71,8 @@ def main():
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--old", help="folder of another build's _core .so, timed alongside")
+    p.add_argument("--split", action="store_true",
+                   help="also time dW alone; din is the backward's time minus it")
     args = p.parse_args()
     layers = conv_layers(args.net)
     from sia_autoencoder import _core
@@ -89,6 +95,12 @@ def main():
                 nb = 1 if dx is None else 2
                 line += (f" | {label}: fwd {f * 1e3:6.2f} ms {flops / f / 1e9:4.0f} GF/s, "
                          f"bwd {b * 1e3:6.2f} ms {nb * flops / b / 1e9:4.0f} GF/s")
+                if args.split and dx is not None:
+                    w = best_time(lambda: core.layer_backward(kind, geom, None, dW, dz, x, W, False, t),
+                                  args.runs, t)
+                    line += (f" (dW {w * 1e3:6.2f} ms {flops / w / 1e9:4.0f} GF/s, "
+                             f"din {(b - w) * 1e3:6.2f} ms"
+                             + (f" {flops / (b - w) / 1e9:4.0f} GF/s)" if b > w else ")"))
                 total[label] += f + b
             print(line, flush=True)
         print(f"t={t} all conv layers: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in total.items()))
