@@ -3,22 +3,19 @@ an error that names the option, what it got and what it takes, before any work s
 is the system 'torch'. (An unknown system used to run as PyTorch under its own name and then had
 no column in the report.)"""
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+from repo_scripts import load_script
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "run_benchmarks.py")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("run_benchmarks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/run_benchmarks.py")
 
 
 class Refused(Exception):

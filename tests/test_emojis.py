@@ -77,15 +77,11 @@ def test_smiley_is_a_face(emojis):
 
 def test_bundled_file_matches_generator(emojis):
     # the .npz must be exactly what tools/make_emojis.py draws, so the drawings stay the source
-    import importlib.util
-    from pathlib import Path
+    from repo_scripts import REPO, load_script
 
-    script = Path(__file__).resolve().parent.parent / "tools" / "make_emojis.py"
-    if not script.exists():
+    if not (REPO / "tools" / "make_emojis.py").exists():
         pytest.skip("tools/make_emojis.py is not shipped with this install")
-    spec = importlib.util.spec_from_file_location("make_emojis", script)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script("tools/make_emojis.py")
     images, names = tool.make()
     X, bundled_names = emojis
     assert list(names) == bundled_names

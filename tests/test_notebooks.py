@@ -5,12 +5,12 @@ files it writes are thrown away. The kernel imports the same sia_autoencoder as 
 The committed notebooks are also checked: built from their sources in tools/notebook_sources/,
 saved with their outputs, and free of errors.
 """
-import importlib.util
 import os
 import re
 from pathlib import Path
 
 import pytest
+from repo_scripts import load_script
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
@@ -25,13 +25,6 @@ NAMES = ["01_letters_autoencoder", "02_denoising", "03_vae", "04_autoencoders_to
          "05_convolutional", "06_regularized", "07_applications", "08_lecture_autoencoders"]
 NEEDS = {"04_autoencoders_tour": ["sklearn"], "07_applications": ["sklearn"],
          "08_lecture_autoencoders": ["sklearn"]}  # optional packages a notebook cannot do without
-
-
-def _build_tool():
-    spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "tools" / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stdout(nb):
@@ -182,7 +175,7 @@ def test_every_notebook_is_tested():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebook_matches_its_source_and_has_outputs(name):
-    build = _build_tool()
+    build = load_script("tools/build_notebooks.py")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     cells = build.parse_percent((SOURCES / f"{name}.py").read_text(encoding="utf-8"))
     assert [(c.cell_type, c.source) for c in nb.cells] == cells, \
