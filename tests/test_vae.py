@@ -519,9 +519,14 @@ def test_ctrl_c_stops_training_and_keeps_completed_epochs(emojis):
     """The C loop pauses every ~50 ms to check for signals; a KeyboardInterrupt keeps the epochs
     completed so far and the weights of the last step."""
     import _thread
+    import signal
     import threading
     X, _ = emojis
     v = small_vae()
+    # As in a terminal or Jupyter: Python's handler raises KeyboardInterrupt. A process started
+    # from a shell's background job without job control inherits SIGINT ignored, and then
+    # interrupt_main does nothing and fit would run its 10**6 epochs (see test_interrupt.py).
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, _thread.interrupt_main)  # well after the set-up
     timer.start()
     try:
@@ -529,6 +534,7 @@ def test_ctrl_c_stops_training_and_keeps_completed_epochs(emojis):
             v.fit(X, epochs=10 ** 6, batch_size=8)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, old)
     assert 0 < v.epochs_trained_ == len(v.history_.epoch) < 10 ** 6
     assert np.isfinite(v.history_.history["kl_loss"]).all() and np.isfinite(v.params).all()
     before = v.params.copy()
