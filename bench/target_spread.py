@@ -15,19 +15,26 @@ not hold: they are in each run's report.
 """
 import argparse
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_benchmarks import B_TIME_GOAL, CONV_GOAL, SPEEDUP_GOAL, _median  # noqa: E402
 
 DTYPE = "float32"
 
 
-def epoch_seconds(run, workload, threads, system):
-    """The median seconds per epoch of one cell, or None when the run did not time it."""
-    cell = run.get(f"{workload}|{threads}|{system}", {}).get("results", {}).get(DTYPE)
-    return cell["median"] if cell else None
-
-
 def targets(run):
-    """[(name, value, met)] for every target this run decides: a ratio of two cells' epoch times."""
+    """[(name, value, met)] for every target this run decides: a ratio of two cells' epoch times.
+    run: a --json file's contents, keyed 'workload|threads|system' as run_benchmarks writes it."""
+    results = {}
+    for key, cell in run.items():
+        w, t, system = key.split("|")
+        results[(w, int(t), system)] = cell
+
+    def epoch_seconds(workload, threads, system):  # None when the run did not time that cell
+        return _median(results, workload, threads, system, DTYPE)
+
     out = []
 
     def add(name, num, den, goal, at_least):
@@ -37,12 +44,14 @@ def targets(run):
 
     for w in ("D", "E", "F"):
         for t in (1, 2):  # epochs/s ratio = PyTorch's seconds over sia's
-            add(f"{w} {t}t × PyTorch (≥ 3)", epoch_seconds(run, w, t, "torch"), epoch_seconds(run, w, t, "sia"), 3.0, True)
+            add(f"{w} {t}t × PyTorch (≥ {CONV_GOAL:g})", epoch_seconds(w, t, "torch"), epoch_seconds(w, t, "sia"),
+                CONV_GOAL, True)
     for w in ("D", "E"):
-        add(f"{w} 2t ÷ its 1t (≥ 1.7)", epoch_seconds(run, w, 1, "sia"), epoch_seconds(run, w, 2, "sia"), 1.7, True)
+        add(f"{w} 2t ÷ its 1t (≥ {SPEEDUP_GOAL:g})", epoch_seconds(w, 1, "sia"), epoch_seconds(w, 2, "sia"),
+            SPEEDUP_GOAL, True)
     for t in (1, 2):
-        add(f"B {t}t time ÷ PyTorch's (≤ 0.6)", epoch_seconds(run, "B", t, "sia"), epoch_seconds(run, "B", t, "torch"),
-            0.6, False)
+        add(f"B {t}t time ÷ PyTorch's (≤ {B_TIME_GOAL:g})", epoch_seconds("B", t, "sia"), epoch_seconds("B", t, "torch"),
+            B_TIME_GOAL, False)
     return out
 
 
